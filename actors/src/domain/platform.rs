@@ -1,0 +1,131 @@
+//! Upstream platforms and the kinds of account each one takes.
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum Platform {
+    Claude,
+    Gemini,
+    #[serde(rename = "openai")]
+    OpenAi,
+}
+
+impl Platform {
+    pub const ALL: [Platform; 3] = [Platform::Claude, Platform::Gemini, Platform::OpenAi];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Platform::Claude => "claude",
+            Platform::Gemini => "gemini",
+            Platform::OpenAi => "openai",
+        }
+    }
+}
+
+impl fmt::Display for Platform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {what} `{value}`")]
+pub struct UnknownName {
+    pub what: &'static str,
+    pub value: String,
+}
+
+impl FromStr for Platform {
+    type Err = UnknownName;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Platform::ALL
+            .into_iter()
+            .find(|p| p.as_str() == s)
+            .ok_or_else(|| UnknownName {
+                what: "platform",
+                value: s.to_owned(),
+            })
+    }
+}
+
+/// How switchyard talks to an account: which platform, which credential, which upstream API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum AccountKind {
+    /// Claude subscription account, OAuth tokens, the Anthropic API.
+    #[serde(rename = "claude-official")]
+    ClaudeOfficial,
+    /// Anthropic-compatible API key plus base URL.
+    #[serde(rename = "claude-console")]
+    ClaudeConsole,
+    /// Google OAuth account behind the Code Assist internal API.
+    #[serde(rename = "gemini")]
+    GeminiOAuth,
+    /// Gemini API key.
+    #[serde(rename = "gemini-api")]
+    GeminiApi,
+    /// ChatGPT / Codex OAuth account.
+    #[serde(rename = "openai")]
+    OpenAiOAuth,
+    /// Any OpenAI Responses-compatible API key plus base URL.
+    #[serde(rename = "openai-responses")]
+    OpenAiResponses,
+}
+
+impl AccountKind {
+    pub const ALL: [AccountKind; 6] = [
+        AccountKind::ClaudeOfficial,
+        AccountKind::ClaudeConsole,
+        AccountKind::GeminiOAuth,
+        AccountKind::GeminiApi,
+        AccountKind::OpenAiOAuth,
+        AccountKind::OpenAiResponses,
+    ];
+
+    pub fn platform(self) -> Platform {
+        match self {
+            AccountKind::ClaudeOfficial | AccountKind::ClaudeConsole => Platform::Claude,
+            AccountKind::GeminiOAuth | AccountKind::GeminiApi => Platform::Gemini,
+            AccountKind::OpenAiOAuth | AccountKind::OpenAiResponses => Platform::OpenAi,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountKind::ClaudeOfficial => "claude-official",
+            AccountKind::ClaudeConsole => "claude-console",
+            AccountKind::GeminiOAuth => "gemini",
+            AccountKind::GeminiApi => "gemini-api",
+            AccountKind::OpenAiOAuth => "openai",
+            AccountKind::OpenAiResponses => "openai-responses",
+        }
+    }
+
+    /// OAuth kinds carry access / refresh tokens; the others an API key.
+    pub fn uses_oauth(self) -> bool {
+        matches!(
+            self,
+            AccountKind::ClaudeOfficial | AccountKind::GeminiOAuth | AccountKind::OpenAiOAuth
+        )
+    }
+}
+
+impl fmt::Display for AccountKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for AccountKind {
+    type Err = UnknownName;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        AccountKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| UnknownName {
+                what: "account kind",
+                value: s.to_owned(),
+            })
+    }
+}

@@ -1,0 +1,327 @@
+//! The `AccountPool` actor: the only writer of the account snapshot and of health; releases
+//! and renews slot leases; keeps last-used times flowing to the store in batches.
+use super::outcome::{HealthChange, Outcome, apply_outcome};
+use super::snapshot::PoolSnapshot;
+use super::view::PoolView;
+use crate::clock::{Millis, SharedClock};
+use crate::domain::{Account, AccountId, Group, Health};
+use crate::lease::LeaseId;
+use crate::settings::SchedulingSettings;
+use crate::store::{Store, StoreError};
+use crate::supervise::{ActorFault, InjectPanic, Ping, RestartCounter, guarded};
+use actix::prelude::*;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub(crate) const NAME: &str = "AccountPool";
+
+pub struct AccountPool {
+    store: Arc<dyn Store>,
+    clock: SharedClock,
+    settings: Arc<SchedulingSettings>,
+    view: Arc<PoolView>,
+    restarts: Arc<RestartCounter>,
+    accounts: Vec<Arc<Account>>,
+    groups: Vec<Group>,
+    health: HashMap<AccountId, Health>,
+    records_version: Option<u64>,
+    /// Bumped by every local health change, so a store refresh started before it is discarded.
+    health_epoch: u64,
+}
+
+impl AccountPool {
+    pub(crate) fn new(
+        store: Arc<dyn Store>,
+        clock: SharedClock,
+        settings: Arc<SchedulingSettings>,
+        view: Arc<PoolView>,
+        restarts: Arc<RestartCounter>,
+    ) -> Self {
+        AccountPool {
+            store,
+            clock,
+            settings,
+            view,
+            restarts,
+            accounts: Vec::new(),
+            groups: Vec::new(),
+            health: HashMap::new(),
+            records_version: None,
+            health_epoch: 0,
+        }
+    }
+
+    fn publish(&mut self) {
+        let mut runtimes = self.view.runtimes.lock();
+        let snap = PoolSnapshot::build(&self.accounts, &self.groups, &self.health, &mut runtimes);
+        drop(runtimes);
+        self.view.publish(snap);
+    }
+
+    /// Reads accounts, groups and health from the store, then publishes them.
+    fn reload(&mut self) -> impl ActorFuture<Self, Output = Result<usize, StoreError>> + use<> {
+        let store = self.store.clone();
+        let epoch = self.health_epoch;
+        async move {
+            let version = store.records_version().await?;
+            let accounts = store.load_accounts().await?;
+            let groups = store.load_groups().await?;
+            let health = store.load_health().await?;
+            Ok((version, accounts, groups, health))
+        }
+        .into_actor(self)
+        .map(move |res, act, _ctx| {
+            let (version, accounts, groups, health) = res?;
+            act.records_version = Some(version);
+            act.accounts = accounts.into_iter().map(Arc::new).collect();
+            act.groups = groups;
+            if act.health_epoch == epoch {
+                act.health = health;
+            }
+            act.publish();
+            Ok(act.accounts.len())
+        })
+    }
+
+    /// Picks up other instances' writes: account records when their version moved, health always.
+    fn refresh(&mut self, ctx: &mut Context<Self>) {
+        let store = self.store.clone();
+        let epoch = self.health_epoch;
+        let known = self.records_version;
+        let fut = async move {
+            let version = store.records_version().await?;
+            let records = if Some(version) != known {
+                Some((version, store.load_accounts().await?, store.load_groups().await?))
+            } else {
+                None
+            };
+            Ok::<_, StoreError>((records, store.load_health().await?))
+        }
+        .into_actor(self)
+        .map(move |res, act, _ctx| match res {
+            Ok((records, health)) => {
+                let mut changed = false;
+                if let Some((version, accounts, groups)) = records {
+                    act.records_version = Some(version);
+                    act.accounts = accounts.into_iter().map(Arc::new).collect();
+                    act.groups = groups;
+                    changed = true;
+                }
+                if act.health_epoch == epoch && act.health != health {
+                    act.health = health;
+                    changed = true;
+                }
+                if changed {
+                    act.publish();
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "pool refresh from the store failed"),
+        });
+        ctx.spawn(fut);
+    }
+
+    fn renew_leases(&self) {
+        let leases: Vec<(AccountId, LeaseId)> = self
+            .view
+            .live_leases
+            .iter()
+            .map(|e| (e.value().clone(), e.key().clone()))
+            .collect();
+        if leases.is_empty() {
+            return;
+        }
+        let (store, now) = (self.store.clone(), self.clock.now_ms());
+        let ttl = self.lease_ttl_ms();
+        actix::spawn(async move {
+            if let Err(e) = store.renew_leases(&leases, ttl, now).await {
+                tracing::warn!(error = %e, leases = leases.len(), "lease renewal failed");
+            }
+        });
+    }
+
+    fn flush_last_used(&self) {
+        let used: Vec<(AccountId, Millis)> = self.view.unflushed_use.lock().drain().collect();
+        if used.is_empty() {
+            return;
+        }
+        let store = self.store.clone();
+        actix::spawn(async move {
+            if let Err(e) = store.touch_last_used(&used).await {
+                tracing::warn!(error = %e, "writing last-used times failed");
+            }
+        });
+    }
+
+    fn sweep(&self) {
+        let (store, now) = (self.store.clone(), self.clock.now_ms());
+        actix::spawn(async move {
+            match store.sweep_leases(now).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(swept = n, "expired leases swept"),
+                Err(e) => tracing::warn!(error = %e, "lease sweep failed"),
+            }
+        });
+    }
+
+    fn lease_ttl_ms(&self) -> i64 {
+        (self.settings.scheduler.lease_ttl_secs as i64) * 1_000
+    }
+
+    fn mark(&mut self, msg: &MarkOutcome) -> HealthChange {
+        let Some(account) = self.accounts.iter().find(|a| a.id == msg.account) else {
+            return HealthChange::Unchanged;
+        };
+        let platform = account.platform();
+        let now = self.clock.now_ms();
+        let health = self.health.entry(msg.account.clone()).or_default();
+        let change = apply_outcome(
+            health,
+            platform,
+            msg.outcome,
+            msg.model.as_deref(),
+            now,
+            &self.settings.cooldowns,
+        );
+        if change == HealthChange::Unchanged {
+            return change;
+        }
+        let stored = health.clone();
+        if stored.is_clear() {
+            self.health.remove(&msg.account);
+        }
+        self.health_epoch += 1;
+        self.publish();
+        if let HealthChange::CooledDown { reason, until } = change {
+            tracing::info!(account = %msg.account, reason = reason.as_str(), until, "account cooling down");
+        }
+        let (store, id) = (self.store.clone(), msg.account.clone());
+        actix::spawn(async move {
+            if let Err(e) = store.put_health(&id, &stored).await {
+                tracing::warn!(account = %id, error = %e, "writing account health failed");
+            }
+        });
+        change
+    }
+}
+
+impl Actor for AccountPool {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.set_mailbox_capacity(self.settings.actors.pool.mailbox_capacity);
+        // Hold the mailbox until state is rebuilt: no selection sees a half-loaded pool.
+        ctx.wait(self.reload().map(|res, _act, _ctx| {
+            if let Err(e) = res {
+                tracing::error!(error = %e, "loading the account pool failed; retrying on refresh");
+            }
+        }));
+        let s = &self.settings.scheduler;
+        ctx.run_interval(Duration::from_secs(s.lease_renew_secs.max(1)), |act, _| {
+            act.renew_leases()
+        });
+        ctx.run_interval(Duration::from_millis(s.last_used_flush_ms.max(10)), |act, _| {
+            act.flush_last_used()
+        });
+        ctx.run_interval(Duration::from_millis(s.refresh_ms.max(10)), |act, ctx| {
+            act.refresh(ctx)
+        });
+        ctx.run_interval(Duration::from_secs(s.sweep_secs.max(1)), |act, _| act.sweep());
+    }
+}
+
+impl Supervised for AccountPool {
+    fn restarting(&mut self, _ctx: &mut Context<Self>) {
+        self.restarts.record(NAME);
+        // Forget everything derived; `started` rebuilds it from the store. Live leases stay in
+        // the shared view: they belong to requests still running.
+        self.accounts.clear();
+        self.groups.clear();
+        self.health.clear();
+        self.records_version = None;
+        self.health_epoch += 1;
+    }
+}
+
+/// Gives back one slot. Sent by [`crate::Lease`]'s `Drop`.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct ReleaseSlot {
+    pub account: AccountId,
+    pub lease: LeaseId,
+}
+
+impl Handler<ReleaseSlot> for AccountPool {
+    type Result = ();
+
+    fn handle(&mut self, msg: ReleaseSlot, ctx: &mut Context<Self>) {
+        let store = self.store.clone();
+        let _ = guarded(ctx, NAME, || {
+            actix::spawn(async move {
+                if let Err(e) = store.release_lease(&msg.account, &msg.lease).await {
+                    // The lease's TTL frees the slot anyway; nothing is lost for good.
+                    tracing::warn!(account = %msg.account, error = %e, "slot release failed; it will expire");
+                }
+            });
+        });
+    }
+}
+
+/// Reports how a request to an account went, so its health follows (§7.1).
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "Result<HealthChange, ActorFault>")]
+pub struct MarkOutcome {
+    pub account: AccountId,
+    pub outcome: Outcome,
+    /// The requested model (the Claude family rule needs it).
+    pub model: Option<String>,
+}
+
+impl Handler<MarkOutcome> for AccountPool {
+    type Result = Result<HealthChange, ActorFault>;
+
+    fn handle(&mut self, msg: MarkOutcome, ctx: &mut Context<Self>) -> Self::Result {
+        guarded(ctx, NAME, || self.mark(&msg))
+    }
+}
+
+/// Accounts or groups changed in the store: reload and republish. Answers with the number of
+/// accounts now known.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "Result<usize, StoreError>")]
+pub struct ReloadAccounts;
+
+impl Handler<ReloadAccounts> for AccountPool {
+    type Result = AtomicResponse<Self, Result<usize, StoreError>>;
+
+    fn handle(&mut self, _: ReloadAccounts, _ctx: &mut Context<Self>) -> Self::Result {
+        AtomicResponse::new(Box::pin(self.reload()))
+    }
+}
+
+/// Live leases per account, as the store counts them (all instances).
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "Result<HashMap<AccountId, u32>, StoreError>")]
+pub struct SlotCounts;
+
+impl Handler<SlotCounts> for AccountPool {
+    type Result = ResponseFuture<Result<HashMap<AccountId, u32>, StoreError>>;
+
+    fn handle(&mut self, _: SlotCounts, _ctx: &mut Context<Self>) -> Self::Result {
+        let (store, now) = (self.store.clone(), self.clock.now_ms());
+        Box::pin(async move { store.slot_counts(now).await })
+    }
+}
+
+impl Handler<Ping> for AccountPool {
+    type Result = ();
+    fn handle(&mut self, _: Ping, _ctx: &mut Context<Self>) {}
+}
+
+impl Handler<InjectPanic> for AccountPool {
+    type Result = Result<(), ActorFault>;
+
+    fn handle(&mut self, _: InjectPanic, ctx: &mut Context<Self>) -> Self::Result {
+        guarded(ctx, NAME, || panic!("fault injected into {NAME}"))
+    }
+}

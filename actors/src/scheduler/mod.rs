@@ -1,0 +1,164 @@
+//! Account selection: the `SelectAccount` message, its answers, and one scheduler actor per
+//! platform over a shared selection core.
+mod actor;
+mod plan;
+mod rules;
+
+pub use actor::{ClaudeScheduler, GeminiScheduler, OpenAiScheduler, Scheduler};
+pub use rules::{ClaudeRules, GeminiRules, OpenAiRules, PlatformRules};
+
+use crate::clock::Millis;
+use crate::domain::{Account, AccountId, GroupId, KeyBindings, Platform};
+use crate::lease::Lease;
+use crate::session::SessionId;
+use crate::store::StoreError;
+use crate::supervise::ActorFault;
+use actix::Message;
+use std::sync::Arc;
+
+/// Pick an account of `platform` for one request attempt and take one of its slots.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "Result<Selection, SelectError>")]
+pub struct SelectAccount {
+    pub platform: Platform,
+    /// The API key's bindings (dedicated account or group per platform).
+    pub bindings: Arc<KeyBindings>,
+    pub session: Option<SessionId>,
+    pub model: Option<String>,
+    /// Accounts already tried for this request (failover).
+    pub exclude: Vec<AccountId>,
+}
+
+impl SelectAccount {
+    pub fn new(platform: Platform) -> Self {
+        SelectAccount {
+            platform,
+            bindings: Arc::default(),
+            session: None,
+            model: None,
+            exclude: Vec::new(),
+        }
+    }
+    pub fn model(mut self, model: impl Into<String>) -> Self {
+        self.model = Some(model.into());
+        self
+    }
+    pub fn session(mut self, session: SessionId) -> Self {
+        self.session = Some(session);
+        self
+    }
+    pub fn bindings(mut self, bindings: KeyBindings) -> Self {
+        self.bindings = Arc::new(bindings);
+        self
+    }
+    pub fn exclude(mut self, exclude: Vec<AccountId>) -> Self {
+        self.exclude = exclude;
+        self
+    }
+}
+
+/// How the session binding figured in a selection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StickyOutcome {
+    /// No session id, or a dedicated account (bindings do not apply).
+    NoSession,
+    /// The session's bound account served it.
+    Hit,
+    /// The session was bound (new) or rebound (its account could not serve).
+    Bound,
+}
+
+/// The chosen account and the slot held on it.
+#[derive(Debug)]
+pub struct Selection {
+    pub account: Arc<Account>,
+    pub lease: Lease,
+    pub sticky: StickyOutcome,
+}
+
+/// Why a dedicated account could not serve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DedicatedReason {
+    Missing,
+    WrongPlatform,
+    Disabled,
+    ModelUnsupported,
+    CoolingDown,
+    Full,
+    AlreadyTried,
+}
+
+impl DedicatedReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DedicatedReason::Missing => "not_found",
+            DedicatedReason::WrongPlatform => "wrong_platform",
+            DedicatedReason::Disabled => "disabled",
+            DedicatedReason::ModelUnsupported => "model_unsupported",
+            DedicatedReason::CoolingDown => "cooling_down",
+            DedicatedReason::Full => "concurrency_full",
+            DedicatedReason::AlreadyTried => "already_tried",
+        }
+    }
+}
+
+/// Why no account was selected. `retry_at` says when one is expected back, when known.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NoAccount {
+    #[error("no {platform} account is configured and enabled")]
+    NoAccounts { platform: Platform },
+    #[error("no {platform} account supports the model `{model}`")]
+    ModelUnsupported { platform: Platform, model: String },
+    #[error("every eligible account is cooling down")]
+    AllCoolingDown { retry_at: Millis },
+    #[error("every eligible account is at its concurrency limit")]
+    AllFull,
+    #[error("every eligible account was already tried for this request")]
+    Exhausted,
+    #[error("the dedicated account {account} is unavailable ({})", reason.as_str())]
+    DedicatedUnavailable {
+        account: AccountId,
+        reason: DedicatedReason,
+        retry_at: Option<Millis>,
+    },
+    #[error("account group `{group}` does not exist for this platform")]
+    GroupNotFound { group: GroupId },
+    #[error("account group `{group}` has no members")]
+    GroupEmpty { group: GroupId },
+}
+
+impl NoAccount {
+    pub fn retry_at(&self) -> Option<Millis> {
+        match self {
+            NoAccount::AllCoolingDown { retry_at } => Some(*retry_at),
+            NoAccount::DedicatedUnavailable { retry_at, .. } => *retry_at,
+            _ => None,
+        }
+    }
+
+    /// Stable snake_case name for error bodies and metrics.
+    pub fn code(&self) -> &'static str {
+        match self {
+            NoAccount::NoAccounts { .. } => "no_accounts",
+            NoAccount::ModelUnsupported { .. } => "model_unsupported",
+            NoAccount::AllCoolingDown { .. } => "all_cooling_down",
+            NoAccount::AllFull => "all_full",
+            NoAccount::Exhausted => "all_tried",
+            NoAccount::DedicatedUnavailable { .. } => "dedicated_account_unavailable",
+            NoAccount::GroupNotFound { .. } => "group_not_found",
+            NoAccount::GroupEmpty { .. } => "group_empty",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SelectError {
+    #[error(transparent)]
+    NoAccount(#[from] NoAccount),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    ActorFailed(#[from] ActorFault),
+    #[error("the {actor} actor did not answer within {timeout_ms} ms")]
+    ActorTimeout { actor: &'static str, timeout_ms: u64 },
+}

@@ -1,0 +1,363 @@
+//! The contract every [`Store`] backend must pass, written once and run against each backend
+//! (memory here; embedded and Redis in the root crate). Uses the real clock and short TTLs so
+//! backends with native expiry (Redis) are tested for real.
+//!
+//! Use [`conformance_tests!`](crate::conformance_tests) to instantiate every check for a backend.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+use super::*;
+use crate::clock::{Clock, SystemClock};
+use crate::domain::{
+    AccountKind, AccountStatus, Cooldown, CooldownReason, ModelFamily, OAuthTokens, Platform, Secret,
+};
+use std::sync::Arc;
+use std::time::Duration;
+
+fn now() -> Millis {
+    SystemClock.now_ms()
+}
+
+fn account(id: &str) -> Account {
+    let mut a = Account::new(id, AccountKind::ClaudeConsole, now());
+    a.base_url = Some("http://127.0.0.1:1".into());
+    a.credentials = Credentials::ApiKey {
+        key: Secret::new(format!("sk-ant-{id}")),
+    };
+    a
+}
+
+fn lease(n: u32) -> LeaseId {
+    LeaseId::from_string(format!("conformance-{}-{n}", std::process::id()))
+}
+
+fn cands(ids: &[(&str, u32)]) -> Vec<SlotCandidate> {
+    ids.iter()
+        .map(|(a, l)| SlotCandidate {
+            account: AccountId::new(a),
+            limit: *l,
+        })
+        .collect()
+}
+
+async fn acquire(
+    s: &dyn Store,
+    c: &[SlotCandidate],
+    sticky: Option<&str>,
+    l: &LeaseId,
+    ttl: i64,
+) -> Option<SlotGrant> {
+    let req = SlotRequest {
+        candidates: c,
+        sticky: sticky.map(|key| StickyRequest { key, ttl_ms: 60_000 }),
+        lease: l,
+        lease_ttl_ms: ttl,
+        now: now(),
+    };
+    s.acquire_slot(&req).await.expect("acquire")
+}
+
+async fn count(s: &dyn Store, id: &str) -> u32 {
+    s.slot_counts(now()).await.unwrap().get(id).copied().unwrap_or(0)
+}
+
+pub async fn accounts_round_trip(s: Arc<dyn Store>) {
+    let v0 = s.records_version().await.unwrap();
+    let mut a = account("acct-rt");
+    a.credentials = Credentials::OAuth(OAuthTokens {
+        access_token: Secret::new("at-1"),
+        refresh_token: Some(Secret::new("rt-1")),
+        expires_at: Some(123),
+    });
+    s.put_account(&a).await.unwrap();
+    assert_ne!(
+        s.records_version().await.unwrap(),
+        v0,
+        "a write changes the version"
+    );
+    assert_eq!(s.get_account(&a.id).await.unwrap().as_ref(), Some(&a));
+    assert!(s.load_accounts().await.unwrap().iter().any(|x| x == &a));
+
+    s.touch_last_used(&[(a.id.clone(), 5_000)]).await.unwrap();
+    let patch = AccountPatch {
+        priority: Some(7),
+        status: Some(AccountStatus::Error),
+        ..Default::default()
+    };
+    let patched = s.patch_account(&a.id, &patch).await.unwrap().expect("exists");
+    assert_eq!(patched.priority, 7);
+    assert_eq!(patched.status, AccountStatus::Error);
+    assert_eq!(
+        patched.last_used_at,
+        Some(5_000),
+        "a patch keeps the other fields"
+    );
+    assert_eq!(patched.credentials, a.credentials);
+
+    let creds = Credentials::ApiKey {
+        key: Secret::new("new-key"),
+    };
+    s.set_credentials(&a.id, &creds).await.unwrap();
+    let got = s.get_account(&a.id).await.unwrap().unwrap();
+    assert_eq!(got.credentials, creds);
+    assert_eq!(got.priority, 7, "setting credentials keeps the other fields");
+
+    assert!(
+        s.patch_account(&AccountId::new("nope"), &patch)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(s.delete_account(&a.id).await.unwrap());
+    assert!(!s.delete_account(&a.id).await.unwrap());
+    assert!(s.get_account(&a.id).await.unwrap().is_none());
+}
+
+pub async fn groups_round_trip(s: Arc<dyn Store>) {
+    let g = Group {
+        id: "grp-1".into(),
+        name: "team".into(),
+        platform: Platform::Claude,
+        members: vec![AccountId::new("m1"), AccountId::new("m2")],
+    };
+    s.put_group(&g).await.unwrap();
+    assert!(s.load_groups().await.unwrap().contains(&g));
+    assert!(s.delete_group(&g.id).await.unwrap());
+    assert!(!s.load_groups().await.unwrap().contains(&g));
+}
+
+pub async fn health_round_trip(s: Arc<dyn Store>) {
+    let id = AccountId::new("acct-health");
+    let mut h = Health {
+        cooldown: Some(Cooldown {
+            until: now() + 60_000,
+            reason: CooldownReason::Overload,
+            status: 529,
+        }),
+        family_limits: vec![],
+    };
+    h.set_family_limit(ModelFamily::Opus, now() + 120_000);
+    s.put_health(&id, &h).await.unwrap();
+    assert_eq!(s.load_health().await.unwrap().get(&id), Some(&h));
+    s.put_health(&id, &Health::default()).await.unwrap();
+    assert!(
+        !s.load_health().await.unwrap().contains_key(&id),
+        "a clear health is deleted"
+    );
+}
+
+pub async fn sticky_bindings_expire(s: Arc<dyn Store>) {
+    let id = AccountId::new("acct-sticky");
+    s.sticky_set("claude:sess-ttl", &id, 300, now()).await.unwrap();
+    assert_eq!(
+        s.sticky_get("claude:sess-ttl", now()).await.unwrap(),
+        Some(id.clone())
+    );
+    tokio::time::sleep(Duration::from_millis(450)).await;
+    assert_eq!(
+        s.sticky_get("claude:sess-ttl", now()).await.unwrap(),
+        None,
+        "expired"
+    );
+    s.sticky_set("claude:sess-del", &id, 60_000, now()).await.unwrap();
+    assert!(s.sticky_delete("claude:sess-del").await.unwrap());
+    assert!(!s.sticky_delete("claude:sess-del").await.unwrap());
+    s.sweep_sticky(now()).await.unwrap();
+}
+
+pub async fn acquire_respects_limits(s: Arc<dyn Store>) {
+    let c = cands(&[("lim-a", 1), ("lim-b", 1)]);
+    let (l1, l2, l3) = (lease(1), lease(2), lease(3));
+    assert_eq!(
+        acquire(&*s, &c, None, &l1, 60_000)
+            .await
+            .unwrap()
+            .account
+            .as_str(),
+        "lim-a"
+    );
+    assert_eq!(
+        acquire(&*s, &c, None, &l2, 60_000)
+            .await
+            .unwrap()
+            .account
+            .as_str(),
+        "lim-b"
+    );
+    assert!(acquire(&*s, &c, None, &l3, 60_000).await.is_none(), "both full");
+    assert_eq!((count(&*s, "lim-a").await, count(&*s, "lim-b").await), (1, 1));
+    s.release_lease(&AccountId::new("lim-a"), &l1).await.unwrap();
+    s.release_lease(&AccountId::new("lim-a"), &l1).await.unwrap();
+    assert_eq!(
+        count(&*s, "lim-a").await,
+        0,
+        "release is idempotent and never goes below zero"
+    );
+    assert_eq!(
+        acquire(&*s, &c, None, &l3, 60_000)
+            .await
+            .unwrap()
+            .account
+            .as_str(),
+        "lim-a"
+    );
+    s.release_lease(&AccountId::new("lim-a"), &l3).await.unwrap();
+    s.release_lease(&AccountId::new("lim-b"), &l2).await.unwrap();
+    assert_eq!(count(&*s, "lim-b").await, 0);
+}
+
+pub async fn unlimited_accounts_take_any_number(s: Arc<dyn Store>) {
+    let c = cands(&[("unl-a", 0)]);
+    let leases: Vec<_> = (10..60).map(lease).collect();
+    for l in &leases {
+        assert!(acquire(&*s, &c, None, l, 60_000).await.is_some());
+    }
+    assert_eq!(count(&*s, "unl-a").await, 50);
+    for l in &leases {
+        s.release_lease(&AccountId::new("unl-a"), l).await.unwrap();
+    }
+    assert_eq!(count(&*s, "unl-a").await, 0);
+}
+
+pub async fn acquire_honours_and_rebinds_sessions(s: Arc<dyn Store>) {
+    let c = cands(&[("st-a", 1), ("st-b", 1)]);
+    s.sticky_set("claude:sess-1", &AccountId::new("st-b"), 60_000, now())
+        .await
+        .unwrap();
+    let (l1, l2) = (lease(100), lease(101));
+    let g = acquire(&*s, &c, Some("claude:sess-1"), &l1, 60_000)
+        .await
+        .unwrap();
+    assert_eq!(
+        (g.account.as_str(), g.sticky_hit),
+        ("st-b", true),
+        "bound account first"
+    );
+    // Bound account full: soft failover to the next one, and the session is rebound.
+    let g = acquire(&*s, &c, Some("claude:sess-1"), &l2, 60_000)
+        .await
+        .unwrap();
+    assert_eq!((g.account.as_str(), g.sticky_hit), ("st-a", false));
+    assert_eq!(
+        s.sticky_get("claude:sess-1", now())
+            .await
+            .unwrap()
+            .unwrap()
+            .as_str(),
+        "st-a"
+    );
+    // A binding to an account that is not a candidate (cooling down, excluded) is not honoured.
+    s.release_lease(&AccountId::new("st-a"), &l2).await.unwrap();
+    let only_b = cands(&[("st-b", 2)]);
+    let l3 = lease(102);
+    let g = acquire(&*s, &only_b, Some("claude:sess-1"), &l3, 60_000)
+        .await
+        .unwrap();
+    assert_eq!((g.account.as_str(), g.sticky_hit), ("st-b", false));
+    assert_eq!(
+        s.sticky_get("claude:sess-1", now())
+            .await
+            .unwrap()
+            .unwrap()
+            .as_str(),
+        "st-b"
+    );
+    // New sessions are bound to what they got.
+    s.release_lease(&AccountId::new("st-b"), &l3).await.unwrap();
+    let l4 = lease(103);
+    let g = acquire(&*s, &c, Some("claude:sess-new"), &l4, 60_000)
+        .await
+        .unwrap();
+    assert!(!g.sticky_hit);
+    assert_eq!(
+        s.sticky_get("claude:sess-new", now()).await.unwrap(),
+        Some(g.account.clone())
+    );
+    for (a, l) in [("st-b", &l1), ("st-a", &l4), ("st-b", &l4)] {
+        s.release_lease(&AccountId::new(a), l).await.unwrap();
+    }
+    assert_eq!(count(&*s, "st-a").await + count(&*s, "st-b").await, 0);
+}
+
+pub async fn leases_expire_unless_renewed(s: Arc<dyn Store>) {
+    let c = cands(&[("ttl-a", 2)]);
+    let (l1, l2) = (lease(200), lease(201));
+    acquire(&*s, &c, None, &l1, 400).await.unwrap();
+    acquire(&*s, &c, None, &l2, 400).await.unwrap();
+    assert_eq!(count(&*s, "ttl-a").await, 2);
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    s.renew_leases(&[(AccountId::new("ttl-a"), l2.clone())], 1_000, now())
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        count(&*s, "ttl-a").await,
+        1,
+        "the renewed lease lives on, the other expired"
+    );
+    // The expired slot is free again even though it was never released.
+    let l3 = lease(202);
+    assert!(acquire(&*s, &c, None, &l3, 60_000).await.is_some());
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    assert_eq!(count(&*s, "ttl-a").await, 1);
+    s.sweep_leases(now()).await.unwrap();
+    s.release_lease(&AccountId::new("ttl-a"), &l3).await.unwrap();
+    assert_eq!(count(&*s, "ttl-a").await, 0);
+}
+
+pub async fn concurrent_acquisition_never_exceeds_limits(s: Arc<dyn Store>) {
+    let c: Vec<SlotCandidate> = (0..5)
+        .map(|i| SlotCandidate {
+            account: AccountId::new(format!("conc-{i}")),
+            limit: 2,
+        })
+        .collect();
+    let c = Arc::new(c);
+    let tasks = (0..200).map(|i| {
+        let (s, c) = (s.clone(), c.clone());
+        async move {
+            let l = lease(1_000 + i);
+            acquire(&*s, &c, Some(&format!("claude:conc-{}", i % 7)), &l, 60_000)
+                .await
+                .map(|g| (g.account, l))
+        }
+    });
+    let granted: Vec<_> = futures::future::join_all(tasks)
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
+    assert_eq!(granted.len(), 10, "5 accounts x limit 2");
+    let counts = s.slot_counts(now()).await.unwrap();
+    for cand in c.iter() {
+        assert_eq!(counts.get(&cand.account).copied().unwrap_or(0), 2);
+    }
+    for (a, l) in granted {
+        s.release_lease(&a, &l).await.unwrap();
+    }
+    let counts = s.slot_counts(now()).await.unwrap();
+    assert!(
+        c.iter()
+            .all(|cand| counts.get(&cand.account).copied().unwrap_or(0) == 0)
+    );
+}
+
+/// Instantiates every conformance check as a test for one backend.
+/// `$make` is an async expression returning `Arc<dyn Store>` (a fresh, empty store).
+#[macro_export]
+macro_rules! conformance_tests {
+    ($make:expr) => {
+        $crate::conformance_tests!(@each $make;
+            accounts_round_trip, groups_round_trip, health_round_trip, sticky_bindings_expire,
+            acquire_respects_limits, unlimited_accounts_take_any_number,
+            acquire_honours_and_rebinds_sessions, leases_expire_unless_renewed,
+            concurrent_acquisition_never_exceeds_limits);
+    };
+    (@each $make:expr; $($name:ident),*) => {
+        $(
+            #[actix_rt::test]
+            async fn $name() {
+                let store = $make.await;
+                $crate::store::conformance::$name(store).await;
+            }
+        )*
+    };
+}

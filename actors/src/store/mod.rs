@@ -1,0 +1,168 @@
+//! The state contract every backend implements: accounts and groups, account health,
+//! sticky session bindings and slot leases. Backends: [`memory`] (tests, and the transient half
+//! of the embedded default) and, in the root crate's later modules, durable and Redis stores.
+//!
+//! Every update is field-level: recording a use or a cooldown never rewrites an account record.
+use crate::clock::Millis;
+use crate::domain::{Account, AccountId, Credentials, Group, GroupId, Health};
+use crate::lease::LeaseId;
+use async_trait::async_trait;
+use std::collections::HashMap;
+
+pub mod conformance;
+pub mod memory;
+
+pub use memory::MemoryStore;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// The backend cannot be reached (Redis down, file locked by another process...).
+    #[error("state store unavailable: {0}")]
+    Unavailable(String),
+    /// Stored data could not be read back.
+    #[error("state store data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("not found: {0}")]
+    NotFound(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Operator-level changes to an account; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountPatch {
+    pub name: Option<String>,
+    pub active: Option<bool>,
+    pub schedulable: Option<bool>,
+    pub status: Option<crate::domain::AccountStatus>,
+    pub sharing: Option<crate::domain::Sharing>,
+    pub priority: Option<u32>,
+    pub max_concurrency: Option<u32>,
+    pub models: Option<crate::domain::ModelSupport>,
+    pub base_url: Option<String>,
+    pub proxy: Option<String>,
+}
+
+impl AccountPatch {
+    pub fn apply(&self, a: &mut Account) {
+        macro_rules! set {
+            ($($f:ident),*) => { $( if let Some(v) = &self.$f { a.$f = v.clone(); } )* };
+        }
+        set!(
+            name,
+            active,
+            schedulable,
+            status,
+            sharing,
+            priority,
+            max_concurrency,
+            models
+        );
+        if let Some(u) = &self.base_url {
+            a.base_url = Some(u.clone()).filter(|u| !u.is_empty());
+        }
+        if let Some(p) = &self.proxy {
+            a.proxy = Some(p.clone()).filter(|p| !p.is_empty());
+        }
+    }
+}
+
+#[async_trait]
+pub trait AccountStore: Send + Sync {
+    async fn load_accounts(&self) -> StoreResult<Vec<Account>>;
+    async fn get_account(&self, id: &AccountId) -> StoreResult<Option<Account>>;
+    /// Creates or replaces a whole record (operator create / import only).
+    async fn put_account(&self, account: &Account) -> StoreResult<()>;
+    /// Field-level operator update; `Ok(None)` when the account does not exist.
+    async fn patch_account(&self, id: &AccountId, patch: &AccountPatch) -> StoreResult<Option<Account>>;
+    async fn delete_account(&self, id: &AccountId) -> StoreResult<bool>;
+    /// Replaces only the credential field (token refresh).
+    async fn set_credentials(&self, id: &AccountId, credentials: &Credentials) -> StoreResult<()>;
+    /// Writes only the last-used field of each account.
+    async fn touch_last_used(&self, used: &[(AccountId, Millis)]) -> StoreResult<()>;
+
+    async fn load_groups(&self) -> StoreResult<Vec<Group>>;
+    async fn put_group(&self, group: &Group) -> StoreResult<()>;
+    async fn delete_group(&self, id: &GroupId) -> StoreResult<bool>;
+
+    /// Changes whenever an account or group record changes, so other instances know to reload.
+    async fn records_version(&self) -> StoreResult<u64>;
+}
+
+#[async_trait]
+pub trait HealthStore: Send + Sync {
+    async fn load_health(&self) -> StoreResult<HashMap<AccountId, Health>>;
+    /// Replaces one account's health (a clear health deletes it).
+    async fn put_health(&self, id: &AccountId, health: &Health) -> StoreResult<()>;
+}
+
+#[async_trait]
+pub trait StickyStore: Send + Sync {
+    async fn sticky_get(&self, key: &str, now: Millis) -> StoreResult<Option<AccountId>>;
+    async fn sticky_set(&self, key: &str, account: &AccountId, ttl_ms: i64, now: Millis) -> StoreResult<()>;
+    async fn sticky_delete(&self, key: &str) -> StoreResult<bool>;
+    /// Drops expired bindings (backends with native TTLs may do nothing); returns how many.
+    async fn sweep_sticky(&self, now: Millis) -> StoreResult<u64>;
+}
+
+/// One account the scheduler would accept, with its concurrency limit (0 = unlimited).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlotCandidate {
+    pub account: AccountId,
+    pub limit: u32,
+}
+
+/// The session binding to honour and (re)write during a slot acquisition.
+#[derive(Debug, Clone, Copy)]
+pub struct StickyRequest<'a> {
+    pub key: &'a str,
+    pub ttl_ms: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct SlotRequest<'a> {
+    /// In preference order.
+    pub candidates: &'a [SlotCandidate],
+    pub sticky: Option<StickyRequest<'a>>,
+    pub lease: &'a LeaseId,
+    pub lease_ttl_ms: i64,
+    pub now: Millis,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlotGrant {
+    pub account: AccountId,
+    /// The session was already bound to this account.
+    pub sticky_hit: bool,
+}
+
+#[async_trait]
+pub trait SlotStore: Send + Sync {
+    /// Atomically: read the session binding; if the bound account is among the candidates try it
+    /// first, then the others in order; take a slot on the first whose live leases are below its
+    /// limit; (re)bind the session to it with the TTL. `None` when every candidate is full.
+    async fn acquire_slot(&self, req: &SlotRequest<'_>) -> StoreResult<Option<SlotGrant>>;
+    /// How many candidates one `acquire_slot` call should carry (bounds script arguments).
+    fn candidates_per_call(&self) -> usize {
+        usize::MAX
+    }
+    /// Pushes the expiry of live leases forward; unknown leases are ignored.
+    async fn renew_leases(
+        &self,
+        leases: &[(AccountId, LeaseId)],
+        ttl_ms: i64,
+        now: Millis,
+    ) -> StoreResult<()>;
+    /// Idempotent.
+    async fn release_lease(&self, account: &AccountId, lease: &LeaseId) -> StoreResult<()>;
+    /// Live (unexpired) leases per account; accounts with none may be absent.
+    async fn slot_counts(&self, now: Millis) -> StoreResult<HashMap<AccountId, u32>>;
+    /// Removes expired leases (a crashed instance's); returns how many.
+    async fn sweep_leases(&self, now: Millis) -> StoreResult<u64>;
+}
+
+/// Everything the actors need from state.
+pub trait Store: AccountStore + HealthStore + StickyStore + SlotStore + Send + Sync + 'static {}
+
+impl<T: AccountStore + HealthStore + StickyStore + SlotStore + Send + Sync + 'static> Store for T {}
