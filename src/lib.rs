@@ -1,0 +1,10 @@
+//! switchyard: a relay that shares a pool of upstream LLM accounts (Claude, Gemini,
+//! OpenAI / Codex) behind its own client API keys.
+//!
+//! The scheduling core lives in the `switchyard-actors` crate; this crate is the server around
+//! it: configuration, state backends, HTTP routes, the relay loop and operations.
+#![forbid(unsafe_code)]
+#![deny(rust_2018_idioms)]
+
+pub mod settings;
+pub mod telemetry;

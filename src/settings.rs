@@ -1,0 +1,175 @@
+//! `settings.toml` loaded with the `config` crate into typed structs. Environment variables
+//! override any key as `SWITCHYARD__SECTION__KEY` (e.g. `SWITCHYARD__SERVER__PORT=3001`).
+//! Unknown keys and bad values stop start-up with a message that names the key.
+//!
+//! Stable names (operators' scripts use them): `server.host`, `server.port`, `store.backend`,
+//! `store.data_dir`, `store.redis_url`, `admin.token`.
+use config::{Config, Environment, File, FileFormat};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use switchyard_actors::settings::{ActorsSettings, CooldownSettings, SchedulerSettings, SchedulingSettings};
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub store: StoreSettings,
+    pub admin: AdminSettings,
+    pub log: LogSettings,
+    pub actors: ActorsSettings,
+    pub scheduler: SchedulerSettings,
+    pub cooldowns: CooldownSettings,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerSettings {
+    pub host: String,
+    pub port: u16,
+    /// Largest request body accepted, in MB (bigger → 413).
+    pub body_limit_mb: usize,
+    /// HTTP worker threads; 0 = one per core.
+    pub workers: usize,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self { host: "127.0.0.1".into(), port: 3000, body_limit_mb: 100, workers: 0 }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreBackend {
+    /// In-process, persisted under `store.data_dir`; no external service.
+    #[default]
+    Embedded,
+    /// Shared Redis: several instances share one pool.
+    Redis,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreSettings {
+    pub backend: StoreBackend,
+    pub data_dir: PathBuf,
+    pub redis_url: String,
+    /// Every Redis key starts with this.
+    pub redis_prefix: String,
+    /// File holding the 64-hex-char encryption key for upstream credentials (overridden by
+    /// `SWITCHYARD_ENCRYPTION_KEY`). Empty: `data_dir/encryption-key` in embedded mode.
+    pub encryption_key_file: String,
+    /// How often usage aggregates are written (ms); at most this much is lost on a crash.
+    pub flush_interval_ms: u64,
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        Self {
+            backend: StoreBackend::Embedded,
+            data_dir: PathBuf::from("./data"),
+            redis_url: "redis://127.0.0.1:6379".into(),
+            redis_prefix: "switchyard:".into(),
+            encryption_key_file: String::new(),
+            flush_interval_ms: 1_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdminSettings {
+    /// Admin API bearer token. Empty: `SWITCHYARD_ADMIN_TOKEN`, else one is generated on first
+    /// start and written to `data_dir/admin-token`.
+    pub token: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Human,
+    Json,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    /// A `tracing` filter, e.g. `info` or `switchyard=debug,info`; `RUST_LOG` wins when set.
+    pub level: String,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self { format: LogFormat::Human, level: "info".into() }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {0}")]
+pub struct SettingsError(String);
+
+impl Settings {
+    /// Reads `path` (if it exists) and the `SWITCHYARD__*` environment over the defaults.
+    pub fn load(path: Option<&Path>) -> Result<Self, SettingsError> {
+        let mut builder = Config::builder();
+        if let Some(path) = path {
+            if !path.exists() {
+                return Err(SettingsError(format!("configuration file {} not found", path.display())));
+            }
+            builder = builder.add_source(File::from(path).format(FileFormat::Toml));
+        }
+        let cfg = builder
+            .add_source(
+                Environment::with_prefix("SWITCHYARD")
+                    .prefix_separator("__")
+                    .separator("__")
+                    .try_parsing(true),
+            )
+            .build()
+            .map_err(|e| SettingsError(e.to_string()))?;
+        let settings: Settings = cfg.try_deserialize().map_err(|e| SettingsError(e.to_string()))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), SettingsError> {
+        let bad = |key: &str, why: &str| Err(SettingsError(format!("{key}: {why}")));
+        if self.server.host.trim().is_empty() {
+            return bad("server.host", "must not be empty");
+        }
+        if self.server.body_limit_mb == 0 {
+            return bad("server.body_limit_mb", "must be at least 1");
+        }
+        if self.store.backend == StoreBackend::Redis && !self.store.redis_url.starts_with("redis") {
+            return bad("store.redis_url", "must be a redis:// or rediss:// URL");
+        }
+        if self.scheduler.lease_renew_secs >= self.scheduler.lease_ttl_secs {
+            return bad("scheduler.lease_renew_secs", "must be shorter than scheduler.lease_ttl_secs");
+        }
+        for (name, knobs) in [
+            ("pool", self.actors.pool),
+            ("sticky", self.actors.sticky),
+            ("claude", self.actors.claude),
+            ("gemini", self.actors.gemini),
+            ("openai", self.actors.openai),
+        ] {
+            if knobs.mailbox_capacity == 0 {
+                return bad(&format!("actors.{name}.mailbox_capacity"), "must be at least 1");
+            }
+            if knobs.send_timeout_ms == 0 {
+                return bad(&format!("actors.{name}.send_timeout_ms"), "must be at least 1");
+            }
+        }
+        Ok(())
+    }
+
+    pub fn scheduling(&self) -> SchedulingSettings {
+        SchedulingSettings {
+            actors: self.actors.clone(),
+            scheduler: self.scheduler.clone(),
+            cooldowns: self.cooldowns.clone(),
+        }
+    }
+}
