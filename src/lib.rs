@@ -6,5 +6,18 @@
 #![forbid(unsafe_code)]
 #![deny(rust_2018_idioms)]
 
+pub mod admin_token;
+pub mod auth;
+pub mod error;
+pub mod http;
+pub mod keys;
+pub mod oauth;
+pub mod providers;
+pub mod relay;
+pub mod routes;
 pub mod settings;
+pub mod startup;
+pub mod state;
+pub mod store;
 pub mod telemetry;
+pub mod usage;

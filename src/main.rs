@@ -1,9 +1,8 @@
 //! The `switchyard` binary: `switchyard serve` (the default) runs the relay.
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 use switchyard::settings::Settings;
-use switchyard_actors::{Scheduling, SystemClock, store::MemoryStore};
+use switchyard::startup::Application;
 
 fn config_path() -> Option<PathBuf> {
     let mut args = std::env::args().skip(1);
@@ -27,17 +26,48 @@ fn main() -> ExitCode {
     switchyard::telemetry::init(&settings.log);
     let system = actix::System::new();
     let result = system.block_on(async move {
-        let store = Arc::new(MemoryStore::new());
-        let scheduling = Scheduling::start(store, Arc::new(SystemClock), settings.scheduling(), None).await?;
-        tracing::info!(accounts = scheduling.snapshot().len(), "scheduling actors ready");
-        tokio::signal::ctrl_c().await.ok();
-        Ok::<_, switchyard_actors::StoreError>(())
+        let app = Application::build(settings.clone()).await?;
+        tracing::info!(
+            address = %format!("http://{}:{}", settings.server.host, app.port()),
+            accounts = app.state().scheduling.snapshot().len(),
+            "switchyard listening"
+        );
+        let handle = app.handle();
+        actix_web::rt::spawn(async move {
+            shutdown_signal().await;
+            tracing::info!("shutting down");
+            handle.stop(true).await;
+        });
+        app.run_until_stopped().await?;
+        Ok::<_, switchyard::startup::StartupError>(())
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            tracing::error!(error = %e, "switchyard failed to start");
+            tracing::error!(error = %e, "switchyard failed");
             ExitCode::FAILURE
         }
+    }
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }

@@ -16,6 +16,8 @@ pub struct Settings {
     pub store: StoreSettings,
     pub admin: AdminSettings,
     pub log: LogSettings,
+    pub relay: RelaySettings,
+    pub upstream: UpstreamSettings,
     pub actors: ActorsSettings,
     pub scheduler: SchedulerSettings,
     pub cooldowns: CooldownSettings,
@@ -34,7 +36,12 @@ pub struct ServerSettings {
 
 impl Default for ServerSettings {
     fn default() -> Self {
-        Self { host: "127.0.0.1".into(), port: 3000, body_limit_mb: 100, workers: 0 }
+        Self {
+            host: "127.0.0.1".into(),
+            port: 3000,
+            body_limit_mb: 100,
+            workers: 0,
+        }
     }
 }
 
@@ -102,7 +109,64 @@ pub struct LogSettings {
 
 impl Default for LogSettings {
     fn default() -> Self {
-        Self { format: LogFormat::Human, level: "info".into() }
+        Self {
+            format: LogFormat::Human,
+            level: "info".into(),
+        }
+    }
+}
+
+/// `[relay]`: how requests are forwarded and failed over.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RelaySettings {
+    /// Accounts tried for one request before the client gets the last upstream error.
+    pub max_attempts: u32,
+    /// Time allowed to open a connection to an upstream.
+    pub connect_timeout_ms: u64,
+    /// Longest silence allowed from an upstream: before its answer starts and between two
+    /// chunks of it. Not a cap on total duration, so long thinking streams are never cut.
+    pub idle_timeout_ms: u64,
+    /// Upstream error bodies are read up to this size to pass them on.
+    pub error_body_limit_kb: usize,
+}
+
+impl Default for RelaySettings {
+    fn default() -> Self {
+        Self {
+            max_attempts: 3,
+            connect_timeout_ms: 10_000,
+            idle_timeout_ms: 600_000,
+            error_body_limit_kb: 256,
+        }
+    }
+}
+
+/// `[upstream.*]`: where each provider's API and token endpoint live (tests point them at a
+/// local mock).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UpstreamSettings {
+    pub claude: ClaudeUpstream,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClaudeUpstream {
+    /// API base for `claude-official` (OAuth) accounts without their own base URL.
+    pub api_base_url: String,
+    /// OAuth token endpoint used to refresh access tokens.
+    pub token_url: String,
+    pub oauth_client_id: String,
+}
+
+impl Default for ClaudeUpstream {
+    fn default() -> Self {
+        Self {
+            api_base_url: "https://api.anthropic.com".into(),
+            token_url: "https://platform.claude.com/v1/oauth/token".into(),
+            oauth_client_id: "9d1c250a-e61b-44d9-88ed-5944d1962f5e".into(),
+        }
     }
 }
 
@@ -116,7 +180,10 @@ impl Settings {
         let mut builder = Config::builder();
         if let Some(path) = path {
             if !path.exists() {
-                return Err(SettingsError(format!("configuration file {} not found", path.display())));
+                return Err(SettingsError(format!(
+                    "configuration file {} not found",
+                    path.display()
+                )));
             }
             builder = builder.add_source(File::from(path).format(FileFormat::Toml));
         }
@@ -145,8 +212,17 @@ impl Settings {
         if self.store.backend == StoreBackend::Redis && !self.store.redis_url.starts_with("redis") {
             return bad("store.redis_url", "must be a redis:// or rediss:// URL");
         }
+        if self.relay.max_attempts == 0 {
+            return bad("relay.max_attempts", "must be at least 1");
+        }
+        if self.relay.idle_timeout_ms == 0 || self.relay.connect_timeout_ms == 0 {
+            return bad("relay.idle_timeout_ms", "timeouts must be at least 1 ms");
+        }
         if self.scheduler.lease_renew_secs >= self.scheduler.lease_ttl_secs {
-            return bad("scheduler.lease_renew_secs", "must be shorter than scheduler.lease_ttl_secs");
+            return bad(
+                "scheduler.lease_renew_secs",
+                "must be shorter than scheduler.lease_ttl_secs",
+            );
         }
         for (name, knobs) in [
             ("pool", self.actors.pool),

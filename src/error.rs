@@ -1,0 +1,265 @@
+//! One error type for what a client can get back from switchyard itself (upstream answers are
+//! passed through, not wrapped), rendered in one place in the API's own error format.
+use actix_web::http::StatusCode;
+use actix_web::http::header::{HeaderValue, RETRY_AFTER};
+use actix_web::{HttpResponse, ResponseError};
+use serde_json::{Value, json};
+use std::fmt;
+use switchyard_actors::scheduler::SelectError;
+use switchyard_actors::{Clock, NoAccount, Platform, StoreError, SystemClock};
+
+/// Which wire format an error body takes: each route family answers like the API it fronts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiFormat {
+    Anthropic,
+    OpenAi,
+    Gemini,
+    Admin,
+}
+
+/// Whose fault an error is (for logs and metrics).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    Client,
+    Upstream,
+    Ours,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("Missing API key: provide it in the x-api-key, x-goog-api-key, or Authorization header")]
+    MissingKey,
+    #[error("Invalid API key format")]
+    InvalidKeyFormat,
+    #[error("Invalid API key: {0}")]
+    InvalidKey(&'static str),
+    #[error("This API key does not have permission to access {0}")]
+    NoPermission(Platform),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("Request body size exceeds the limit of {limit_mb} MB")]
+    PayloadTooLarge { limit_mb: usize },
+    #[error("Route {method} {path} not found")]
+    RouteNotFound { method: String, path: String },
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("No account is available: {0}")]
+    NoAccount(#[from] NoAccount),
+    #[error("Scheduling is temporarily unavailable: {0}")]
+    Scheduling(SelectError),
+    #[error("The state store is unavailable")]
+    Store(#[from] StoreError),
+    #[error("Upstream could not be reached: {0}")]
+    UpstreamUnreachable(String),
+    #[error("Upstream did not answer in time")]
+    UpstreamTimeout,
+    #[error("Admin authentication required: send Authorization: Bearer <admin token>")]
+    AdminUnauthorized,
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<SelectError> for ApiError {
+    fn from(e: SelectError) -> Self {
+        match e {
+            SelectError::NoAccount(n) => ApiError::NoAccount(n),
+            SelectError::Store(s) => ApiError::Store(s),
+            other => ApiError::Scheduling(other),
+        }
+    }
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::MissingKey | ApiError::InvalidKeyFormat | ApiError::InvalidKey(_) => {
+                StatusCode::UNAUTHORIZED
+            }
+            ApiError::AdminUnauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::NoPermission(_) => StatusCode::FORBIDDEN,
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::RouteNotFound { .. } | ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::NoAccount(_) | ApiError::Scheduling(_) | ApiError::Store(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            ApiError::UpstreamUnreachable(_) => StatusCode::BAD_GATEWAY,
+            ApiError::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn fault(&self) -> Fault {
+        match self {
+            ApiError::NoAccount(_) | ApiError::UpstreamUnreachable(_) | ApiError::UpstreamTimeout => {
+                Fault::Upstream
+            }
+            ApiError::Scheduling(_) | ApiError::Store(_) | ApiError::Internal(_) => Fault::Ours,
+            _ => Fault::Client,
+        }
+    }
+
+    /// Stable machine-readable code, for bodies, logs and metrics.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::MissingKey => "missing_api_key",
+            ApiError::InvalidKeyFormat => "invalid_api_key_format",
+            ApiError::InvalidKey(_) => "invalid_api_key",
+            ApiError::NoPermission(_) => "permission_denied",
+            ApiError::BadRequest(_) => "invalid_request",
+            ApiError::PayloadTooLarge { .. } => "payload_too_large",
+            ApiError::RouteNotFound { .. } | ApiError::NotFound(_) => "not_found",
+            ApiError::NoAccount(n) => n.code(),
+            ApiError::Scheduling(_) => "scheduler_unavailable",
+            ApiError::Store(_) => "store_unavailable",
+            ApiError::UpstreamUnreachable(_) => "upstream_unreachable",
+            ApiError::UpstreamTimeout => "upstream_timeout",
+            ApiError::AdminUnauthorized => "admin_unauthorized",
+            ApiError::Internal(_) => "internal_error",
+        }
+    }
+
+    /// Seconds the client should wait, when we know.
+    fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            ApiError::NoAccount(n) => {
+                let now = SystemClock.now_ms();
+                n.retry_at()
+                    .map(|at| ((at - now).max(0) as u64).div_ceil(1_000).max(1))
+            }
+            ApiError::Scheduling(_) | ApiError::Store(_) => Some(1),
+            _ => None,
+        }
+    }
+
+    /// The message shown to clients: never a secret, never internals beyond a reason.
+    fn public_message(&self) -> String {
+        match self {
+            ApiError::Store(_) => "The state store is unavailable; try again shortly".into(),
+            other => other.to_string(),
+        }
+    }
+
+    pub fn in_format(self, format: ApiFormat) -> ApiFailure {
+        ApiFailure { format, error: self }
+    }
+}
+
+fn anthropic_type(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 | 422 => "invalid_request_error",
+        401 => "authentication_error",
+        402 => "billing_error",
+        403 => "permission_error",
+        404 => "not_found_error",
+        413 => "request_too_large",
+        429 => "rate_limit_error",
+        503 | 529 => "overloaded_error",
+        504 => "timeout_error",
+        _ => "api_error",
+    }
+}
+
+fn openai_type(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 | 404 | 413 | 422 => "invalid_request_error",
+        401 => "authentication_error",
+        403 => "permission_error",
+        429 => "rate_limit_error",
+        _ => "server_error",
+    }
+}
+
+/// Google RPC status names used in Gemini error bodies.
+pub fn gemini_status(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 | 413 => "INVALID_ARGUMENT",
+        401 => "UNAUTHENTICATED",
+        403 => "PERMISSION_DENIED",
+        404 => "NOT_FOUND",
+        429 => "RESOURCE_EXHAUSTED",
+        503 => "UNAVAILABLE",
+        504 => "DEADLINE_EXCEEDED",
+        _ => "INTERNAL",
+    }
+}
+
+/// Builds an error body in `format` for `status` and `message`, with extra top-level fields.
+pub fn error_body(format: ApiFormat, status: StatusCode, message: &str, code: &str, extra: Value) -> Value {
+    let mut body = match format {
+        ApiFormat::Anthropic => json!({
+            "type": "error",
+            "error": { "type": anthropic_type(status), "message": message },
+        }),
+        ApiFormat::OpenAi => json!({
+            "error": { "message": message, "type": openai_type(status), "code": code, "param": null },
+        }),
+        ApiFormat::Gemini => json!({
+            "error": { "code": status.as_u16(), "message": message, "status": gemini_status(status) },
+        }),
+        ApiFormat::Admin => json!({ "error": { "type": code, "message": message } }),
+    };
+    if let (Some(obj), Value::Object(extra)) = (body.as_object_mut(), extra) {
+        obj.extend(extra);
+    }
+    body
+}
+
+/// An [`ApiError`] on its way to a client of one API family.
+#[derive(Debug)]
+pub struct ApiFailure {
+    pub format: ApiFormat,
+    pub error: ApiError,
+}
+
+impl fmt::Display for ApiFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl ResponseError for ApiFailure {
+    fn status_code(&self) -> StatusCode {
+        self.error.status()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.error.status();
+        let code = self.error.code();
+        let extra = match &self.error {
+            ApiError::NoAccount(_) => json!({ "reason": code }),
+            _ => json!({}),
+        };
+        let body = error_body(self.format, status, &self.error.public_message(), code, extra);
+        if self.error.fault() == Fault::Ours {
+            tracing::error!(error = %self.error, code, "request failed on our side");
+        }
+        let mut resp = HttpResponse::build(status);
+        if let Some(secs) = self.error.retry_after_secs() {
+            if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+                resp.insert_header((RETRY_AFTER, v));
+            }
+        }
+        resp.json(body)
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiFailure>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_format_has_its_own_shape() {
+        let s = StatusCode::UNAUTHORIZED;
+        let a = error_body(ApiFormat::Anthropic, s, "m", "c", json!({}));
+        assert_eq!(a["type"], "error");
+        assert_eq!(a["error"]["type"], "authentication_error");
+        let o = error_body(ApiFormat::OpenAi, s, "m", "c", json!({}));
+        assert_eq!(o["error"]["code"], "c");
+        let g = error_body(ApiFormat::Gemini, s, "m", "c", json!({}));
+        assert_eq!(g["error"]["status"], "UNAUTHENTICATED");
+        assert_eq!(g["error"]["code"], 401);
+    }
+}

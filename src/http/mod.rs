@@ -1,0 +1,2 @@
+//! HTTP plumbing shared by the routes.
+pub mod body;

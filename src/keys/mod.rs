@@ -1,0 +1,11 @@
+//! Client API keys: the record, its store contract, and the cached look-up used on every
+//! request. Only the SHA-256 of a key is ever stored.
+mod model;
+mod secret;
+mod service;
+mod store;
+
+pub use model::{ApiKey, KeyPatch, NewKey};
+pub use secret::{KEY_PREFIX, PlainKey, hash_key, looks_like_key};
+pub use service::KeyService;
+pub use store::{KeyStore, MemoryKeyStore};

@@ -1,0 +1,181 @@
+//! OAuth access tokens for subscription accounts: use the stored token while it has more than
+//! a minute left, else refresh it through the provider's token endpoint — one refresh at a
+//! time per account; concurrent requests wait for it and share the result.
+use dashmap::DashMap;
+use serde::Deserialize;
+use std::sync::Arc;
+use std::time::Duration;
+use switchyard_actors::clock::{Millis, SharedClock};
+use switchyard_actors::{Account, AccountId, Credentials, OAuthTokens, Scheduling, Secret, Store};
+
+/// Refresh when the token has less than this left.
+const REFRESH_MARGIN_MS: i64 = 60_000;
+
+/// Where and how one provider refreshes tokens.
+#[derive(Debug, Clone)]
+pub struct TokenEndpoint {
+    pub url: String,
+    pub client_id: String,
+    /// JSON body (Anthropic) or form-encoded (Google, OpenAI).
+    pub json: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RefreshError {
+    #[error("the account has no OAuth tokens")]
+    NoTokens,
+    #[error("the access token expired and there is no refresh token")]
+    NoRefreshToken,
+    #[error("the token endpoint refused the refresh (status {0})")]
+    Refused(u16),
+    #[error("the token endpoint could not be reached: {0}")]
+    Unreachable(String),
+    #[error("the token endpoint's answer was not understood")]
+    BadAnswer,
+    #[error("saving the new tokens failed: {0}")]
+    Store(String),
+}
+
+#[derive(Deserialize)]
+struct TokenAnswer {
+    access_token: String,
+    #[serde(default)]
+    refresh_token: Option<String>,
+    #[serde(default)]
+    expires_in: Option<i64>,
+}
+
+pub struct TokenRefresher {
+    client: reqwest::Client,
+    store: Arc<dyn Store>,
+    scheduling: Scheduling,
+    clock: SharedClock,
+    locks: DashMap<AccountId, Arc<tokio::sync::Mutex<()>>>,
+    /// Tokens refreshed by this process, newer than the snapshot until it reloads.
+    fresh: DashMap<AccountId, OAuthTokens>,
+}
+
+impl TokenRefresher {
+    pub fn new(store: Arc<dyn Store>, scheduling: Scheduling, clock: SharedClock, timeout: Duration) -> Self {
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .build()
+            .unwrap_or_default();
+        TokenRefresher {
+            client,
+            store,
+            scheduling,
+            clock,
+            locks: DashMap::new(),
+            fresh: DashMap::new(),
+        }
+    }
+
+    fn current(&self, account: &Account) -> Option<OAuthTokens> {
+        let stored = match &account.credentials {
+            Credentials::OAuth(t) => Some(t.clone()),
+            _ => None,
+        };
+        let fresh = self.fresh.get(&account.id).map(|t| t.clone());
+        match (stored, fresh) {
+            (Some(s), Some(f)) if f.expires_at.unwrap_or(0) > s.expires_at.unwrap_or(0) => Some(f),
+            (s, f) => s.or(f),
+        }
+    }
+
+    fn usable(&self, t: &OAuthTokens, now: Millis) -> bool {
+        t.expires_at.is_some_and(|at| at - REFRESH_MARGIN_MS > now)
+    }
+
+    /// A valid access token for `account`, refreshing it first when needed.
+    pub async fn access_token(
+        &self,
+        account: &Account,
+        endpoint: &TokenEndpoint,
+    ) -> Result<Secret, RefreshError> {
+        let tokens = self.current(account).ok_or(RefreshError::NoTokens)?;
+        if self.usable(&tokens, self.clock.now_ms()) {
+            return Ok(tokens.access_token);
+        }
+        let lock = self.locks.entry(account.id.clone()).or_default().clone();
+        let _held = lock.lock().await;
+        // Someone else may have refreshed while we waited.
+        let tokens = self.current(account).ok_or(RefreshError::NoTokens)?;
+        if self.usable(&tokens, self.clock.now_ms()) {
+            return Ok(tokens.access_token);
+        }
+        let refresh = tokens.refresh_token.clone().ok_or(RefreshError::NoRefreshToken)?;
+        let fresh = self.refresh(endpoint, &refresh).await?;
+        let fresh = OAuthTokens {
+            refresh_token: fresh.refresh_token.or(Some(refresh)),
+            ..fresh
+        };
+        self.store
+            .set_credentials(&account.id, &Credentials::OAuth(fresh.clone()))
+            .await
+            .map_err(|e| RefreshError::Store(e.to_string()))?;
+        self.fresh.insert(account.id.clone(), fresh.clone());
+        if let Err(e) = self.scheduling.reload().await {
+            tracing::warn!(error = %e, "republishing accounts after a token refresh failed");
+        }
+        tracing::info!(account = %account.id, expires_at = fresh.expires_at, "access token refreshed");
+        Ok(fresh.access_token)
+    }
+
+    async fn refresh(
+        &self,
+        endpoint: &TokenEndpoint,
+        refresh_token: &Secret,
+    ) -> Result<OAuthTokens, RefreshError> {
+        let fields = [
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token.expose()),
+            ("client_id", endpoint.client_id.as_str()),
+        ];
+        let req = self.client.post(&endpoint.url);
+        let req = if endpoint.json {
+            let body: serde_json::Map<String, serde_json::Value> = fields
+                .iter()
+                .map(|(k, v)| (k.to_string(), serde_json::Value::from(*v)))
+                .collect();
+            req.header("content-type", "application/json")
+                .body(serde_json::Value::Object(body).to_string())
+        } else {
+            let body = fields
+                .iter()
+                .map(|(k, v)| format!("{k}={}", urlencode(v)))
+                .collect::<Vec<_>>()
+                .join("&");
+            req.header("content-type", "application/x-www-form-urlencoded")
+                .body(body)
+        };
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| RefreshError::Unreachable(e.without_url().to_string()))?;
+        if !resp.status().is_success() {
+            return Err(RefreshError::Refused(resp.status().as_u16()));
+        }
+        let answer: TokenAnswer = resp.json().await.map_err(|_| RefreshError::BadAnswer)?;
+        let now = self.clock.now_ms();
+        Ok(OAuthTokens {
+            access_token: Secret::new(answer.access_token),
+            refresh_token: answer.refresh_token.map(Secret::new),
+            expires_at: Some(now + answer.expires_in.unwrap_or(3_600) * 1_000),
+        })
+    }
+}
+
+/// Percent-encodes a form value (RFC 3986 unreserved characters pass).
+pub fn urlencode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => out.push(b as char),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}

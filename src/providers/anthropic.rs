@@ -1,0 +1,361 @@
+//! The Anthropic Messages API: `claude-console` accounts (API key + base URL) and
+//! `claude-official` accounts (OAuth bearer token, OAuth betas merged into `anthropic-beta`).
+//! Usage comes from `message_start` / `message_delta` events, or the JSON body's `usage`.
+use super::sse::{LineSplitter, data_payload};
+use super::{Hints, Inbound, Provider, UpstreamCall, UsageTap, join_url, reset_time_ms, retry_after_ms};
+use crate::error::{ApiError, ApiFormat};
+use crate::relay::headers::{ANTHROPIC_ALLOW, forwardable_headers, set_header};
+use crate::settings::ClaudeUpstream;
+use crate::usage::TokenUsage;
+use bytes::Bytes;
+use reqwest::header::HeaderMap;
+use serde::Deserialize;
+use switchyard_actors::clock::Millis;
+use switchyard_actors::{Account, AccountKind, Platform};
+
+const DEFAULT_VERSION: &str = "2023-06-01";
+const OAUTH_BETAS: &[&str] = &[
+    "claude-code-20250219",
+    "oauth-2025-04-20",
+    "interleaved-thinking-2025-05-14",
+    "fine-grained-tool-streaming-2025-05-14",
+];
+const OAUTH_BETAS_HAIKU: &[&str] = &["oauth-2025-04-20", "interleaved-thinking-2025-05-14"];
+pub const RESET_HEADER: &str = "anthropic-ratelimit-unified-reset";
+
+pub struct Anthropic {
+    settings: ClaudeUpstream,
+}
+
+impl Anthropic {
+    pub fn new(settings: ClaudeUpstream) -> Self {
+        Anthropic { settings }
+    }
+}
+
+/// OAuth betas first (haiku models take a shorter list), then the client's, without repeats.
+pub fn merge_betas(model: &str, client: Option<&str>) -> String {
+    let base = if model.to_ascii_lowercase().contains("haiku") {
+        OAUTH_BETAS_HAIKU
+    } else {
+        OAUTH_BETAS
+    };
+    let mut out: Vec<&str> = base.to_vec();
+    for b in client
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|b| !b.is_empty())
+    {
+        if !out.contains(&b) {
+            out.push(b);
+        }
+    }
+    out.join(",")
+}
+
+/// The body with `model` replaced (only when an account's model mapping renames it).
+fn with_model(body: &Bytes, upstream_model: &str) -> Result<Bytes, ApiError> {
+    let mut v: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))?;
+    if let Some(obj) = v.as_object_mut() {
+        obj.insert(
+            "model".into(),
+            serde_json::Value::String(upstream_model.to_owned()),
+        );
+    }
+    serde_json::to_vec(&v)
+        .map(Bytes::from)
+        .map_err(|e| ApiError::Internal(e.to_string()))
+}
+
+impl Provider for Anthropic {
+    fn platform(&self) -> Platform {
+        Platform::Claude
+    }
+
+    fn format(&self) -> ApiFormat {
+        ApiFormat::Anthropic
+    }
+
+    fn upstream(
+        &self,
+        account: &Account,
+        credential: &str,
+        inbound: &Inbound,
+    ) -> Result<UpstreamCall, ApiError> {
+        let base = match (account.kind, account.base_url.as_deref()) {
+            (_, Some(url)) if !url.is_empty() => url,
+            (AccountKind::ClaudeOfficial, _) => &self.settings.api_base_url,
+            _ => {
+                return Err(ApiError::Internal(format!(
+                    "account {} has no base URL",
+                    account.id
+                )));
+            }
+        };
+        let url = join_url(base, &inbound.upstream_path, &inbound.query);
+        let mut headers = forwardable_headers(&inbound.headers, ANTHROPIC_ALLOW);
+        if !headers.contains_key("anthropic-version") {
+            set_header(&mut headers, "anthropic-version", DEFAULT_VERSION);
+        }
+        set_header(&mut headers, "accept-encoding", "identity");
+        set_header(&mut headers, "content-type", "application/json");
+        let oauth = account.kind == AccountKind::ClaudeOfficial;
+        if oauth || !credential.starts_with("sk-ant-") {
+            set_header(&mut headers, "authorization", &format!("Bearer {credential}"));
+        } else {
+            set_header(&mut headers, "x-api-key", credential);
+        }
+        if oauth {
+            let client = headers
+                .get("anthropic-beta")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            set_header(
+                &mut headers,
+                "anthropic-beta",
+                &merge_betas(&inbound.model, client.as_deref()),
+            );
+        }
+        let body = match account.models.upstream_name(&inbound.model) {
+            Some(mapped) => with_model(&inbound.body, mapped)?,
+            None => inbound.body.clone(),
+        };
+        Ok(UpstreamCall { url, headers, body })
+    }
+
+    fn usage_tap(&self, stream: bool) -> Box<dyn UsageTap> {
+        if stream {
+            Box::new(SseUsage::default())
+        } else {
+            Box::new(JsonUsage::default())
+        }
+    }
+
+    fn hints(&self, headers: &HeaderMap, now: Millis) -> Hints {
+        Hints {
+            retry_after_ms: retry_after_ms(headers, now),
+            reset_at: headers
+                .get(RESET_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(reset_time_ms),
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct WireUsage {
+    input_tokens: Option<u64>,
+    output_tokens: Option<u64>,
+    cache_creation_input_tokens: Option<u64>,
+    cache_read_input_tokens: Option<u64>,
+    cache_creation: Option<CacheCreation>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct CacheCreation {
+    ephemeral_5m_input_tokens: Option<u64>,
+    ephemeral_1h_input_tokens: Option<u64>,
+}
+
+impl WireUsage {
+    /// Overwrites the counts present in `self` (message_delta counts are cumulative).
+    fn apply_to(&self, u: &mut TokenUsage) {
+        if let Some(v) = self.input_tokens {
+            u.input_tokens = v;
+        }
+        if let Some(v) = self.output_tokens {
+            u.output_tokens = v;
+        }
+        if let Some(v) = self.cache_read_input_tokens {
+            u.cache_read_tokens = v;
+        }
+        match &self.cache_creation {
+            // With a 5m / 1h breakdown the total is their sum.
+            Some(c) if c.ephemeral_5m_input_tokens.is_some() || c.ephemeral_1h_input_tokens.is_some() => {
+                u.cache_creation_5m_tokens = c.ephemeral_5m_input_tokens.unwrap_or(0);
+                u.cache_creation_1h_tokens = c.ephemeral_1h_input_tokens.unwrap_or(0);
+            }
+            _ => {
+                if let Some(v) = self.cache_creation_input_tokens {
+                    u.cache_creation_5m_tokens = v;
+                    u.cache_creation_1h_tokens = 0;
+                }
+            }
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct StreamEvent {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    message: Option<StartMessage>,
+    #[serde(default)]
+    usage: Option<WireUsage>,
+}
+
+#[derive(Deserialize)]
+struct StartMessage {
+    #[serde(default)]
+    model: Option<String>,
+    #[serde(default)]
+    usage: Option<WireUsage>,
+}
+
+/// Sums `message_start` + `message_delta` pairs; an unfinished pair counts what it has.
+#[derive(Default)]
+struct SseUsage {
+    lines: LineSplitter,
+    done: TokenUsage,
+    current: Option<TokenUsage>,
+    model: Option<String>,
+}
+
+impl SseUsage {
+    fn on_line(&mut self, line: &[u8]) {
+        let Some(data) = data_payload(line) else { return };
+        // Only two event types carry usage; skip the JSON parse for every other delta.
+        let interesting = |needle: &[u8]| data.windows(needle.len()).any(|w| w == needle);
+        if !interesting(b"message_start") && !interesting(b"message_delta") {
+            return;
+        }
+        let Ok(ev) = serde_json::from_slice::<StreamEvent>(data) else {
+            return;
+        };
+        match ev.kind.as_str() {
+            "message_start" => {
+                if let Some(prev) = self.current.take() {
+                    self.done.add(&prev);
+                }
+                let mut u = TokenUsage::default();
+                if let Some(m) = ev.message {
+                    if let Some(w) = m.usage {
+                        w.apply_to(&mut u);
+                    }
+                    if m.model.is_some() {
+                        self.model = m.model;
+                    }
+                }
+                self.current = Some(u);
+            }
+            "message_delta" => {
+                if let Some(w) = ev.usage {
+                    w.apply_to(self.current.get_or_insert_with(TokenUsage::default));
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+impl UsageTap for SseUsage {
+    fn feed(&mut self, chunk: &[u8]) {
+        let mut lines = std::mem::take(&mut self.lines);
+        lines.feed(chunk, |l| self.on_line(l));
+        self.lines = lines;
+    }
+
+    fn finish(&mut self) -> Option<(TokenUsage, Option<String>)> {
+        let mut lines = std::mem::take(&mut self.lines);
+        lines.flush(|l| self.on_line(l));
+        let mut total = self.done;
+        let seen = self.current.is_some() || total != TokenUsage::default();
+        if let Some(c) = self.current.take() {
+            total.add(&c);
+        }
+        self.done = TokenUsage::default();
+        seen.then(|| (total, self.model.clone()))
+    }
+}
+
+/// Collects a JSON answer and reads its `usage` at the end.
+#[derive(Default)]
+struct JsonUsage {
+    body: Vec<u8>,
+}
+
+#[derive(Deserialize)]
+struct JsonAnswer {
+    #[serde(default)]
+    model: Option<String>,
+    #[serde(default)]
+    usage: Option<WireUsage>,
+}
+
+impl UsageTap for JsonUsage {
+    fn feed(&mut self, chunk: &[u8]) {
+        self.body.extend_from_slice(chunk);
+    }
+
+    fn finish(&mut self) -> Option<(TokenUsage, Option<String>)> {
+        let answer: JsonAnswer = serde_json::from_slice(&std::mem::take(&mut self.body)).ok()?;
+        let mut u = TokenUsage::default();
+        answer.usage?.apply_to(&mut u);
+        Some((u, answer.model))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn oauth_betas_come_first_without_repeats() {
+        let merged = merge_betas("claude-opus-4-8", Some("oauth-2025-04-20,context-1m-2025-08-07"));
+        assert_eq!(
+            merged,
+            "claude-code-20250219,oauth-2025-04-20,interleaved-thinking-2025-05-14,\
+             fine-grained-tool-streaming-2025-05-14,context-1m-2025-08-07"
+        );
+        assert_eq!(
+            merge_betas("claude-haiku-4", None),
+            "oauth-2025-04-20,interleaved-thinking-2025-05-14"
+        );
+    }
+
+    #[test]
+    fn stream_usage_sums_start_and_delta_with_cache_breakdown() {
+        let stream = concat!(
+            "event: message_start\n",
+            "data: {\"type\":\"message_start\",\"message\":{\"model\":\"claude-x\",\"usage\":{\"input_tokens\":10,",
+            "\"cache_creation_input_tokens\":7,\"cache_read_input_tokens\":3,",
+            "\"cache_creation\":{\"ephemeral_5m_input_tokens\":2,\"ephemeral_1h_input_tokens\":4},\"output_tokens\":1}}}\n\n",
+            "event: content_block_delta\n",
+            "data: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"message_delta\"}}\n\n",
+            "event: message_delta\n",
+            "data: {\"type\":\"message_delta\",\"delta\":{},\"usage\":{\"output_tokens\":42}}\n\n",
+        );
+        let mut tap = SseUsage::default();
+        for chunk in stream.as_bytes().chunks(7) {
+            tap.feed(chunk);
+        }
+        let (u, model) = tap.finish().unwrap();
+        assert_eq!(model.as_deref(), Some("claude-x"));
+        assert_eq!(
+            u,
+            TokenUsage {
+                input_tokens: 10,
+                output_tokens: 42,
+                cache_creation_5m_tokens: 2,
+                cache_creation_1h_tokens: 4,
+                cache_read_tokens: 3
+            }
+        );
+    }
+
+    #[test]
+    fn json_usage_without_breakdown_counts_cache_writes_as_5m() {
+        let mut tap = JsonUsage::default();
+        tap.feed(
+            br#"{"model":"m","usage":{"input_tokens":5,"output_tokens":6,"cache_creation_input_tokens":9}}"#,
+        );
+        let (u, _) = tap.finish().unwrap();
+        assert_eq!(
+            (u.input_tokens, u.output_tokens, u.cache_creation_5m_tokens),
+            (5, 6, 9)
+        );
+    }
+}

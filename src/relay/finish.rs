@@ -1,0 +1,117 @@
+//! The end of a relayed request, whichever way it comes (answer complete, upstream error,
+//! idle timeout, client gone): usage recorded once, the slot released, one log line.
+use crate::providers::UsageTap;
+use crate::usage::{UsageRecord, UsageSink};
+use std::sync::Arc;
+use std::time::Instant;
+use switchyard_actors::clock::SharedClock;
+use switchyard_actors::pool::{MarkOutcome, Outcome};
+use switchyard_actors::{AccountId, Lease, Platform, Scheduling};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    Complete,
+    UpstreamError,
+    IdleTimeout,
+    ClientGone,
+}
+
+impl Ending {
+    fn as_str(self) -> &'static str {
+        match self {
+            Ending::Complete => "complete",
+            Ending::UpstreamError => "upstream_error",
+            Ending::IdleTimeout => "idle_timeout",
+            Ending::ClientGone => "client_gone",
+        }
+    }
+}
+
+/// Everything needed to close out one request.
+pub struct Finish {
+    pub(crate) lease: Option<Lease>,
+    pub(crate) tap: Box<dyn UsageTap>,
+    pub(crate) usage: Arc<dyn UsageSink>,
+    pub(crate) scheduling: Scheduling,
+    pub(crate) clock: SharedClock,
+    pub(crate) key_id: String,
+    pub(crate) account_id: AccountId,
+    pub(crate) platform: Platform,
+    pub(crate) model: String,
+    pub(crate) status: u16,
+    pub(crate) attempts: usize,
+    pub(crate) started: Instant,
+    pub(crate) done: bool,
+}
+
+impl Finish {
+    pub fn feed(&mut self, chunk: &[u8]) {
+        if !self.done {
+            self.tap.feed(chunk);
+        }
+    }
+
+    /// Records usage and releases the slot; later calls do nothing.
+    pub fn complete(&mut self, ending: Ending) {
+        if self.done {
+            return;
+        }
+        self.done = true;
+        let seen = self.tap.finish();
+        let (usage, model) = match seen {
+            Some((u, m)) => (Some(u), m.unwrap_or_else(|| self.model.clone())),
+            None => (None, self.model.clone()),
+        };
+        if let Some(usage) = usage {
+            self.usage.record(UsageRecord {
+                key_id: self.key_id.clone(),
+                account_id: self.account_id.clone(),
+                platform: self.platform,
+                model: model.clone(),
+                usage,
+                at: self.clock.now_ms(),
+                client_disconnected: ending == Ending::ClientGone,
+            });
+        }
+        drop(self.lease.take());
+        if ending == Ending::IdleTimeout {
+            self.mark(Outcome::Timeout);
+        }
+        let u = usage.unwrap_or_default();
+        tracing::info!(
+            key_id = %self.key_id,
+            account = %self.account_id,
+            platform = %self.platform,
+            model = %model,
+            status = self.status,
+            ending = ending.as_str(),
+            attempts = self.attempts,
+            input_tokens = u.input_tokens,
+            output_tokens = u.output_tokens,
+            cache_creation_tokens = u.cache_creation_tokens(),
+            cache_read_tokens = u.cache_read_tokens,
+            duration_ms = self.started.elapsed().as_millis() as u64,
+            "request finished"
+        );
+    }
+
+    fn mark(&self, outcome: Outcome) {
+        let msg = MarkOutcome {
+            account: self.account_id.clone(),
+            outcome,
+            model: Some(self.model.clone()),
+        };
+        let scheduling = self.scheduling.clone();
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move {
+                let _ = scheduling.mark_outcome(msg).await;
+            });
+        }
+    }
+}
+
+impl Drop for Finish {
+    fn drop(&mut self) {
+        self.complete(Ending::ClientGone);
+    }
+}

@@ -1,0 +1,411 @@
+//! The relay loop shared by every platform: select an account → forward → classify the answer
+//! → fail over (before any byte reached the client) → stream → finish.
+pub mod body;
+pub mod client;
+pub mod finish;
+pub mod headers;
+
+use crate::error::{ApiError, ApiFormat, error_body};
+use crate::keys::ApiKey;
+use crate::oauth::TokenEndpoint;
+use crate::providers::{Inbound, Provider, UsageTap};
+use crate::state::AppState;
+use actix_web::HttpResponse;
+use actix_web::http::StatusCode;
+use body::RelayBody;
+use bytes::{Bytes, BytesMut};
+use client::UpstreamClients;
+use finish::{Ending, Finish};
+use futures::StreamExt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use switchyard_actors::pool::{MarkOutcome, Outcome};
+use switchyard_actors::scheduler::{SelectAccount, SelectError, Selection};
+use switchyard_actors::{Account, AccountId, Credentials};
+
+/// One client request to relay.
+pub struct RelayRequest {
+    pub key: Arc<ApiKey>,
+    pub inbound: Inbound,
+    /// Where this provider's OAuth accounts refresh their tokens.
+    pub token_endpoint: Option<TokenEndpoint>,
+}
+
+/// Why one attempt on one account did not produce an answer for the client.
+#[derive(Debug)]
+enum Failure {
+    /// The upstream answered with an error status worth trying elsewhere.
+    Http {
+        status: StatusCode,
+        headers: reqwest::header::HeaderMap,
+        body: Bytes,
+    },
+    Unreachable(String),
+    Timeout,
+    /// The account could not be used at all (credentials, proxy, configuration).
+    Unusable(String),
+}
+
+impl Failure {
+    fn into_response(self, format: ApiFormat) -> HttpResponse {
+        match self {
+            Failure::Http {
+                status,
+                headers,
+                body,
+            } => {
+                let mut resp = HttpResponse::build(status);
+                for (n, v) in headers::client_visible(&headers) {
+                    resp.append_header((n, v));
+                }
+                if serde_json::from_slice::<serde_json::Value>(&body).is_ok() {
+                    resp.body(body)
+                } else {
+                    let msg = String::from_utf8_lossy(&body)
+                        .chars()
+                        .take(500)
+                        .collect::<String>();
+                    resp.json(error_body(
+                        format,
+                        status,
+                        &msg,
+                        "upstream_error",
+                        serde_json::json!({}),
+                    ))
+                }
+            }
+            Failure::Unreachable(m) => failure_body(format, ApiError::UpstreamUnreachable(m)),
+            Failure::Timeout => failure_body(format, ApiError::UpstreamTimeout),
+            Failure::Unusable(m) => failure_body(format, ApiError::UpstreamUnreachable(m)),
+        }
+    }
+}
+
+fn failure_body(format: ApiFormat, e: ApiError) -> HttpResponse {
+    actix_web::ResponseError::error_response(&e.in_format(format))
+}
+
+/// Statuses that say "this account, not this request": worth another account.
+fn worth_another_account(status: StatusCode) -> bool {
+    matches!(status.as_u16(), 401 | 403 | 429 | 529) || status.is_server_error()
+}
+
+enum Attempt {
+    Answered(HttpResponse),
+    Failed(Failure),
+}
+
+pub async fn relay(
+    state: &AppState,
+    clients: &UpstreamClients,
+    provider: &dyn Provider,
+    req: RelayRequest,
+) -> Result<HttpResponse, ApiError> {
+    let started = Instant::now();
+    let max = state.settings.relay.max_attempts as usize;
+    let mut tried: Vec<AccountId> = Vec::new();
+    let mut last: Option<Failure> = None;
+    while tried.len() < max {
+        let select = SelectAccount {
+            platform: provider.platform(),
+            bindings: Arc::new(req.key.bindings.clone()),
+            session: req.inbound.session.clone(),
+            model: Some(req.inbound.model.clone()),
+            exclude: tried.clone(),
+        };
+        let selection = match state.scheduling.select(select).await {
+            Ok(s) => s,
+            Err(SelectError::NoAccount(reason)) => {
+                return match last {
+                    Some(f) => Ok(f.into_response(provider.format())),
+                    None => Err(reason.into()),
+                };
+            }
+            Err(e) => return Err(e.into()),
+        };
+        tried.push(selection.account.id.clone());
+        match attempt(state, clients, provider, &req, selection, tried.len(), started).await {
+            Attempt::Answered(resp) => return Ok(resp),
+            Attempt::Failed(f) => {
+                tracing::info!(attempt = tried.len(), account = %tried[tried.len() - 1], failure = ?FailureKind(&f), "upstream attempt failed");
+                last = Some(f);
+            }
+        }
+    }
+    Ok(last
+        .map(|f| f.into_response(provider.format()))
+        .unwrap_or_else(|| {
+            failure_body(
+                provider.format(),
+                ApiError::Internal("no attempt was made".into()),
+            )
+        }))
+}
+
+/// Compact failure description for logs (never bodies: they may echo prompts).
+struct FailureKind<'a>(&'a Failure);
+
+impl std::fmt::Debug for FailureKind<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Failure::Http { status, .. } => write!(f, "status {}", status.as_u16()),
+            Failure::Unreachable(m) => write!(f, "unreachable: {m}"),
+            Failure::Timeout => f.write_str("timeout"),
+            Failure::Unusable(m) => write!(f, "unusable: {m}"),
+        }
+    }
+}
+
+async fn mark(state: &AppState, account: &Account, outcome: Outcome, model: &str) {
+    let msg = MarkOutcome {
+        account: account.id.clone(),
+        outcome,
+        model: Some(model.to_owned()),
+    };
+    if let Err(e) = state.scheduling.mark_outcome(msg).await {
+        tracing::warn!(account = %account.id, error = %e, "recording an upstream outcome failed");
+    }
+}
+
+async fn credential(
+    state: &AppState,
+    account: &Account,
+    endpoint: Option<&TokenEndpoint>,
+) -> Result<String, String> {
+    match &account.credentials {
+        Credentials::ApiKey { key } => Ok(key.expose().to_owned()),
+        Credentials::OAuth(_) => {
+            let endpoint = endpoint.ok_or("this platform has no token endpoint configured")?;
+            state
+                .oauth
+                .access_token(account, endpoint)
+                .await
+                .map(|s| s.expose().to_owned())
+                .map_err(|e| e.to_string())
+        }
+        Credentials::None => Err("the account has no credentials".into()),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn attempt(
+    state: &AppState,
+    clients: &UpstreamClients,
+    provider: &dyn Provider,
+    req: &RelayRequest,
+    selection: Selection,
+    attempt_no: usize,
+    started: Instant,
+) -> Attempt {
+    let Selection { account, lease, .. } = selection;
+    let inbound = &req.inbound;
+    let relay = &state.settings.relay;
+    let idle = Duration::from_millis(relay.idle_timeout_ms);
+
+    let secret = match credential(state, &account, req.token_endpoint.as_ref()).await {
+        Ok(s) => s,
+        Err(why) => {
+            // A credential that cannot be refreshed: rest the account like an auth failure.
+            mark(
+                state,
+                &account,
+                Outcome::Status {
+                    status: 401,
+                    retry_after_ms: None,
+                    reset_at: None,
+                },
+                &inbound.model,
+            )
+            .await;
+            return Attempt::Failed(Failure::Unusable(why));
+        }
+    };
+    let call = match provider.upstream(&account, &secret, inbound) {
+        Ok(c) => c,
+        Err(e) => return Attempt::Failed(Failure::Unusable(e.to_string())),
+    };
+    let client = match clients.for_proxy(account.proxy.as_deref()) {
+        Ok(c) => c,
+        Err(e) => return Attempt::Failed(Failure::Unusable(e.to_string())),
+    };
+    let send = client
+        .post(&call.url)
+        .headers(call.headers)
+        .body(call.body)
+        .send();
+    let resp = match tokio::time::timeout(idle, send).await {
+        Err(_) => {
+            mark(state, &account, Outcome::Timeout, &inbound.model).await;
+            return Attempt::Failed(Failure::Timeout);
+        }
+        Ok(Err(e)) if e.is_timeout() => {
+            mark(state, &account, Outcome::Timeout, &inbound.model).await;
+            return Attempt::Failed(Failure::Timeout);
+        }
+        Ok(Err(e)) => {
+            mark(state, &account, Outcome::ConnectError, &inbound.model).await;
+            return Attempt::Failed(Failure::Unreachable(e.without_url().to_string()));
+        }
+        Ok(Ok(r)) => r,
+    };
+    let status = StatusCode::from_u16(resp.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+    let headers = resp.headers().clone();
+
+    if worth_another_account(status) {
+        let hints = provider.hints(&headers, state.clock.now_ms());
+        let outcome = Outcome::Status {
+            status: status.as_u16(),
+            retry_after_ms: hints.retry_after_ms,
+            reset_at: hints.reset_at,
+        };
+        mark(state, &account, outcome, &inbound.model).await;
+        let body = read_limited(resp, relay.error_body_limit_kb * 1024, idle)
+            .await
+            .unwrap_or_default();
+        return Attempt::Failed(Failure::Http {
+            status,
+            headers,
+            body,
+        });
+    }
+    if status.is_success() {
+        clear_expired_health(state, &account, &inbound.model);
+    }
+
+    let is_sse = headers
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("text/event-stream"));
+    let streaming = status.is_success() && is_sse;
+    let finish = Finish {
+        lease: Some(lease),
+        tap: if status.is_success() {
+            provider.usage_tap(streaming)
+        } else {
+            Box::new(NoUsage)
+        },
+        usage: state.usage.clone(),
+        scheduling: state.scheduling.clone(),
+        clock: state.clock.clone(),
+        key_id: req.key.id.clone(),
+        account_id: account.id.clone(),
+        platform: provider.platform(),
+        model: inbound.model.clone(),
+        status: status.as_u16(),
+        attempts: attempt_no,
+        started,
+        done: false,
+    };
+
+    let mut builder = HttpResponse::build(status);
+    for (n, v) in headers::client_visible(&headers) {
+        builder.append_header((n, v));
+    }
+
+    if streaming {
+        let mut upstream = resp.bytes_stream().boxed();
+        // Wait for the first bytes before committing: until then another account may still serve.
+        let first = match tokio::time::timeout(idle, upstream.next()).await {
+            Err(_) => {
+                mark(state, &account, Outcome::Timeout, &inbound.model).await;
+                drop(finish.discard());
+                return Attempt::Failed(Failure::Timeout);
+            }
+            Ok(Some(Err(e))) => {
+                mark(state, &account, Outcome::ConnectError, &inbound.model).await;
+                drop(finish.discard());
+                return Attempt::Failed(Failure::Unreachable(e.without_url().to_string()));
+            }
+            Ok(None) => None,
+            Ok(Some(Ok(b))) => Some(b),
+        };
+        builder
+            .insert_header(("content-type", "text/event-stream"))
+            .insert_header(("cache-control", "no-cache"))
+            .insert_header(("x-accel-buffering", "no"));
+        return Attempt::Answered(builder.streaming(RelayBody::new(upstream, first, idle, finish)));
+    }
+
+    // A JSON (or other) answer: read it whole, then pass it on.
+    let mut finish = finish;
+    match read_limited(resp, usize::MAX, idle).await {
+        Ok(body) => {
+            finish.feed(&body);
+            finish.complete(Ending::Complete);
+            Attempt::Answered(builder.body(body))
+        }
+        Err(ReadError::Timeout) => {
+            mark(state, &account, Outcome::Timeout, &inbound.model).await;
+            drop(finish.discard());
+            Attempt::Failed(Failure::Timeout)
+        }
+        Err(ReadError::Broken(m)) => {
+            mark(state, &account, Outcome::ConnectError, &inbound.model).await;
+            drop(finish.discard());
+            Attempt::Failed(Failure::Unreachable(m))
+        }
+    }
+}
+
+/// After a success, let the pool drop expired health state (only when there is some, so the
+/// common request sends no extra message).
+fn clear_expired_health(state: &AppState, account: &Account, model: &str) {
+    let snapshot = state.scheduling.snapshot();
+    let has_state = snapshot.get(&account.id).is_some_and(|e| !e.health.is_clear());
+    if has_state {
+        let msg = MarkOutcome {
+            account: account.id.clone(),
+            outcome: Outcome::Success,
+            model: Some(model.to_owned()),
+        };
+        let scheduling = state.scheduling.clone();
+        actix_web::rt::spawn(async move {
+            let _ = scheduling.mark_outcome(msg).await;
+        });
+    }
+}
+
+impl Finish {
+    /// Ends an attempt that produced nothing for the client: release the slot, record nothing.
+    fn discard(mut self) -> Self {
+        self.tap = Box::new(NoUsage);
+        self.done = true;
+        drop(self.lease.take());
+        self
+    }
+}
+
+struct NoUsage;
+
+impl UsageTap for NoUsage {
+    fn feed(&mut self, _: &[u8]) {}
+    fn finish(&mut self) -> Option<(crate::usage::TokenUsage, Option<String>)> {
+        None
+    }
+}
+
+enum ReadError {
+    Timeout,
+    Broken(String),
+}
+
+/// Reads a whole body (up to `limit` bytes; the rest is dropped), with the idle timeout
+/// between chunks.
+async fn read_limited(resp: reqwest::Response, limit: usize, idle: Duration) -> Result<Bytes, ReadError> {
+    let mut stream = resp.bytes_stream();
+    let mut buf = BytesMut::new();
+    loop {
+        match tokio::time::timeout(idle, stream.next()).await {
+            Err(_) => return Err(ReadError::Timeout),
+            Ok(None) => return Ok(buf.freeze()),
+            Ok(Some(Err(e))) => return Err(ReadError::Broken(e.without_url().to_string())),
+            Ok(Some(Ok(chunk))) => {
+                let room = limit.saturating_sub(buf.len());
+                buf.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                if room <= chunk.len() && limit != usize::MAX {
+                    return Ok(buf.freeze());
+                }
+            }
+        }
+    }
+}

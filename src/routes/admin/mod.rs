@@ -1,0 +1,80 @@
+//! The admin API under `/admin`, for operators: accounts and keys. Every route needs
+//! `Authorization: Bearer <admin token>`. Changes reach the scheduler at once.
+mod accounts;
+mod keys;
+
+use crate::error::{ApiError, ApiFailure, ApiFormat};
+use crate::state::AppState;
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpRequest, web};
+use rand::RngCore;
+use std::future::{Ready, ready};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/admin")
+            .route("/accounts", web::post().to(accounts::create))
+            .route("/accounts", web::get().to(accounts::list))
+            .route("/accounts/{id}", web::get().to(accounts::get))
+            .route("/accounts/{id}", web::patch().to(accounts::update))
+            .route("/accounts/{id}", web::delete().to(accounts::remove))
+            .route("/keys", web::post().to(keys::create))
+            .route("/keys", web::get().to(keys::list))
+            .route("/keys/{id}", web::get().to(keys::get))
+            .route("/keys/{id}", web::patch().to(keys::update))
+            .route("/keys/{id}", web::delete().to(keys::remove))
+            .app_data(web::JsonConfig::default().error_handler(|e, _| {
+                ApiError::BadRequest(format!("invalid JSON body: {e}"))
+                    .in_format(ApiFormat::Admin)
+                    .into()
+            })),
+    );
+}
+
+pub(crate) fn fail(e: impl Into<ApiError>) -> ApiFailure {
+    e.into().in_format(ApiFormat::Admin)
+}
+
+/// Proof that the request carried the admin token.
+pub struct Admin;
+
+impl FromRequest for Admin {
+    type Error = ApiFailure;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let ok = req.app_data::<web::Data<AppState>>().is_some_and(|state| {
+            req.headers()
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| {
+                    v.get(..7)
+                        .filter(|p| p.eq_ignore_ascii_case("bearer "))
+                        .map(|_| &v[7..])
+                })
+                .is_some_and(|t| state.admin.matches(t))
+        });
+        ready(if ok {
+            Ok(Admin)
+        } else {
+            Err(fail(ApiError::AdminUnauthorized))
+        })
+    }
+}
+
+/// A random UUID-shaped id (v4 layout).
+pub fn new_id() -> String {
+    let mut b = [0u8; 16];
+    rand::rng().fill_bytes(&mut b);
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h = hex::encode(b);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
+}

@@ -1,0 +1,12 @@
+//! Route table: every path switchyard answers, mapped to its handler family.
+pub mod admin;
+pub mod claude;
+mod fallback;
+
+use actix_web::web;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    claude::configure(cfg);
+    admin::configure(cfg);
+    cfg.default_service(web::to(fallback::not_found));
+}

@@ -1,0 +1,20 @@
+//! What every handler shares.
+use crate::admin_token::AdminToken;
+use crate::keys::KeyService;
+use crate::oauth::TokenRefresher;
+use crate::settings::Settings;
+use crate::usage::UsageSink;
+use std::sync::Arc;
+use switchyard_actors::clock::SharedClock;
+use switchyard_actors::{Scheduling, Store};
+
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub scheduling: Scheduling,
+    pub store: Arc<dyn Store>,
+    pub keys: Arc<KeyService>,
+    pub usage: Arc<dyn UsageSink>,
+    pub oauth: Arc<TokenRefresher>,
+    pub admin: AdminToken,
+    pub clock: SharedClock,
+}
