@@ -177,10 +177,12 @@ impl WireUsage {
                 u.cache_creation_5m_tokens = c.ephemeral_5m_input_tokens.unwrap_or(0);
                 u.cache_creation_1h_tokens = c.ephemeral_1h_input_tokens.unwrap_or(0);
             }
+            // A bare total (message_delta repeats it without the breakdown): keep the split seen
+            // so far, putting any difference on the 5-minute side.
             _ => {
-                if let Some(v) = self.cache_creation_input_tokens {
-                    u.cache_creation_5m_tokens = v;
-                    u.cache_creation_1h_tokens = 0;
+                if let Some(total) = self.cache_creation_input_tokens {
+                    u.cache_creation_1h_tokens = u.cache_creation_1h_tokens.min(total);
+                    u.cache_creation_5m_tokens = total - u.cache_creation_1h_tokens;
                 }
             }
         }
@@ -326,7 +328,8 @@ mod tests {
             "event: content_block_delta\n",
             "data: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"message_delta\"}}\n\n",
             "event: message_delta\n",
-            "data: {\"type\":\"message_delta\",\"delta\":{},\"usage\":{\"output_tokens\":42}}\n\n",
+            "data: {\"type\":\"message_delta\",\"delta\":{},\"usage\":{\"output_tokens\":42,",
+            "\"cache_creation_input_tokens\":6}}\n\n",
         );
         let mut tap = SseUsage::default();
         for chunk in stream.as_bytes().chunks(7) {

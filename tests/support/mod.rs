@@ -1,0 +1,215 @@
+//! Shared by the integration tests: `spawn_app()` starts the real server on 127.0.0.1:0 with a
+//! mock upstream, plus helpers to add accounts and keys through the admin API.
+#![allow(dead_code)]
+
+use actix_web::web;
+use mock_upstream::MockUpstream;
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+use switchyard::settings::Settings;
+use switchyard::startup::{Application, Backends};
+use switchyard::state::AppState;
+
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
+
+pub struct TestApp {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub mock: MockUpstream,
+    pub state: web::Data<AppState>,
+    pub settings: Settings,
+    _data: tempfile::TempDir,
+}
+
+/// Settings every test starts from: port 0, a temp data dir, upstreams on the mock, short
+/// timeouts so failure tests stay fast.
+pub fn test_settings(mock: &MockUpstream, data: &std::path::Path) -> Settings {
+    let mut s = Settings::default();
+    s.server.port = 0;
+    s.server.workers = 2;
+    s.store.data_dir = data.to_path_buf();
+    s.admin.token = ADMIN_TOKEN.into();
+    s.upstream.claude.api_base_url = mock.url();
+    s.upstream.claude.token_url = format!("{}/v1/oauth/token", mock.url());
+    s.relay.connect_timeout_ms = 1_000;
+    s.relay.idle_timeout_ms = 3_000;
+    s.log.level = "warn".into();
+    s
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn_app_on(Backends::in_memory(), tweak).await
+}
+
+pub async fn spawn_app_on(backends: Backends, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    let mock = MockUpstream::start();
+    let data = tempfile::tempdir().expect("temp dir");
+    let mut settings = test_settings(&mock, data.path());
+    tweak(&mut settings);
+    let app = Application::build_with(settings.clone(), backends)
+        .await
+        .expect("app builds");
+    let base = format!("http://127.0.0.1:{}", app.port());
+    let state = app.state();
+    actix_web::rt::spawn(app.run_until_stopped());
+    TestApp {
+        base,
+        http: reqwest::Client::new(),
+        mock,
+        state,
+        settings,
+        _data: data,
+    }
+}
+
+pub fn claude_body(stream: bool) -> Value {
+    json!({
+        "model": "claude-sonnet-5",
+        "max_tokens": 64,
+        "messages": [{"role": "user", "content": "Hello"}],
+        "stream": stream,
+    })
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn admin(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut req = self.http.request(method, self.url(path)).bearer_auth(ADMIN_TOKEN);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("admin request");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap_or_default();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    /// Adds an account through the admin API; `fields` are merged over a console default whose
+    /// base URL is the mock.
+    pub async fn add_account(&self, fields: Value) -> String {
+        let mut body = json!({
+            "name": "acct",
+            "kind": "claude-console",
+            "base_url": self.mock.url(),
+            "api_key": "sk-ant-default",
+        });
+        merge(&mut body, fields);
+        let (status, v) = self
+            .admin(reqwest::Method::POST, "/admin/accounts", Some(body))
+            .await;
+        assert_eq!(status, 201, "account created: {v}");
+        v["id"].as_str().expect("id").to_owned()
+    }
+
+    /// A console account answering with credential `api_key`.
+    pub async fn add_console(&self, name: &str, api_key: &str) -> String {
+        self.add_account(json!({"name": name, "api_key": api_key})).await
+    }
+
+    pub async fn account(&self, id: &str) -> Value {
+        let (status, v) = self
+            .admin(reqwest::Method::GET, &format!("/admin/accounts/{id}"), None)
+            .await;
+        assert_eq!(status, 200, "{v}");
+        v
+    }
+
+    /// Creates a key; returns (id, plaintext key).
+    pub async fn create_key(&self, fields: Value) -> (String, String) {
+        let mut body = json!({"name": "test key"});
+        merge(&mut body, fields);
+        let (status, v) = self.admin(reqwest::Method::POST, "/admin/keys", Some(body)).await;
+        assert_eq!(status, 201, "key created: {v}");
+        (
+            v["id"].as_str().unwrap().to_owned(),
+            v["key"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    pub async fn key(&self) -> String {
+        self.create_key(json!({})).await.1
+    }
+
+    pub async fn post_messages(&self, key: &str, body: &Value) -> reqwest::Response {
+        self.http
+            .post(self.url("/v1/messages"))
+            .header("x-api-key", key)
+            .header("anthropic-version", "2023-06-01")
+            .json(body)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// Live leases per account, as the store counts them.
+    pub async fn slots_in_use(&self) -> u32 {
+        self.state
+            .scheduling
+            .slot_counts()
+            .await
+            .expect("slot counts")
+            .values()
+            .sum()
+    }
+
+    /// Waits until every slot is released (releases travel through the pool's mailbox).
+    pub async fn assert_slots_released(&self) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let n = self.slots_in_use().await;
+            if n == 0 && self.state.scheduling.live_leases() == 0 {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{n} slots still held after the requests ended"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Waits until the recorded usage of `key_id` reaches `requests` requests.
+    pub async fn wait_for_usage(&self, key_id: &str, requests: u64) -> switchyard::usage::UsageTotals {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let t = self.state.usage.totals_for_key(key_id);
+            if t.requests >= requests {
+                return t;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "usage for {key_id} stuck at {} requests",
+                t.requests
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+/// Shallow-merges `extra`'s fields into `base`.
+pub fn merge(base: &mut Value, extra: Value) {
+    if let (Some(b), Value::Object(e)) = (base.as_object_mut(), extra) {
+        b.extend(e);
+    }
+}
+
+/// Requests captured from a real client (`tests/fixtures/clients/<name>.jsonl`).
+pub fn fixture(name: &str) -> Vec<Value> {
+    let path = format!(
+        "{}/tests/fixtures/clients/{name}.jsonl",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{path}: {e}"))
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).expect("fixture line is JSON"))
+        .collect()
+}
