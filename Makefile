@@ -1,16 +1,25 @@
 # switchyard: the two commands are `make run` and `make test`.
 CARGO ?= cargo
+PYTHON ?= python3
+VENV := .venv
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: run test build release check fmt clippy bench
+.PHONY: run test build release bench fmt venv
 
 run:            ## run the relay on the embedded store (settings.toml)
 	$(CARGO) run --release --bin switchyard -- serve --config settings.toml
 
-test:           ## every test: formatting, lints, unit, integration, SDK scripts
+test: venv      ## every test: formatting, lints, unit, integration, SDK scripts
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets -- -D warnings
 	$(CARGO) test --workspace
+
+# The official Python SDKs the integration tests drive, in a git-ignored venv.
+venv: $(VENV)/.installed
+$(VENV)/.installed: tests/python/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt
+	touch $@
 
 build:
 	$(CARGO) build --workspace
