@@ -880,3 +880,26 @@ async fn the_admin_api_manages_accounts_and_keys_without_leaking_secrets() {
     assert_eq!(app.post_messages(&key, &claude_body(false)).await.status(), 503);
     app.assert_slots_released().await;
 }
+
+#[actix_web::test]
+async fn a_stream_that_goes_silent_is_cut_after_the_idle_timeout_not_before() {
+    let app = spawn_app_with(|s| s.relay.idle_timeout_ms = 700).await;
+    let a = app.add_console("a", "sk-ant-a").await;
+    let key = app.key().await;
+    // Gaps under the idle timeout: a long stream is never cut for its total duration.
+    app.mock.enqueue("sk-ant-a", Fault::SlowStream { ms: 400 });
+    let resp = app.post_messages(&key, &claude_body(true)).await;
+    let text = String::from_utf8(resp.bytes().await.unwrap().to_vec()).unwrap();
+    assert!(text.contains("message_stop"));
+    // Gaps over it: the stream ends with an error and the account rests.
+    app.mock.enqueue("sk-ant-a", Fault::SlowStream { ms: 1_500 });
+    let resp = app.post_messages(&key, &claude_body(true)).await;
+    assert_eq!(resp.status(), 200);
+    assert!(resp.bytes().await.is_err());
+    app.assert_slots_released().await;
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while app.account(&a).await["cooldown"]["reason"] != "timeout" {
+        assert!(Instant::now() < deadline, "no timeout cooldown");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
