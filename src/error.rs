@@ -1,10 +1,13 @@
 //! One error type for what a client can get back from switchyard itself (upstream answers are
 //! passed through, not wrapped), rendered in one place in the API's own error format.
+use crate::keys::ClientKind;
+use crate::limits::Refusal;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{HeaderValue, RETRY_AFTER};
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::{Value, json};
 use std::fmt;
+use switchyard_actors::clock::Millis;
 use switchyard_actors::scheduler::SelectError;
 use switchyard_actors::{Clock, NoAccount, Platform, StoreError, SystemClock};
 
@@ -35,6 +38,24 @@ pub enum ApiError {
     InvalidKey(&'static str),
     #[error("This API key does not have permission to access {0}")]
     NoPermission(Platform),
+    #[error("Your client is not authorized to use this API key")]
+    ClientNotAllowed {
+        allowed: Vec<ClientKind>,
+        user_agent: String,
+    },
+    #[error("This API key may not use the model `{0}`")]
+    ModelNotAllowed(String),
+    #[error("Too many concurrent requests. Limit: {limit} concurrent requests")]
+    ConcurrencyLimit { limit: u32 },
+    #[error("The concurrency queue of this API key is full")]
+    QueueFull { limit: u32, retry_after_secs: u64 },
+    #[error("Timed out waiting for a free concurrency slot of this API key")]
+    QueueTimeout { limit: u32, retry_after_secs: u64 },
+    #[error("{}", limit_message(refusal))]
+    LimitReached {
+        refusal: Refusal,
+        reset_at: Option<Millis>,
+    },
     #[error("{0}")]
     BadRequest(String),
     #[error("Request body size exceeds the limit of {limit_mb} MB")]
@@ -76,7 +97,18 @@ impl ApiError {
                 StatusCode::UNAUTHORIZED
             }
             ApiError::AdminUnauthorized => StatusCode::UNAUTHORIZED,
-            ApiError::NoPermission(_) => StatusCode::FORBIDDEN,
+            ApiError::NoPermission(_) | ApiError::ClientNotAllowed { .. } | ApiError::ModelNotAllowed(_) => {
+                StatusCode::FORBIDDEN
+            }
+            ApiError::ConcurrencyLimit { .. }
+            | ApiError::QueueFull { .. }
+            | ApiError::QueueTimeout { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::LimitReached { refusal, .. } => match refusal {
+                Refusal::Requests { .. } | Refusal::Tokens { .. } | Refusal::WindowCost { .. } => {
+                    StatusCode::TOO_MANY_REQUESTS
+                }
+                _ => StatusCode::PAYMENT_REQUIRED,
+            },
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::RouteNotFound { .. } | ApiError::NotFound(_) => StatusCode::NOT_FOUND,
@@ -106,6 +138,19 @@ impl ApiError {
             ApiError::InvalidKeyFormat => "invalid_api_key_format",
             ApiError::InvalidKey(_) => "invalid_api_key",
             ApiError::NoPermission(_) => "permission_denied",
+            ApiError::ClientNotAllowed { .. } => "client_not_allowed",
+            ApiError::ModelNotAllowed(_) => "model_not_allowed",
+            ApiError::ConcurrencyLimit { .. } => "concurrency_limit_exceeded",
+            ApiError::QueueFull { .. } => "concurrency_queue_full",
+            ApiError::QueueTimeout { .. } => "concurrency_queue_timeout",
+            ApiError::LimitReached { refusal, .. } => match refusal {
+                Refusal::Requests { .. } | Refusal::Tokens { .. } | Refusal::WindowCost { .. } => {
+                    "rate_limit_exceeded"
+                }
+                Refusal::Daily { .. } => "daily_cost_limit_exceeded",
+                Refusal::Total { .. } => "total_cost_limit_exceeded",
+                Refusal::Weekly { .. } => "weekly_cost_limit_exceeded",
+            },
             ApiError::BadRequest(_) => "invalid_request",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::RouteNotFound { .. } | ApiError::NotFound(_) => "not_found",
@@ -127,8 +172,72 @@ impl ApiError {
                 n.retry_at()
                     .map(|at| ((at - now).max(0) as u64).div_ceil(1_000).max(1))
             }
-            ApiError::Scheduling(_) | ApiError::Store(_) => Some(1),
+            ApiError::Scheduling(_) | ApiError::Store(_) | ApiError::ConcurrencyLimit { .. } => Some(1),
+            ApiError::QueueFull { retry_after_secs, .. }
+            | ApiError::QueueTimeout { retry_after_secs, .. } => Some(*retry_after_secs),
+            ApiError::LimitReached {
+                reset_at: Some(at), ..
+            } => {
+                let now = SystemClock.now_ms();
+                Some(((at - now).max(0) as u64).div_ceil(1_000).max(1))
+            }
             _ => None,
+        }
+    }
+
+    /// The error `type` when it is more specific than the status's default.
+    fn type_override(&self) -> Option<&'static str> {
+        match self {
+            ApiError::LimitReached { refusal, .. } => match refusal {
+                Refusal::Daily { .. } | Refusal::Total { .. } | Refusal::Weekly { .. } => {
+                    Some("insufficient_quota")
+                }
+                _ => None,
+            },
+            ApiError::ModelNotAllowed(_) => Some("forbidden"),
+            ApiError::ClientNotAllowed { .. } => Some("client_not_allowed"),
+            _ => None,
+        }
+    }
+
+    /// Extra top-level fields of the error body (the original's contract for limits).
+    fn extra(&self) -> Value {
+        let iso = |ms: Millis| {
+            let t = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0) as u64);
+            humantime::format_rfc3339_seconds(t).to_string()
+        };
+        match self {
+            ApiError::NoAccount(_) => json!({ "reason": self.code() }),
+            ApiError::ClientNotAllowed { allowed, user_agent } => json!({
+                "allowedClients": allowed.iter().map(|c| c.as_str()).collect::<Vec<_>>(),
+                "userAgent": user_agent,
+            }),
+            ApiError::ConcurrencyLimit { limit } => json!({ "concurrencyLimit": limit }),
+            ApiError::QueueFull { limit, .. } | ApiError::QueueTimeout { limit, .. } => {
+                json!({ "concurrencyLimit": limit })
+            }
+            ApiError::LimitReached { refusal, reset_at } => {
+                let reset = reset_at.map(iso);
+                let minutes = reset_at.map(|at| ((at - SystemClock.now_ms()).max(0) as u64).div_ceil(60_000));
+                match refusal {
+                    Refusal::Requests { current, limit, .. } => json!({
+                        "currentRequests": current, "requestLimit": limit, "resetAt": reset, "remainingMinutes": minutes,
+                    }),
+                    Refusal::Tokens { current, limit, .. } => json!({
+                        "currentTokens": current, "tokenLimit": limit, "resetAt": reset, "remainingMinutes": minutes,
+                    }),
+                    Refusal::WindowCost { current, limit, .. } => json!({
+                        "currentCost": current.usd_string(), "costLimit": limit.usd_string(),
+                        "resetAt": reset, "remainingMinutes": minutes,
+                    }),
+                    Refusal::Daily { current, limit }
+                    | Refusal::Total { current, limit }
+                    | Refusal::Weekly { current, limit } => {
+                        json!({ "currentCost": current.usd_string(), "costLimit": limit.usd_string(), "resetAt": reset })
+                    }
+                }
+            }
+            _ => json!({}),
         }
     }
 
@@ -186,13 +295,24 @@ pub fn gemini_status(status: StatusCode) -> &'static str {
 
 /// Builds an error body in `format` for `status` and `message`, with extra top-level fields.
 pub fn error_body(format: ApiFormat, status: StatusCode, message: &str, code: &str, extra: Value) -> Value {
+    typed_error_body(format, status, None, message, code, extra)
+}
+
+fn typed_error_body(
+    format: ApiFormat,
+    status: StatusCode,
+    kind: Option<&str>,
+    message: &str,
+    code: &str,
+    extra: Value,
+) -> Value {
     let mut body = match format {
         ApiFormat::Anthropic => json!({
             "type": "error",
-            "error": { "type": anthropic_type(status), "message": message },
+            "error": { "type": kind.unwrap_or(anthropic_type(status)), "message": message, "code": code },
         }),
         ApiFormat::OpenAi => json!({
-            "error": { "message": message, "type": openai_type(status), "code": code, "param": null },
+            "error": { "message": message, "type": kind.unwrap_or(openai_type(status)), "code": code, "param": null },
         }),
         ApiFormat::Gemini => json!({
             "error": { "code": status.as_u16(), "message": message, "status": gemini_status(status) },
@@ -226,11 +346,14 @@ impl ResponseError for ApiFailure {
     fn error_response(&self) -> HttpResponse {
         let status = self.error.status();
         let code = self.error.code();
-        let extra = match &self.error {
-            ApiError::NoAccount(_) => json!({ "reason": code }),
-            _ => json!({}),
-        };
-        let body = error_body(self.format, status, &self.error.public_message(), code, extra);
+        let body = typed_error_body(
+            self.format,
+            status,
+            self.error.type_override(),
+            &self.error.public_message(),
+            code,
+            self.error.extra(),
+        );
         if self.error.fault() == Fault::Ours {
             tracing::error!(error = %self.error, code, "request failed on our side");
         }
@@ -245,6 +368,17 @@ impl ResponseError for ApiFailure {
 }
 
 pub type ApiResult<T> = Result<T, ApiFailure>;
+
+fn limit_message(r: &Refusal) -> String {
+    match r {
+        Refusal::Requests { limit, .. } => format!("Rate limit exceeded: {limit} requests per window"),
+        Refusal::Tokens { limit, .. } => format!("Rate limit exceeded: {limit} tokens per window"),
+        Refusal::WindowCost { limit, .. } => format!("Rate limit exceeded: {limit} per window"),
+        Refusal::Daily { limit, .. } => format!("Daily cost limit reached ({limit})"),
+        Refusal::Total { limit, .. } => format!("Total cost limit reached ({limit})"),
+        Refusal::Weekly { limit, .. } => format!("Weekly cost limit reached ({limit})"),
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -8,10 +8,14 @@
 
 pub mod admin_token;
 pub mod auth;
+pub mod calendar;
 pub mod error;
 pub mod http;
 pub mod keys;
+pub mod limits;
+pub mod money;
 pub mod oauth;
+pub mod pricing;
 pub mod providers;
 pub mod relay;
 pub mod routes;

@@ -18,6 +18,9 @@ pub struct Settings {
     pub log: LogSettings,
     pub relay: RelaySettings,
     pub upstream: UpstreamSettings,
+    pub keys: KeySettings,
+    pub usage: UsageSettings,
+    pub pricing: PricingSettings,
     pub actors: ActorsSettings,
     pub scheduler: SchedulerSettings,
     pub cooldowns: CooldownSettings,
@@ -142,6 +145,68 @@ impl Default for RelaySettings {
     }
 }
 
+/// `[keys]`: what happens when a key is at its concurrency limit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KeySettings {
+    /// Wait in a bounded queue for a free slot instead of failing at once with 429.
+    pub queue_enabled: bool,
+    /// Requests that may wait per key: max(limit × multiplier, queue_max).
+    pub queue_max: u32,
+    pub queue_size_multiplier: u32,
+    /// How long a request may wait before 429 `Queue timeout`.
+    pub queue_timeout_ms: u64,
+}
+
+impl Default for KeySettings {
+    fn default() -> Self {
+        Self {
+            queue_enabled: false,
+            queue_max: 3,
+            queue_size_multiplier: 0,
+            queue_timeout_ms: 10_000,
+        }
+    }
+}
+
+/// `[usage]`: how usage is grouped and kept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UsageSettings {
+    /// IANA time zone for hour / day / month buckets and daily / weekly resets.
+    pub timezone: String,
+    /// Requests kept per key for inspection.
+    pub recent_requests: usize,
+}
+
+impl Default for UsageSettings {
+    fn default() -> Self {
+        Self {
+            timezone: "UTC".into(),
+            recent_requests: 50,
+        }
+    }
+}
+
+/// `[pricing]`: the built-in table, optionally overridden by a LiteLLM-format file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PricingSettings {
+    /// Path of a `model_prices_and_context_window.json`-shaped file; empty = built-in only.
+    pub file: String,
+    /// How often the file is checked for changes.
+    pub reload_secs: u64,
+}
+
+impl Default for PricingSettings {
+    fn default() -> Self {
+        Self {
+            file: String::new(),
+            reload_secs: 10,
+        }
+    }
+}
+
 /// `[upstream.*]`: where each provider's API and token endpoint live (tests point them at a
 /// local mock).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -217,6 +282,18 @@ impl Settings {
         }
         if self.relay.idle_timeout_ms == 0 || self.relay.connect_timeout_ms == 0 {
             return bad("relay.idle_timeout_ms", "timeouts must be at least 1 ms");
+        }
+        if crate::calendar::Calendar::new(&self.usage.timezone).is_err() {
+            return bad(
+                "usage.timezone",
+                &format!("unknown time zone `{}`", self.usage.timezone),
+            );
+        }
+        if self.keys.queue_enabled && self.keys.queue_timeout_ms == 0 {
+            return bad(
+                "keys.queue_timeout_ms",
+                "must be at least 1 when the queue is enabled",
+            );
         }
         if self.scheduler.lease_renew_secs >= self.scheduler.lease_ttl_secs {
             return bad(

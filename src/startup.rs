@@ -1,13 +1,16 @@
 //! Builds the whole application from `Settings`: state backends, the scheduling actors, the
 //! HTTP server. Tests build it on port 0 and talk to it over real HTTP.
 use crate::admin_token::AdminToken;
+use crate::calendar::Calendar;
 use crate::keys::{KeyService, KeyStore, MemoryKeyStore};
+use crate::limits::{LimitStore, MemoryLimitStore};
 use crate::oauth::TokenRefresher;
+use crate::pricing::{Pricing, PricingFileError};
 use crate::relay::client::UpstreamClients;
 use crate::routes;
 use crate::settings::Settings;
 use crate::state::AppState;
-use crate::usage::{MemoryUsage, UsageSink};
+use crate::usage::{MemoryUsageStore, UsageRecorder, UsageStore};
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{App, HttpServer, web};
 use std::net::TcpListener;
@@ -21,7 +24,8 @@ use switchyard_actors::{Scheduling, Store, StoreError, SystemClock};
 pub struct Backends {
     pub store: Arc<dyn Store>,
     pub keys: Arc<dyn KeyStore>,
-    pub usage: Arc<dyn UsageSink>,
+    pub usage: Arc<dyn UsageStore>,
+    pub limits: Arc<dyn LimitStore>,
 }
 
 impl Backends {
@@ -30,7 +34,8 @@ impl Backends {
         Backends {
             store: Arc::new(MemoryStore::new()),
             keys: Arc::new(MemoryKeyStore::new()),
-            usage: Arc::new(MemoryUsage::new()),
+            usage: Arc::new(MemoryUsageStore::new()),
+            limits: Arc::new(MemoryLimitStore::new()),
         }
     }
 }
@@ -43,6 +48,10 @@ pub enum StartupError {
     Io(#[from] std::io::Error),
     #[error("upstream HTTP client: {0}")]
     Client(#[from] crate::relay::client::ClientError),
+    #[error("{0}")]
+    Pricing(#[from] PricingFileError),
+    #[error("{0}")]
+    Zone(#[from] crate::calendar::BadZone),
 }
 
 pub struct Application {
@@ -72,6 +81,31 @@ impl Application {
         ));
         // Fail at start-up, not per worker, if the HTTP client cannot be built.
         UpstreamClients::new(&settings.relay)?;
+        let pricing = Arc::new(match settings.pricing.file.trim() {
+            "" => Pricing::builtin(),
+            path => Pricing::with_file(path.into())?,
+        });
+        let calendar = Calendar::new(&settings.usage.timezone)?;
+        let usage = UsageRecorder::new(
+            backends.usage,
+            backends.limits,
+            pricing.clone(),
+            calendar,
+            settings.usage.recent_requests,
+        );
+        usage.spawn(Duration::from_millis(settings.store.flush_interval_ms.max(10)));
+        if !settings.pricing.file.trim().is_empty() {
+            let every = Duration::from_secs(settings.pricing.reload_secs.max(1));
+            actix_web::rt::spawn(async move {
+                let mut tick = tokio::time::interval(every);
+                loop {
+                    tick.tick().await;
+                    if let Err(e) = pricing.reload_if_changed() {
+                        tracing::error!(error = %e, "pricing file reload failed; keeping the last prices");
+                    }
+                }
+            });
+        }
 
         let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))?;
         let port = listener.local_addr()?.port();
@@ -81,7 +115,7 @@ impl Application {
             scheduling,
             store: backends.store,
             keys: keys.clone(),
-            usage: backends.usage,
+            usage,
             oauth,
             admin,
             clock,

@@ -3,7 +3,7 @@ use crate::admin_token::AdminToken;
 use crate::keys::KeyService;
 use crate::oauth::TokenRefresher;
 use crate::settings::Settings;
-use crate::usage::UsageSink;
+use crate::usage::UsageRecorder;
 use std::sync::Arc;
 use switchyard_actors::clock::SharedClock;
 use switchyard_actors::{Scheduling, Store};
@@ -13,7 +13,7 @@ pub struct AppState {
     pub scheduling: Scheduling,
     pub store: Arc<dyn Store>,
     pub keys: Arc<KeyService>,
-    pub usage: Arc<dyn UsageSink>,
+    pub usage: Arc<UsageRecorder>,
     pub oauth: Arc<TokenRefresher>,
     pub admin: AdminToken,
     pub clock: SharedClock,

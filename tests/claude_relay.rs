@@ -20,7 +20,7 @@ async fn a_json_answer_is_relayed_with_usage_recorded() {
     assert_eq!(body["type"], "message");
     assert_eq!(body["model"], "claude-sonnet-5");
     let usage = app.wait_for_usage(&key_id, 1).await;
-    assert_eq!((usage.tokens.input_tokens, usage.tokens.output_tokens), (25, 12));
+    assert_eq!((usage.input_tokens, usage.output_tokens), (25, 12));
     let seen = app.mock.requests_for("sk-ant-a");
     assert_eq!(seen.len(), 1);
     assert_eq!(seen[0].path, "/v1/messages");
@@ -121,11 +121,11 @@ async fn a_stream_is_passed_through_byte_for_byte() {
     let text = String::from_utf8_lossy(&relayed);
     assert!(text.contains("event: message_start") && text.contains("event: message_stop"));
     let usage = app.wait_for_usage(&key_id, 1).await;
-    assert_eq!(usage.tokens.input_tokens, 11);
-    assert_eq!(usage.tokens.output_tokens, 7);
-    assert_eq!(usage.tokens.cache_creation_5m_tokens, 100);
-    assert_eq!(usage.tokens.cache_creation_1h_tokens, 200);
-    assert_eq!(usage.tokens.cache_read_tokens, 300);
+    assert_eq!(usage.input_tokens, 11);
+    assert_eq!(usage.output_tokens, 7);
+    assert_eq!(usage.cache_creation_5m_tokens, 100);
+    assert_eq!(usage.cache_creation_1h_tokens, 200);
+    assert_eq!(usage.cache_read_tokens, 300);
     app.assert_slots_released().await;
 }
 
@@ -478,7 +478,7 @@ async fn a_client_that_disconnects_mid_stream_releases_its_slot_and_the_upstream
     }
     let usage = app.wait_for_usage(&key_id, 1).await;
     assert_eq!(
-        usage.tokens.input_tokens, 25,
+        usage.input_tokens, 25,
         "usage seen before the disconnect is recorded"
     );
 }

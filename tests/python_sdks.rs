@@ -44,6 +44,6 @@ async fn the_anthropic_sdk_works_against_switchyard() {
     // create, stream and the raw stream carry usage; count_tokens answers carry none.
     let usage = app.wait_for_usage(&key_id, 3).await;
     assert_eq!(usage.requests, 3);
-    assert_eq!(usage.tokens.output_tokens, 3 * 12);
+    assert_eq!(usage.output_tokens, 3 * 12);
     app.assert_slots_released().await;
 }

@@ -1,6 +1,9 @@
 //! Client authentication: the key may come in `x-api-key`, `x-goog-api-key`, `Authorization`
 //! (a leading `Bearer ` stripped), `api-key`, or `?key=` (first non-empty wins, §1); then the
 //! key's validity and its permission for the route's platform.
+pub mod admission;
+pub mod clients;
+
 use crate::error::ApiError;
 use crate::keys::ApiKey;
 use crate::state::AppState;

@@ -5,7 +5,7 @@ mod secret;
 mod service;
 mod store;
 
-pub use model::{ApiKey, KeyPatch, NewKey};
+pub use model::{ApiKey, ClientKind, KeyLimits, KeyPatch, NewKey, UNIT_MULTIPLIER};
 pub use secret::{KEY_PREFIX, PlainKey, hash_key, looks_like_key};
 pub use service::KeyService;
 pub use store::{KeyStore, MemoryKeyStore};

@@ -1,10 +1,11 @@
 //! The end of a relayed request, whichever way it comes (answer complete, upstream error,
 //! idle timeout, client gone): usage recorded once, the slot released, one log line.
+use crate::keys::ApiKey;
 use crate::providers::UsageTap;
-use crate::usage::{UsageRecord, UsageSink};
+use crate::usage::{UsageRecord, UsageRecorder};
 use std::sync::Arc;
 use std::time::Instant;
-use switchyard_actors::clock::SharedClock;
+use switchyard_actors::clock::{Millis, SharedClock};
 use switchyard_actors::pool::{MarkOutcome, Outcome};
 use switchyard_actors::{AccountId, Lease, Platform, Scheduling};
 
@@ -30,11 +31,14 @@ impl Ending {
 /// Everything needed to close out one request.
 pub struct Finish {
     pub(crate) lease: Option<Lease>,
+    /// The key's concurrency slot, held for as long as the account's.
+    pub(crate) key_slot: Option<Lease>,
     pub(crate) tap: Box<dyn UsageTap>,
-    pub(crate) usage: Arc<dyn UsageSink>,
+    pub(crate) usage: Arc<UsageRecorder>,
+    pub(crate) key: Arc<ApiKey>,
+    pub(crate) window_start: Option<Millis>,
     pub(crate) scheduling: Scheduling,
     pub(crate) clock: SharedClock,
-    pub(crate) key_id: String,
     pub(crate) account_id: AccountId,
     pub(crate) platform: Platform,
     pub(crate) model: String,
@@ -62,24 +66,36 @@ impl Finish {
             Some((u, m)) => (Some(u), m.unwrap_or_else(|| self.model.clone())),
             None => (None, self.model.clone()),
         };
+        let mut cost = None;
         if let Some(usage) = usage {
-            self.usage.record(UsageRecord {
-                key_id: self.key_id.clone(),
+            let at = self.clock.now_ms();
+            let limits = &self.key.limits;
+            let week = self
+                .usage
+                .calendar()
+                .week(at, limits.reset_day(), limits.weekly_reset_hour)
+                .bucket;
+            let record = UsageRecord {
+                key_id: self.key.id.clone(),
                 account_id: self.account_id.clone(),
                 platform: self.platform,
                 model: model.clone(),
                 usage,
-                at: self.clock.now_ms(),
+                at,
                 client_disconnected: ending == Ending::ClientGone,
-            });
+                cost_multiplier_ppm: self.key.cost_multiplier_ppm,
+                window_start: self.window_start,
+            };
+            cost = Some(self.usage.record(&record, week));
         }
         drop(self.lease.take());
+        drop(self.key_slot.take());
         if ending == Ending::IdleTimeout {
             self.mark(Outcome::Timeout);
         }
         let u = usage.unwrap_or_default();
         tracing::info!(
-            key_id = %self.key_id,
+            key_id = %self.key.id,
             account = %self.account_id,
             platform = %self.platform,
             model = %model,
@@ -90,6 +106,7 @@ impl Finish {
             output_tokens = u.output_tokens,
             cache_creation_tokens = u.cache_creation_tokens(),
             cache_read_tokens = u.cache_read_tokens,
+            cost_usd = %cost.map(|c| c.real.usd_string()).unwrap_or_default(),
             duration_ms = self.started.elapsed().as_millis() as u64,
             "request finished"
         );

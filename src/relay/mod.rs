@@ -26,6 +26,10 @@ use switchyard_actors::{Account, AccountId, Credentials};
 /// One client request to relay.
 pub struct RelayRequest {
     pub key: Arc<ApiKey>,
+    /// The rate-limit window the request was admitted in.
+    pub window_start: Option<switchyard_actors::clock::Millis>,
+    /// The key's concurrency slot, released when the request ends.
+    pub key_slot: Option<switchyard_actors::Lease>,
     pub inbound: Inbound,
     /// Where this provider's OAuth accounts refresh their tokens.
     pub token_endpoint: Option<TokenEndpoint>,
@@ -99,9 +103,10 @@ pub async fn relay(
     state: &AppState,
     clients: &UpstreamClients,
     provider: &dyn Provider,
-    req: RelayRequest,
+    mut req: RelayRequest,
 ) -> Result<HttpResponse, ApiError> {
     let started = Instant::now();
+    let mut key_slot = req.key_slot.take();
     let max = state.settings.relay.max_attempts as usize;
     let mut tried: Vec<AccountId> = Vec::new();
     let mut last: Option<Failure> = None;
@@ -124,7 +129,18 @@ pub async fn relay(
             Err(e) => return Err(e.into()),
         };
         tried.push(selection.account.id.clone());
-        match attempt(state, clients, provider, &req, selection, tried.len(), started).await {
+        match attempt(
+            state,
+            clients,
+            provider,
+            &req,
+            &mut key_slot,
+            selection,
+            tried.len(),
+            started,
+        )
+        .await
+        {
             Attempt::Answered(resp) => return Ok(resp),
             Attempt::Failed(f) => {
                 tracing::info!(attempt = tried.len(), account = %tried[tried.len() - 1], failure = ?FailureKind(&f), "upstream attempt failed");
@@ -193,6 +209,7 @@ async fn attempt(
     clients: &UpstreamClients,
     provider: &dyn Provider,
     req: &RelayRequest,
+    key_slot: &mut Option<switchyard_actors::Lease>,
     selection: Selection,
     attempt_no: usize,
     started: Instant,
@@ -279,6 +296,9 @@ async fn attempt(
     let streaming = status.is_success() && is_sse;
     let finish = Finish {
         lease: Some(lease),
+        key_slot: key_slot.take(),
+        key: req.key.clone(),
+        window_start: req.window_start,
         tap: if status.is_success() {
             provider.usage_tap(streaming)
         } else {
@@ -287,7 +307,6 @@ async fn attempt(
         usage: state.usage.clone(),
         scheduling: state.scheduling.clone(),
         clock: state.clock.clone(),
-        key_id: req.key.id.clone(),
         account_id: account.id.clone(),
         platform: provider.platform(),
         model: inbound.model.clone(),
@@ -308,12 +327,12 @@ async fn attempt(
         let first = match tokio::time::timeout(idle, upstream.next()).await {
             Err(_) => {
                 mark(state, &account, Outcome::Timeout, &inbound.model).await;
-                drop(finish.discard());
+                *key_slot = finish.discard();
                 return Attempt::Failed(Failure::Timeout);
             }
             Ok(Some(Err(e))) => {
                 mark(state, &account, Outcome::ConnectError, &inbound.model).await;
-                drop(finish.discard());
+                *key_slot = finish.discard();
                 return Attempt::Failed(Failure::Unreachable(e.without_url().to_string()));
             }
             Ok(None) => None,
@@ -336,12 +355,12 @@ async fn attempt(
         }
         Err(ReadError::Timeout) => {
             mark(state, &account, Outcome::Timeout, &inbound.model).await;
-            drop(finish.discard());
+            *key_slot = finish.discard();
             Attempt::Failed(Failure::Timeout)
         }
         Err(ReadError::Broken(m)) => {
             mark(state, &account, Outcome::ConnectError, &inbound.model).await;
-            drop(finish.discard());
+            *key_slot = finish.discard();
             Attempt::Failed(Failure::Unreachable(m))
         }
     }
@@ -366,12 +385,13 @@ fn clear_expired_health(state: &AppState, account: &Account, model: &str) {
 }
 
 impl Finish {
-    /// Ends an attempt that produced nothing for the client: release the slot, record nothing.
-    fn discard(mut self) -> Self {
+    /// Ends an attempt that produced nothing for the client: release the account's slot, record
+    /// nothing, and hand the key's slot back for the next attempt.
+    fn discard(mut self) -> Option<switchyard_actors::Lease> {
         self.tap = Box::new(NoUsage);
         self.done = true;
         drop(self.lease.take());
-        self
+        self.key_slot.take()
     }
 }
 

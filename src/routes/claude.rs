@@ -76,6 +76,9 @@ async fn forward(
     if view.messages.is_none() {
         return Err(fail(ApiError::BadRequest("messages: Field required".into())));
     }
+    let admitted = auth::admission::admit(&state, &req, key, Some(&model))
+        .await
+        .map_err(fail)?;
     let inbound = Inbound {
         upstream_path: upstream_path.to_owned(),
         query: auth::query_without_key(req.query_string()),
@@ -88,7 +91,9 @@ async fn forward(
     let upstream = &state.settings.upstream.claude;
     let provider = Anthropic::new(upstream.clone());
     let request = RelayRequest {
-        key,
+        key: admitted.key,
+        window_start: admitted.window_start,
+        key_slot: None,
         inbound,
         token_endpoint: Some(TokenEndpoint {
             url: upstream.token_url.clone(),

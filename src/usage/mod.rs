@@ -1,8 +1,14 @@
-//! Token usage of relayed requests: what was counted, and the sink it is recorded through
-//! (exactly once per request).
-mod sink;
+//! Token usage and cost of relayed requests: what was counted, what it cost, and where it is
+//! aggregated (per key, account and model; by hour, day, month and in total).
+mod counters;
+mod memory;
+mod recorder;
+mod store;
 
-pub use sink::{MemoryUsage, UsageSink, UsageTotals};
+pub use counters::{Bucket, Dimension, RecentRequest, UsageCounters};
+pub use memory::MemoryUsageStore;
+pub use recorder::UsageRecorder;
+pub use store::{UsageDelta, UsageStore};
 
 use serde::{Deserialize, Serialize};
 use switchyard_actors::clock::Millis;
@@ -38,8 +44,8 @@ impl TokenUsage {
     }
 }
 
-/// One relayed request's usage.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One relayed request's usage, handed to the recorder once when the request ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UsageRecord {
     pub key_id: String,
     pub account_id: AccountId,
@@ -50,4 +56,8 @@ pub struct UsageRecord {
     pub at: Millis,
     /// The client went away before the answer ended (usage is what was seen until then).
     pub client_disconnected: bool,
+    /// The key's cost multiplier (parts per million; 1 000 000 = ×1).
+    pub cost_multiplier_ppm: u32,
+    /// The rate-limit window the request was admitted in.
+    pub window_start: Option<Millis>,
 }

@@ -176,10 +176,19 @@ impl TestApp {
     }
 
     /// Waits until the recorded usage of `key_id` reaches `requests` requests.
-    pub async fn wait_for_usage(&self, key_id: &str, requests: u64) -> switchyard::usage::UsageTotals {
+    pub async fn wait_for_usage(&self, key_id: &str, requests: u64) -> switchyard::usage::UsageCounters {
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
-            let t = self.state.usage.totals_for_key(key_id);
+            let t = self
+                .state
+                .usage
+                .usage_of(
+                    switchyard::usage::Dimension::Key,
+                    key_id,
+                    switchyard::usage::Bucket::TOTAL,
+                )
+                .await
+                .expect("usage readable");
             if t.requests >= requests {
                 return t;
             }

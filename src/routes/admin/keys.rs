@@ -2,9 +2,9 @@
 //! change and revoke client API keys.
 use super::{Admin, fail, new_id};
 use crate::error::{ApiError, ApiResult};
-use crate::keys::{ApiKey, KeyPatch, NewKey, PlainKey};
+use crate::keys::{ApiKey, ClientKind, KeyLimits, KeyPatch, NewKey, PlainKey, UNIT_MULTIPLIER};
 use crate::state::AppState;
-use crate::usage::UsageTotals;
+use crate::usage::{Bucket, Dimension, UsageCounters};
 use actix_web::{HttpResponse, web};
 use serde::Serialize;
 use switchyard_actors::clock::Millis;
@@ -24,10 +24,48 @@ pub struct KeyView {
     #[serde(skip_serializing_if = "Option::is_none")]
     expires_at: Option<Millis>,
     tags: Vec<String>,
-    usage: UsageTotals,
+    limits: KeyLimits,
+    blocked_models: Vec<String>,
+    allowed_clients: Vec<ClientKind>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    activation_days: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    activated_at: Option<Millis>,
+    cost_multiplier: f64,
+    usage: UsageView,
 }
 
-fn view(k: &ApiKey, state: &AppState) -> KeyView {
+#[derive(Debug, Serialize)]
+struct UsageView {
+    requests: u64,
+    input_tokens: u64,
+    output_tokens: u64,
+    cache_creation_input_tokens: u64,
+    cache_read_input_tokens: u64,
+    cost_usd: String,
+    rated_cost_usd: String,
+}
+
+impl From<UsageCounters> for UsageView {
+    fn from(c: UsageCounters) -> Self {
+        UsageView {
+            requests: c.requests,
+            input_tokens: c.input_tokens,
+            output_tokens: c.output_tokens,
+            cache_creation_input_tokens: c.cache_creation_tokens(),
+            cache_read_input_tokens: c.cache_read_tokens,
+            cost_usd: c.cost.usd_string(),
+            rated_cost_usd: c.rated_cost.usd_string(),
+        }
+    }
+}
+
+async fn view(k: &ApiKey, state: &AppState) -> KeyView {
+    let usage = state
+        .usage
+        .usage_of(Dimension::Key, &k.id, Bucket::TOTAL)
+        .await
+        .unwrap_or_default();
     KeyView {
         id: k.id.clone(),
         name: k.name.clone(),
@@ -39,7 +77,13 @@ fn view(k: &ApiKey, state: &AppState) -> KeyView {
         bindings: k.bindings.clone(),
         expires_at: k.expires_at,
         tags: k.tags.clone(),
-        usage: state.usage.totals_for_key(&k.id),
+        limits: k.limits.clone(),
+        blocked_models: k.blocked_models.clone(),
+        allowed_clients: k.allowed_clients.clone(),
+        activation_days: k.activation_days,
+        activated_at: k.activated_at,
+        cost_multiplier: f64::from(k.cost_multiplier_ppm) / 1e6,
+        usage: usage.into(),
     }
 }
 
@@ -81,6 +125,7 @@ pub async fn create(
         )));
     }
     check_bindings(&state, &n.bindings).map_err(fail)?;
+    n.limits.validate().map_err(|e| fail(ApiError::BadRequest(e)))?;
     let plain = PlainKey::generate();
     let key = ApiKey {
         id: new_id(),
@@ -94,26 +139,35 @@ pub async fn create(
         bindings: n.bindings,
         expires_at: n.expires_at,
         tags: n.tags,
+        limits: n.limits,
+        blocked_models: n.blocked_models,
+        allowed_clients: n.allowed_clients,
+        activation_days: n.activation_days,
+        activated_at: None,
+        cost_multiplier_ppm: n.cost_multiplier.unwrap_or(UNIT_MULTIPLIER),
     };
     state.keys.store().put_key(&key).await.map_err(fail)?;
     state.keys.invalidate();
     tracing::info!(key_id = %key.id, "api key created");
-    let mut body =
-        serde_json::to_value(view(&key, &state)).map_err(|e| fail(ApiError::Internal(e.to_string())))?;
+    let mut body = serde_json::to_value(view(&key, &state).await)
+        .map_err(|e| fail(ApiError::Internal(e.to_string())))?;
     body["key"] = serde_json::Value::String(plain.expose().to_owned());
     Ok(HttpResponse::Created().json(body))
 }
 
 pub async fn list(_: Admin, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     let keys = state.keys.store().list_keys().await.map_err(fail)?;
-    let views: Vec<_> = keys.iter().map(|k| view(k, &state)).collect();
+    let mut views = Vec::with_capacity(keys.len());
+    for k in &keys {
+        views.push(view(k, &state).await);
+    }
     Ok(HttpResponse::Ok().json(serde_json::json!({ "keys": views })))
 }
 
 pub async fn get(_: Admin, state: web::Data<AppState>, id: web::Path<String>) -> ApiResult<HttpResponse> {
     let key = state.keys.store().get_key(&id).await.map_err(fail)?;
     let key = key.ok_or_else(|| fail(ApiError::NotFound(format!("key {id}"))))?;
-    Ok(HttpResponse::Ok().json(view(&key, &state)))
+    Ok(HttpResponse::Ok().json(view(&key, &state).await))
 }
 
 pub async fn update(
@@ -123,13 +177,14 @@ pub async fn update(
     body: web::Json<KeyPatch>,
 ) -> ApiResult<HttpResponse> {
     let patch = body.into_inner();
+    patch.validate().map_err(|e| fail(ApiError::BadRequest(e)))?;
     if let Some(b) = &patch.bindings {
         check_bindings(&state, b).map_err(fail)?;
     }
     let key = state.keys.store().patch_key(&id, &patch).await.map_err(fail)?;
     let key = key.ok_or_else(|| fail(ApiError::NotFound(format!("key {id}"))))?;
     state.keys.invalidate();
-    Ok(HttpResponse::Ok().json(view(&key, &state)))
+    Ok(HttpResponse::Ok().json(view(&key, &state).await))
 }
 
 pub async fn remove(_: Admin, state: web::Data<AppState>, id: web::Path<String>) -> ApiResult<HttpResponse> {

@@ -1,0 +1,105 @@
+//! The limit-counter contract (memory here; embedded and Redis in `crate::store`).
+use crate::money::Money;
+use async_trait::async_trait;
+use serde::Serialize;
+use switchyard_actors::clock::Millis;
+use switchyard_actors::store::StoreResult;
+
+/// A key's fixed rate-limit window: it starts with the first request and restarts once
+/// `length_ms` has passed. A zero maximum means "no limit on this measure".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WindowSpec {
+    pub length_ms: i64,
+    pub max_requests: u64,
+    pub max_tokens: u64,
+    pub max_cost: Money,
+}
+
+/// One admission check: everything the store needs to decide atomically.
+#[derive(Debug, Clone)]
+pub struct Admission<'a> {
+    pub key_id: &'a str,
+    pub now: Millis,
+    pub window: Option<WindowSpec>,
+    /// Bucket names of the current day and week (in the configured time zone).
+    pub day: &'a str,
+    pub week: &'a str,
+    pub max_daily: Money,
+    pub max_total: Money,
+    pub max_weekly: Money,
+}
+
+/// Which limit stopped a request, with the values the error body reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    Requests {
+        current: u64,
+        limit: u64,
+        reset_at: Millis,
+    },
+    Tokens {
+        current: u64,
+        limit: u64,
+        reset_at: Millis,
+    },
+    WindowCost {
+        current: Money,
+        limit: Money,
+        reset_at: Millis,
+    },
+    Daily {
+        current: Money,
+        limit: Money,
+    },
+    Total {
+        current: Money,
+        limit: Money,
+    },
+    Weekly {
+        current: Money,
+        limit: Money,
+    },
+}
+
+/// Usage to add once a request's answer is known.
+#[derive(Debug, Clone)]
+pub struct Settlement {
+    pub key_id: String,
+    /// The window the request was admitted in (`None`: the key has no window); usage lands in
+    /// it only if that window is still the current one.
+    pub window_start: Option<Millis>,
+    pub tokens: u64,
+    /// Rated cost (what limits count).
+    pub cost: Money,
+    pub day: String,
+    pub week: String,
+}
+
+/// Current values, for the self-service usage view.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct KeyCounters {
+    pub window_start: Option<Millis>,
+    pub window_requests: u64,
+    pub window_tokens: u64,
+    pub window_cost: Money,
+    pub daily_cost: Money,
+    pub weekly_cost: Money,
+    pub total_cost: Money,
+}
+
+#[async_trait]
+pub trait LimitStore: Send + Sync + 'static {
+    /// Atomically: roll the window if it ended; refuse if a limit is reached (nothing counted);
+    /// else count the request in the window. Returns the admitted request's window start.
+    async fn admit(&self, req: &Admission<'_>) -> StoreResult<Result<Option<Millis>, Refusal>>;
+    async fn settle(&self, s: &Settlement) -> StoreResult<()>;
+    /// `window_ms` = the key's window length (0: none), to tell whether the stored window ended.
+    async fn counters(
+        &self,
+        key_id: &str,
+        now: Millis,
+        window_ms: i64,
+        day: &str,
+        week: &str,
+    ) -> StoreResult<KeyCounters>;
+}

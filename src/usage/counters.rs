@@ -1,0 +1,110 @@
+//! Aggregated usage counters and the buckets they are kept in.
+use super::TokenUsage;
+use crate::calendar::Calendar;
+use crate::money::Money;
+use serde::{Deserialize, Serialize};
+use switchyard_actors::clock::Millis;
+
+/// Sums over many requests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageCounters {
+    pub requests: u64,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cache_creation_5m_tokens: u64,
+    pub cache_creation_1h_tokens: u64,
+    pub cache_read_tokens: u64,
+    /// What the providers charge.
+    pub cost: Money,
+    /// After per-key multipliers.
+    pub rated_cost: Money,
+}
+
+impl UsageCounters {
+    pub fn one(u: &TokenUsage, cost: Money, rated_cost: Money) -> Self {
+        UsageCounters {
+            requests: 1,
+            input_tokens: u.input_tokens,
+            output_tokens: u.output_tokens,
+            cache_creation_5m_tokens: u.cache_creation_5m_tokens,
+            cache_creation_1h_tokens: u.cache_creation_1h_tokens,
+            cache_read_tokens: u.cache_read_tokens,
+            cost,
+            rated_cost,
+        }
+    }
+
+    pub fn add(&mut self, o: &UsageCounters) {
+        self.requests += o.requests;
+        self.input_tokens += o.input_tokens;
+        self.output_tokens += o.output_tokens;
+        self.cache_creation_5m_tokens += o.cache_creation_5m_tokens;
+        self.cache_creation_1h_tokens += o.cache_creation_1h_tokens;
+        self.cache_read_tokens += o.cache_read_tokens;
+        self.cost += o.cost;
+        self.rated_cost += o.rated_cost;
+    }
+
+    pub fn cache_creation_tokens(&self) -> u64 {
+        self.cache_creation_5m_tokens + self.cache_creation_1h_tokens
+    }
+}
+
+/// What usage is grouped by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum Dimension {
+    Key,
+    Account,
+    Model,
+}
+
+impl Dimension {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Dimension::Key => "key",
+            Dimension::Account => "account",
+            Dimension::Model => "model",
+        }
+    }
+}
+
+/// A time bucket's name: `total`, `m:2026-11`, `d:2026-11-27`, `h:2026-11-27T10`.
+pub struct Bucket;
+
+impl Bucket {
+    pub const TOTAL: &'static str = "total";
+
+    pub fn hour(cal: &Calendar, at: Millis) -> String {
+        format!("h:{}", cal.hour(at))
+    }
+    pub fn day(cal: &Calendar, at: Millis) -> String {
+        format!("d:{}", cal.day(at))
+    }
+    pub fn month(cal: &Calendar, at: Millis) -> String {
+        format!("m:{}", cal.month(at))
+    }
+    /// Every bucket a request at `at` counts in.
+    pub fn all(cal: &Calendar, at: Millis) -> [String; 4] {
+        [
+            Self::TOTAL.to_owned(),
+            Self::month(cal, at),
+            Self::day(cal, at),
+            Self::hour(cal, at),
+        ]
+    }
+}
+
+/// One request, kept per key for inspection (the newest N).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecentRequest {
+    pub at: Millis,
+    pub account_id: String,
+    pub model: String,
+    #[serde(flatten)]
+    pub usage: TokenUsage,
+    pub cost: Money,
+    pub rated_cost: Money,
+    #[serde(default)]
+    pub client_disconnected: bool,
+}
