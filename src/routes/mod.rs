@@ -2,11 +2,13 @@
 pub mod admin;
 pub mod claude;
 mod fallback;
+pub mod usage;
 
 use actix_web::web;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     claude::configure(cfg);
+    usage::configure(cfg);
     admin::configure(cfg);
     cfg.default_service(web::to(fallback::not_found));
 }

@@ -2,6 +2,7 @@
 //! `Authorization: Bearer <admin token>`. Changes reach the scheduler at once.
 mod accounts;
 mod keys;
+mod usage;
 
 use crate::error::{ApiError, ApiFailure, ApiFormat};
 use crate::state::AppState;
@@ -23,8 +24,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/keys/{id}", web::get().to(keys::get))
             .route("/keys/{id}", web::patch().to(keys::update))
             .route("/keys/{id}", web::delete().to(keys::remove))
+            .route("/keys/{id}/requests", web::get().to(usage::recent))
+            .route("/usage", web::get().to(usage::usage))
             .app_data(web::JsonConfig::default().error_handler(|e, _| {
                 ApiError::BadRequest(format!("invalid JSON body: {e}"))
+                    .in_format(ApiFormat::Admin)
+                    .into()
+            }))
+            .app_data(web::QueryConfig::default().error_handler(|e, _| {
+                ApiError::BadRequest(format!("invalid query: {e}"))
                     .in_format(ApiFormat::Admin)
                     .into()
             })),
