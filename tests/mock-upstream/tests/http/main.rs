@@ -1,0 +1,8 @@
+//! The mock's wire formats and faults, checked over real HTTP.
+
+mod anthropic;
+mod common;
+mod control;
+mod faults;
+mod gemini;
+mod openai;
