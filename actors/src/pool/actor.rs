@@ -28,6 +28,9 @@ pub struct AccountPool {
     records_version: Option<u64>,
     /// Bumped by every local health change, so a store refresh started before it is discarded.
     health_epoch: u64,
+    /// Health writes sent to the store and not yet done: until they land, the store's health
+    /// is older than ours and a refresh must not replace ours with it.
+    health_writes_in_flight: u32,
 }
 
 impl AccountPool {
@@ -49,6 +52,7 @@ impl AccountPool {
             health: HashMap::new(),
             records_version: None,
             health_epoch: 0,
+            health_writes_in_flight: 0,
         }
     }
 
@@ -108,7 +112,8 @@ impl AccountPool {
                     act.groups = groups;
                     changed = true;
                 }
-                if act.health_epoch == epoch && act.health != health {
+                let current = act.health_epoch == epoch && act.health_writes_in_flight == 0;
+                if current && act.health != health {
                     act.health = health;
                     changed = true;
                 }
@@ -168,7 +173,7 @@ impl AccountPool {
         (self.settings.scheduler.lease_ttl_secs as i64) * 1_000
     }
 
-    fn mark(&mut self, msg: &MarkOutcome) -> HealthChange {
+    fn mark(&mut self, msg: &MarkOutcome, me: Addr<Self>) -> HealthChange {
         let Some(account) = self.accounts.iter().find(|a| a.id == msg.account) else {
             return HealthChange::Unchanged;
         };
@@ -196,10 +201,12 @@ impl AccountPool {
             tracing::info!(account = %msg.account, reason = reason.as_str(), until, "account cooling down");
         }
         let (store, id) = (self.store.clone(), msg.account.clone());
+        self.health_writes_in_flight += 1;
         actix::spawn(async move {
             if let Err(e) = store.put_health(&id, &stored).await {
                 tracing::warn!(account = %id, error = %e, "writing account health failed");
             }
+            me.do_send(HealthWritten);
         });
         change
     }
@@ -281,7 +288,23 @@ impl Handler<MarkOutcome> for AccountPool {
     type Result = Result<HealthChange, ActorFault>;
 
     fn handle(&mut self, msg: MarkOutcome, ctx: &mut Context<Self>) -> Self::Result {
-        guarded(ctx, NAME, || self.mark(&msg))
+        let me = ctx.address();
+        guarded(ctx, NAME, || self.mark(&msg, me))
+    }
+}
+
+/// A health write from [`MarkOutcome`] finished (or failed): refreshes may read health again.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "()")]
+struct HealthWritten;
+
+impl Handler<HealthWritten> for AccountPool {
+    type Result = ();
+
+    fn handle(&mut self, _: HealthWritten, _ctx: &mut Context<Self>) {
+        self.health_writes_in_flight = self.health_writes_in_flight.saturating_sub(1);
+        // A refresh that read the store before the write landed is stale too.
+        self.health_epoch += 1;
     }
 }
 

@@ -5,7 +5,7 @@
 use super::rules::PlatformRules;
 use super::{DedicatedReason, NoAccount, SelectAccount};
 use crate::clock::Millis;
-use crate::domain::{AccountId, Binding, ModelFamily, Sharing};
+use crate::domain::{AccountId, Binding, ModelFamily, Platform, Sharing};
 use crate::pool::{Entry, PoolSnapshot};
 use crate::sticky::sticky_key;
 use crate::store::SlotCandidate;
@@ -37,7 +37,7 @@ impl Plan {
 
     /// Moves `id` to the front if it is in the plan (a session binding found in the store).
     pub fn promote(&mut self, id: &AccountId) {
-        let Some(pos) = self.snapshot.position(id) else {
+        let Some(pos) = position_on(&self.snapshot, self.platform, id) else {
             return;
         };
         if let Some(i) = self.rest[self.cursor..].iter().position(|r| r.2 as usize == pos) {
@@ -141,7 +141,7 @@ pub(crate) fn plan<R: PlatformRules>(
                     });
                 }
                 Err(_) => {
-                    let pos = snapshot.position(id);
+                    let pos = position_on(&snapshot, R::PLATFORM, id);
                     let pool = pool_scope(entries).filter(|&i| Some(i) != pos);
                     plan.rest = filter::<R>(entries, pool, &r)?;
                 }
@@ -171,6 +171,15 @@ pub(crate) fn plan<R: PlatformRules>(
     }
     plan.sticky_key = sticky;
     Ok(plan)
+}
+
+/// Position of `id` among `platform`'s entries. Positions index one platform's list only: an
+/// account of another platform has none here (its own position would name a stranger).
+fn position_on(snapshot: &PoolSnapshot, platform: Platform, id: &AccountId) -> Option<usize> {
+    snapshot
+        .get(id)
+        .filter(|e| e.account.platform() == platform)
+        .and(snapshot.position(id))
 }
 
 fn pool_scope(entries: &[Entry]) -> impl Iterator<Item = usize> + '_ {

@@ -192,6 +192,13 @@ impl StickyStore for MemoryStore {
 
 #[async_trait]
 impl SlotStore for MemoryStore {
+    /// Small on purpose, though there are no script arguments to bound: the scheduler ranks
+    /// only what it hands out, so a short chunk spares it sorting the whole pool (and cloning
+    /// every id) on each selection when the first candidates have room, as they usually do.
+    fn candidates_per_call(&self) -> usize {
+        32
+    }
+
     async fn acquire_slot(&self, req: &SlotRequest<'_>) -> StoreResult<Option<SlotGrant>> {
         let expiry = req.now + req.lease_ttl_ms;
         let mut s = self.sched.lock();
