@@ -213,6 +213,52 @@ impl Default for PricingSettings {
 #[serde(default, deny_unknown_fields)]
 pub struct UpstreamSettings {
     pub claude: ClaudeUpstream,
+    pub gemini: GeminiUpstream,
+    pub openai: OpenAiUpstream,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GeminiUpstream {
+    /// Gemini API base for `gemini-api` accounts without their own base URL.
+    pub api_base_url: String,
+    /// Code Assist API (`/v1internal:…`) for `gemini` OAuth accounts.
+    pub code_assist_base_url: String,
+    pub token_url: String,
+    /// Gemini CLI's public installed-app OAuth client (Google requires it for refreshes).
+    pub oauth_client_id: String,
+    pub oauth_client_secret: String,
+}
+
+impl Default for GeminiUpstream {
+    fn default() -> Self {
+        Self {
+            api_base_url: "https://generativelanguage.googleapis.com".into(),
+            code_assist_base_url: "https://cloudcode-pa.googleapis.com".into(),
+            token_url: "https://oauth2.googleapis.com/token".into(),
+            oauth_client_id: "681255809395-oo8ft2oprdrnp9e3aqf6av3hmdib135j.apps.googleusercontent.com".into(),
+            oauth_client_secret: "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".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OpenAiUpstream {
+    /// ChatGPT / Codex backend for `openai` OAuth accounts.
+    pub codex_base_url: String,
+    pub token_url: String,
+    pub oauth_client_id: String,
+}
+
+impl Default for OpenAiUpstream {
+    fn default() -> Self {
+        Self {
+            codex_base_url: "https://chatgpt.com/backend-api/codex".into(),
+            token_url: "https://auth.openai.com/oauth/token".into(),
+            oauth_client_id: "app_EMoamEEZ73f0CkXaXp7hrann".into(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -16,8 +16,25 @@ const REFRESH_MARGIN_MS: i64 = 60_000;
 pub struct TokenEndpoint {
     pub url: String,
     pub client_id: String,
+    /// Google's installed-app flow also sends a (public) client secret.
+    pub client_secret: Option<String>,
     /// JSON body (Anthropic) or form-encoded (Google, OpenAI).
     pub json: bool,
+}
+
+impl TokenEndpoint {
+    pub fn json(url: &str, client_id: &str) -> Self {
+        TokenEndpoint { url: url.to_owned(), client_id: client_id.to_owned(), client_secret: None, json: true }
+    }
+
+    pub fn form(url: &str, client_id: &str, client_secret: Option<&str>) -> Self {
+        TokenEndpoint {
+            url: url.to_owned(),
+            client_id: client_id.to_owned(),
+            client_secret: client_secret.filter(|s| !s.is_empty()).map(str::to_owned),
+            json: false,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -129,11 +146,14 @@ impl TokenRefresher {
         endpoint: &TokenEndpoint,
         refresh_token: &Secret,
     ) -> Result<OAuthTokens, RefreshError> {
-        let fields = [
+        let mut fields = vec![
             ("grant_type", "refresh_token"),
             ("refresh_token", refresh_token.expose()),
             ("client_id", endpoint.client_id.as_str()),
         ];
+        if let Some(secret) = &endpoint.client_secret {
+            fields.push(("client_secret", secret.as_str()));
+        }
         let req = self.client.post(&endpoint.url);
         let req = if endpoint.json {
             let body: serde_json::Map<String, serde_json::Value> = fields

@@ -2,6 +2,8 @@
 //! needs, and how to read token usage and rate-limit hints from its answers. The relay loop is
 //! shared; providers only describe.
 pub mod anthropic;
+pub mod gemini;
+pub mod openai;
 pub mod sse;
 
 use crate::error::{ApiError, ApiFormat};
@@ -47,6 +49,21 @@ pub trait UsageTap: Send {
     fn feed(&mut self, chunk: &[u8]);
     /// Usage seen so far and the model the upstream reported, if any.
     fn finish(&mut self) -> Option<(TokenUsage, Option<String>)>;
+    /// The answer said, in band, that the account hit its usage limit (marks it at the end).
+    fn limit_reached(&self) -> Option<Hints> {
+        None
+    }
+}
+
+/// Rewrites an upstream answer into the client's wire format, chunk by chunk (only where the
+/// account's API differs from the one the client speaks, e.g. Gemini Code Assist → Gemini).
+pub trait BodyAdapter: Send {
+    fn chunk(&mut self, input: &[u8], out: &mut bytes::BytesMut);
+    fn finish(&mut self, out: &mut bytes::BytesMut);
+    /// The content type of what the adapter produces, when it differs from the upstream's.
+    fn content_type(&self) -> Option<&'static str> {
+        None
+    }
 }
 
 pub trait Provider: Send + Sync + 'static {
@@ -61,6 +78,10 @@ pub trait Provider: Send + Sync + 'static {
     ) -> Result<UpstreamCall, ApiError>;
     fn usage_tap(&self, stream: bool) -> Box<dyn UsageTap>;
     fn hints(&self, headers: &HeaderMap, now: Millis) -> Hints;
+    /// How to turn this account's answer into the client's format; `None`: pass it as is.
+    fn adapter(&self, _account: &Account, _inbound: &Inbound) -> Option<Box<dyn BodyAdapter>> {
+        None
+    }
 }
 
 /// `retry-after` as seconds or an HTTP date, in ms from `now`.

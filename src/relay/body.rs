@@ -1,8 +1,10 @@
-//! The streamed answer: upstream bytes go to the client as they arrive (no re-framing), usage
-//! is read on the side, silence longer than the idle timeout ends the stream, and dropping the
-//! body (client gone) aborts the upstream request and closes out the request.
+//! The streamed answer: upstream bytes go to the client as they arrive (no re-framing unless
+//! the account's API differs from the client's), usage is read on the side, silence longer than
+//! the idle timeout ends the stream, and dropping the body (client gone) aborts the upstream
+//! request and closes out the request.
 use super::finish::{Ending, Finish};
-use bytes::Bytes;
+use crate::providers::BodyAdapter;
+use bytes::{Bytes, BytesMut};
 use futures::Stream;
 use futures::stream::BoxStream;
 use std::pin::Pin;
@@ -23,6 +25,7 @@ pub struct RelayBody {
     first: Option<Bytes>,
     idle: Duration,
     timer: Pin<Box<Sleep>>,
+    adapter: Option<Box<dyn BodyAdapter>>,
     finish: Finish,
     ended: bool,
 }
@@ -32,6 +35,7 @@ impl RelayBody {
         upstream: BoxStream<'static, reqwest::Result<Bytes>>,
         first: Option<Bytes>,
         idle: Duration,
+        adapter: Option<Box<dyn BodyAdapter>>,
         finish: Finish,
     ) -> Self {
         RelayBody {
@@ -39,9 +43,36 @@ impl RelayBody {
             first,
             idle,
             timer: Box::pin(tokio::time::sleep(idle)),
+            adapter,
             finish,
             ended: false,
         }
+    }
+
+    /// What the client gets for `chunk` (adapted when needed); usage is read from that.
+    fn pass(&mut self, chunk: Bytes) -> Bytes {
+        let out = match self.adapter.as_mut() {
+            None => chunk,
+            Some(a) => {
+                let mut buf = BytesMut::new();
+                a.chunk(&chunk, &mut buf);
+                buf.freeze()
+            }
+        };
+        self.finish.feed(&out);
+        out
+    }
+
+    /// The adapter's closing bytes, if any.
+    fn closing(&mut self) -> Option<Bytes> {
+        let mut buf = BytesMut::new();
+        self.adapter.as_mut()?.finish(&mut buf);
+        self.adapter = None;
+        (!buf.is_empty()).then(|| {
+            let out = buf.freeze();
+            self.finish.feed(&out);
+            out
+        })
     }
 }
 
@@ -51,37 +82,44 @@ impl Stream for RelayBody {
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
         if let Some(first) = this.first.take() {
-            this.finish.feed(&first);
-            return Poll::Ready(Some(Ok(first)));
+            return Poll::Ready(Some(Ok(this.pass(first))));
         }
         if this.ended {
             return Poll::Ready(None);
         }
-        match this.upstream.as_mut().poll_next(cx) {
-            Poll::Ready(Some(Ok(chunk))) => {
-                this.timer.as_mut().reset(Instant::now() + this.idle);
-                this.finish.feed(&chunk);
-                Poll::Ready(Some(Ok(chunk)))
-            }
-            Poll::Ready(Some(Err(e))) => {
-                // Past the first byte there is no failover: cut the client's stream the same way.
-                this.ended = true;
-                this.finish.complete(Ending::UpstreamError);
-                Poll::Ready(Some(Err(StreamError::Upstream(e.to_string()))))
-            }
-            Poll::Ready(None) => {
-                this.ended = true;
-                this.finish.complete(Ending::Complete);
-                Poll::Ready(None)
-            }
-            Poll::Pending => match this.timer.as_mut().poll(cx) {
-                Poll::Ready(()) => {
-                    this.ended = true;
-                    this.finish.complete(Ending::IdleTimeout);
-                    Poll::Ready(Some(Err(StreamError::Idle)))
+        loop {
+            return match this.upstream.as_mut().poll_next(cx) {
+                Poll::Ready(Some(Ok(chunk))) => {
+                    this.timer.as_mut().reset(Instant::now() + this.idle);
+                    let out = this.pass(chunk);
+                    if out.is_empty() {
+                        continue;
+                    }
+                    Poll::Ready(Some(Ok(out)))
                 }
-                Poll::Pending => Poll::Pending,
-            },
+                Poll::Ready(Some(Err(e))) => {
+                    // Past the first byte there is no failover: cut the client's stream the same way.
+                    this.ended = true;
+                    this.finish.complete(Ending::UpstreamError);
+                    Poll::Ready(Some(Err(StreamError::Upstream(e.to_string()))))
+                }
+                Poll::Ready(None) => {
+                    if let Some(tail) = this.closing() {
+                        return Poll::Ready(Some(Ok(tail)));
+                    }
+                    this.ended = true;
+                    this.finish.complete(Ending::Complete);
+                    Poll::Ready(None)
+                }
+                Poll::Pending => match this.timer.as_mut().poll(cx) {
+                    Poll::Ready(()) => {
+                        this.ended = true;
+                        this.finish.complete(Ending::IdleTimeout);
+                        Poll::Ready(Some(Err(StreamError::Idle)))
+                    }
+                    Poll::Pending => Poll::Pending,
+                },
+            };
         }
     }
 }

@@ -93,6 +93,13 @@ impl Finish {
         if ending == Ending::IdleTimeout {
             self.mark(Outcome::Timeout);
         }
+        if let Some(h) = self.tap.limit_reached() {
+            self.mark(Outcome::Status {
+                status: 429,
+                retry_after_ms: h.retry_after_ms,
+                reset_at: h.reset_at,
+            });
+        }
         let u = usage.unwrap_or_default();
         tracing::info!(
             key_id = %self.key.id,

@@ -33,6 +33,8 @@ pub struct RelayRequest {
     pub inbound: Inbound,
     /// Where this provider's OAuth accounts refresh their tokens.
     pub token_endpoint: Option<TokenEndpoint>,
+    /// Account kinds able to serve this request (`None`: any of the platform).
+    pub kinds: Option<Vec<switchyard_actors::AccountKind>>,
 }
 
 /// Why one attempt on one account did not produce an answer for the client.
@@ -117,6 +119,7 @@ pub async fn relay(
             session: req.inbound.session.clone(),
             model: Some(req.inbound.model.clone()),
             exclude: tried.clone(),
+            kinds: req.kinds.clone(),
         };
         let selection = match state.scheduling.select(select).await {
             Ok(s) => s,
@@ -293,7 +296,13 @@ async fn attempt(
         .get(reqwest::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|ct| ct.starts_with("text/event-stream"));
-    let streaming = status.is_success() && is_sse;
+    // Streams (SSE, or a JSON array streamed by Gemini) pass through as they arrive.
+    let streaming = status.is_success() && (is_sse || inbound.stream);
+    let mut adapter = if status.is_success() {
+        provider.adapter(&account, inbound)
+    } else {
+        None
+    };
     let finish = Finish {
         lease: Some(lease),
         key_slot: key_slot.take(),
@@ -321,6 +330,10 @@ async fn attempt(
         builder.append_header((n, v));
     }
 
+    if let Some(ct) = adapter.as_ref().and_then(|a| a.content_type()) {
+        builder.insert_header(("content-type", ct));
+    }
+
     if streaming {
         let mut upstream = resp.bytes_stream().boxed();
         // Wait for the first bytes before committing: until then another account may still serve.
@@ -338,17 +351,28 @@ async fn attempt(
             Ok(None) => None,
             Ok(Some(Ok(b))) => Some(b),
         };
+        if is_sse && adapter.as_ref().and_then(|a| a.content_type()).is_none() {
+            builder.insert_header(("content-type", "text/event-stream"));
+        }
         builder
-            .insert_header(("content-type", "text/event-stream"))
             .insert_header(("cache-control", "no-cache"))
             .insert_header(("x-accel-buffering", "no"));
-        return Attempt::Answered(builder.streaming(RelayBody::new(upstream, first, idle, finish)));
+        return Attempt::Answered(builder.streaming(RelayBody::new(upstream, first, idle, adapter, finish)));
     }
 
     // A JSON (or other) answer: read it whole, then pass it on.
     let mut finish = finish;
     match read_limited(resp, usize::MAX, idle).await {
         Ok(body) => {
+            let body = match adapter.as_mut() {
+                None => body,
+                Some(a) => {
+                    let mut out = BytesMut::new();
+                    a.chunk(&body, &mut out);
+                    a.finish(&mut out);
+                    out.freeze()
+                }
+            };
             finish.feed(&body);
             finish.complete(Ending::Complete);
             Attempt::Answered(builder.body(body))

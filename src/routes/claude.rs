@@ -1,14 +1,11 @@
 //! The Anthropic-compatible routes: `/v1/messages`, `/v1/messages/count_tokens`,
 //! `/v1/models`, each also under `/api` and `/claude` (claude-relay-service client configs).
+use super::forward::{Parsed, relay_route, required};
 use crate::auth;
 use crate::error::{ApiError, ApiFailure, ApiFormat, ApiResult};
-use crate::http::body::{check_declared_length, read_body};
 use crate::oauth::TokenEndpoint;
-use crate::providers::Inbound;
 use crate::providers::anthropic::Anthropic;
 use crate::relay::client::UpstreamClients;
-use crate::relay::headers::inbound_headers;
-use crate::relay::{RelayRequest, relay};
 use crate::state::AppState;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
@@ -56,52 +53,36 @@ async fn forward(
     payload: web::Payload,
     state: web::Data<AppState>,
     clients: web::Data<UpstreamClients>,
-    upstream_path: &str,
+    upstream_path: &'static str,
 ) -> ApiResult<HttpResponse> {
-    let limit_mb = state.settings.server.body_limit_mb;
-    check_declared_length(&req, limit_mb).map_err(fail)?;
-    let key = auth::authenticate(&state, &req, Platform::Claude)
-        .await
-        .map_err(fail)?;
-    let body = read_body(payload, limit_mb).await.map_err(fail)?;
-    let view = ClaudeRequestView::parse(&body).map_err(|e| {
-        fail(ApiError::BadRequest(format!(
-            "The request body is not valid JSON: {e}"
-        )))
-    })?;
-    let model = match view.model.as_deref().map(str::trim) {
-        Some(m) if !m.is_empty() => m.to_owned(),
-        _ => return Err(fail(ApiError::BadRequest("model: Field required".into()))),
-    };
-    if view.messages.is_none() {
-        return Err(fail(ApiError::BadRequest("messages: Field required".into())));
-    }
-    let admitted = auth::admission::admit(&state, &req, key, Some(&model))
-        .await
-        .map_err(fail)?;
-    let inbound = Inbound {
-        upstream_path: upstream_path.to_owned(),
-        query: auth::query_without_key(req.query_string()),
-        headers: inbound_headers(&req),
-        stream: view.stream.unwrap_or(false),
-        session: view.session_id(),
-        model,
-        body: body.clone(),
-    };
     let upstream = &state.settings.upstream.claude;
     let provider = Anthropic::new(upstream.clone());
-    let request = RelayRequest {
-        key: admitted.key,
-        window_start: admitted.window_start,
-        key_slot: None,
-        inbound,
-        token_endpoint: Some(TokenEndpoint {
-            url: upstream.token_url.clone(),
-            client_id: upstream.oauth_client_id.clone(),
-            json: true,
-        }),
-    };
-    relay(&state, &clients, &provider, request).await.map_err(fail)
+    let endpoint = TokenEndpoint::json(&upstream.token_url, &upstream.oauth_client_id);
+    relay_route(
+        &req,
+        payload,
+        &state,
+        &clients,
+        &provider,
+        Some(endpoint),
+        |_, body| {
+            let view = ClaudeRequestView::parse(&body)
+                .map_err(|e| ApiError::BadRequest(format!("The request body is not valid JSON: {e}")))?;
+            let model = required(view.model.as_deref(), "model")?;
+            if view.messages.is_none() {
+                return Err(ApiError::BadRequest("messages: Field required".into()));
+            }
+            Ok(Parsed {
+                model,
+                stream: view.stream.unwrap_or(false),
+                session: view.session_id(),
+                upstream_path: upstream_path.to_owned(),
+                body: body.clone(),
+                kinds: None,
+            })
+        },
+    )
+    .await
 }
 
 /// Models switchyard offers on Claude routes (answered locally, like the original).

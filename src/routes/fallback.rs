@@ -1,4 +1,5 @@
-//! Unknown routes: a JSON 404 (Anthropic shape, the API most clients of the root speak).
+//! Unknown routes: a JSON 404 in the error format of the API family the path belongs to
+//! (Anthropic for the root, which most clients of the root speak).
 use crate::error::{ApiError, ApiFailure, ApiFormat};
 use actix_web::HttpRequest;
 

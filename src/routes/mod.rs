@@ -2,6 +2,9 @@
 pub mod admin;
 pub mod claude;
 mod fallback;
+pub mod forward;
+pub mod gemini;
+pub mod openai;
 pub mod usage;
 
 use actix_web::web;
@@ -9,6 +12,8 @@ use actix_web::web;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     claude::configure(cfg);
     usage::configure(cfg);
+    gemini::configure(cfg);
+    openai::configure(cfg);
     admin::configure(cfg);
     cfg.default_service(web::to(fallback::not_found));
 }

@@ -31,6 +31,11 @@ pub fn test_settings(mock: &MockUpstream, data: &std::path::Path) -> Settings {
     s.admin.token = ADMIN_TOKEN.into();
     s.upstream.claude.api_base_url = mock.url();
     s.upstream.claude.token_url = format!("{}/v1/oauth/token", mock.url());
+    s.upstream.gemini.api_base_url = mock.url();
+    s.upstream.gemini.code_assist_base_url = mock.url();
+    s.upstream.gemini.token_url = format!("{}/token", mock.url());
+    s.upstream.openai.codex_base_url = format!("{}/backend-api/codex", mock.url());
+    s.upstream.openai.token_url = format!("{}/oauth/token", mock.url());
     s.relay.connect_timeout_ms = 1_000;
     s.relay.idle_timeout_ms = 3_000;
     s.log.level = "warn".into();

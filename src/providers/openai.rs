@@ -1,0 +1,360 @@
+//! OpenAI wire formats: the Responses API (Codex CLI, `responses.*`) and chat completions.
+//! `openai-responses` accounts are any Responses-compatible API key + base URL; `openai`
+//! accounts are ChatGPT / Codex OAuth logins served by the Codex backend (Responses only).
+//! Usage comes from `response.completed` or the chat `usage` (with `include_usage`, the last
+//! chunk before `[DONE]`); `usage_limit_reached` in a stream rests the account afterwards.
+use super::sse::{LineSplitter, data_payload};
+use super::{Hints, Inbound, Provider, UpstreamCall, UsageTap, join_url, retry_after_ms};
+use crate::error::{ApiError, ApiFormat};
+use crate::relay::headers::{forwardable_headers, set_header};
+use crate::settings::OpenAiUpstream;
+use crate::usage::TokenUsage;
+use reqwest::header::HeaderMap;
+use serde::Deserialize;
+use switchyard_actors::clock::Millis;
+use switchyard_actors::{Account, AccountKind, Platform};
+
+/// Client headers OpenAI-compatible upstreams may see.
+pub const OPENAI_ALLOW: &[&str] = &[
+    "accept",
+    "accept-language",
+    "content-type",
+    "user-agent",
+    "openai-beta",
+    "version",
+    "originator",
+    "session_id",
+    "session-id",
+    "conversation_id",
+    "thread-id",
+    "x-client-request-id",
+    "x-codex-*",
+    "x-stainless-*",
+];
+
+pub const RESPONSES_PATH: &str = "/v1/responses";
+pub const CHAT_PATH: &str = "/v1/chat/completions";
+
+pub struct OpenAi {
+    settings: OpenAiUpstream,
+}
+
+impl OpenAi {
+    pub fn new(settings: OpenAiUpstream) -> Self {
+        OpenAi { settings }
+    }
+}
+
+impl Provider for OpenAi {
+    fn platform(&self) -> Platform {
+        Platform::OpenAi
+    }
+
+    fn format(&self) -> ApiFormat {
+        ApiFormat::OpenAi
+    }
+
+    fn upstream(
+        &self,
+        account: &Account,
+        credential: &str,
+        inbound: &Inbound,
+    ) -> Result<UpstreamCall, ApiError> {
+        let mut headers = forwardable_headers(&inbound.headers, OPENAI_ALLOW);
+        set_header(&mut headers, "content-type", "application/json");
+        set_header(&mut headers, "accept-encoding", "identity");
+        set_header(&mut headers, "authorization", &format!("Bearer {credential}"));
+        let url = match account.kind {
+            AccountKind::OpenAiResponses => {
+                let base = account
+                    .base_url
+                    .as_deref()
+                    .ok_or_else(|| ApiError::Internal(format!("account {} has no base URL", account.id)))?;
+                join_url(base, &inbound.upstream_path, &inbound.query)
+            }
+            AccountKind::OpenAiOAuth if inbound.upstream_path == RESPONSES_PATH => {
+                let base = account
+                    .base_url
+                    .as_deref()
+                    .unwrap_or(&self.settings.codex_base_url);
+                if let Some(id) = account
+                    .extra
+                    .get("chatgpt_account_id")
+                    .or_else(|| account.extra.get("account_id"))
+                {
+                    set_header(&mut headers, "chatgpt-account-id", id);
+                }
+                join_url(base, "/responses", &inbound.query)
+            }
+            kind => {
+                return Err(ApiError::Internal(format!(
+                    "a {kind} account cannot serve {}",
+                    inbound.upstream_path
+                )));
+            }
+        };
+        Ok(UpstreamCall {
+            url,
+            headers,
+            body: inbound.body.clone(),
+        })
+    }
+
+    fn usage_tap(&self, _stream: bool) -> Box<dyn UsageTap> {
+        Box::new(OpenAiUsage::default())
+    }
+
+    fn hints(&self, headers: &HeaderMap, now: Millis) -> Hints {
+        let header = |n: &str| headers.get(n).and_then(|v| v.to_str().ok());
+        let retry_after_ms = retry_after_ms(headers, now)
+            .or_else(|| {
+                header("x-codex-primary-reset-after-seconds")
+                    .and_then(|v| v.trim().parse::<f64>().ok())
+                    .map(|s| (s * 1_000.0) as i64)
+            })
+            .or_else(|| header("x-ratelimit-reset-requests").and_then(go_duration_ms))
+            .filter(|ms| *ms > 0);
+        Hints {
+            retry_after_ms,
+            reset_at: None,
+        }
+    }
+}
+
+/// Go-style durations as OpenAI sends them: `1s`, `6m0s`, `1h2m3.5s`, `250ms`.
+pub fn go_duration_ms(s: &str) -> Option<i64> {
+    let s = s.trim();
+    let (mut total, mut rest) = (0f64, s);
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let num_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
+        let value: f64 = rest[..num_end].parse().ok()?;
+        rest = &rest[num_end..];
+        let unit_end = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let factor = match &rest[..unit_end] {
+            "h" => 3_600_000.0,
+            "m" => 60_000.0,
+            "s" => 1_000.0,
+            "ms" => 1.0,
+            "us" | "µs" => 0.001,
+            "ns" => 0.000_001,
+            _ => return None,
+        };
+        total += value * factor;
+        rest = &rest[unit_end..];
+    }
+    Some(total.round() as i64)
+}
+
+#[derive(Deserialize, Default)]
+struct Details {
+    #[serde(default)]
+    cached_tokens: u64,
+}
+
+/// Responses (`input_tokens`…) and chat (`prompt_tokens`…) usage in one shape.
+#[derive(Deserialize, Default)]
+struct WireUsage {
+    #[serde(default)]
+    input_tokens: Option<u64>,
+    #[serde(default)]
+    output_tokens: Option<u64>,
+    #[serde(default)]
+    input_tokens_details: Option<Details>,
+    #[serde(default)]
+    prompt_tokens: Option<u64>,
+    #[serde(default)]
+    completion_tokens: Option<u64>,
+    #[serde(default)]
+    prompt_tokens_details: Option<Details>,
+}
+
+impl WireUsage {
+    fn tokens(&self) -> TokenUsage {
+        let prompt = self.input_tokens.or(self.prompt_tokens).unwrap_or(0);
+        let cached = self
+            .input_tokens_details
+            .as_ref()
+            .or(self.prompt_tokens_details.as_ref())
+            .map_or(0, |d| d.cached_tokens)
+            .min(prompt);
+        TokenUsage {
+            input_tokens: prompt - cached,
+            output_tokens: self.output_tokens.or(self.completion_tokens).unwrap_or(0),
+            cache_read_tokens: cached,
+            ..Default::default()
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct Inner {
+    #[serde(default)]
+    model: Option<String>,
+    #[serde(default)]
+    usage: Option<WireUsage>,
+}
+
+/// A chat answer / chunk, a Responses answer, or a Responses stream event.
+#[derive(Deserialize)]
+struct Event {
+    #[serde(default, rename = "type")]
+    kind: Option<String>,
+    #[serde(default)]
+    model: Option<String>,
+    #[serde(default)]
+    usage: Option<WireUsage>,
+    #[serde(default)]
+    response: Option<Inner>,
+    #[serde(default)]
+    error: Option<serde_json::Value>,
+}
+
+#[derive(Default)]
+struct OpenAiUsage {
+    lines: LineSplitter,
+    sse: bool,
+    raw: Vec<u8>,
+    usage: Option<TokenUsage>,
+    model: Option<String>,
+    limit: Option<Hints>,
+}
+
+const RAW_LIMIT: usize = 16 << 20;
+
+impl OpenAiUsage {
+    fn event(&mut self, data: &[u8]) {
+        if data == b"[DONE]" {
+            return;
+        }
+        let Ok(ev) = serde_json::from_slice::<Event>(data) else {
+            return;
+        };
+        if let Some(m) = ev
+            .model
+            .clone()
+            .or_else(|| ev.response.as_ref().and_then(|r| r.model.clone()))
+        {
+            self.model = Some(m);
+        }
+        if let Some(u) = ev
+            .usage
+            .as_ref()
+            .or(ev.response.as_ref().and_then(|r| r.usage.as_ref()))
+        {
+            self.usage = Some(u.tokens());
+        }
+        let limit_hit = ev.kind.as_deref() == Some("usage_limit_reached")
+            || ev.error.as_ref().is_some_and(|e| {
+                e.get("type").and_then(|t| t.as_str()) == Some("usage_limit_reached")
+                    || e.get("code").and_then(|t| t.as_str()) == Some("usage_limit_reached")
+            });
+        if limit_hit {
+            let secs = ev
+                .error
+                .as_ref()
+                .and_then(|e| e.get("resets_in_seconds"))
+                .and_then(|v| v.as_f64());
+            self.limit = Some(Hints {
+                retry_after_ms: secs.map(|s| (s * 1_000.0) as i64),
+                reset_at: None,
+            });
+        }
+    }
+}
+
+impl UsageTap for OpenAiUsage {
+    fn feed(&mut self, chunk: &[u8]) {
+        if !self.sse && self.raw.is_empty() && (chunk.starts_with(b"data:") || chunk.starts_with(b"event:")) {
+            self.sse = true;
+        }
+        if self.sse {
+            let mut lines = std::mem::take(&mut self.lines);
+            lines.feed(chunk, |l| {
+                if let Some(d) = data_payload(l) {
+                    self.event(d);
+                }
+            });
+            self.lines = lines;
+        } else if self.raw.len() + chunk.len() <= RAW_LIMIT {
+            self.raw.extend_from_slice(chunk);
+        }
+    }
+
+    fn finish(&mut self) -> Option<(TokenUsage, Option<String>)> {
+        if self.sse {
+            let mut lines = std::mem::take(&mut self.lines);
+            lines.flush(|l| {
+                if let Some(d) = data_payload(l) {
+                    self.event(d);
+                }
+            });
+        } else {
+            let raw = std::mem::take(&mut self.raw);
+            self.event(&raw);
+        }
+        self.usage.take().map(|u| (u, self.model.take()))
+    }
+
+    fn limit_reached(&self) -> Option<Hints> {
+        self.limit
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_durations_parse() {
+        assert_eq!(go_duration_ms("1s"), Some(1_000));
+        assert_eq!(go_duration_ms("6m0s"), Some(360_000));
+        assert_eq!(go_duration_ms("1h2m3.5s"), Some(3_723_500));
+        assert_eq!(go_duration_ms("250ms"), Some(250));
+        assert_eq!(go_duration_ms("soon"), None);
+        assert_eq!(go_duration_ms(""), None);
+    }
+
+    #[test]
+    fn responses_stream_usage_subtracts_cached_input() {
+        let stream = "event: response.created\ndata: {\"type\":\"response.created\",\"response\":{\"model\":\"gpt-5\"}}\n\n\
+            event: response.completed\ndata: {\"type\":\"response.completed\",\"response\":{\"model\":\"gpt-5-codex\",\
+            \"usage\":{\"input_tokens\":100,\"input_tokens_details\":{\"cached_tokens\":40},\"output_tokens\":7}}}\n\n";
+        let mut t = OpenAiUsage::default();
+        for c in stream.as_bytes().chunks(11) {
+            t.feed(c);
+        }
+        let (u, m) = t.finish().unwrap();
+        assert_eq!(
+            (u.input_tokens, u.cache_read_tokens, u.output_tokens),
+            (60, 40, 7)
+        );
+        assert_eq!(m.as_deref(), Some("gpt-5-codex"));
+    }
+
+    #[test]
+    fn chat_usage_from_json_and_from_the_include_usage_chunk() {
+        let mut t = OpenAiUsage::default();
+        t.feed(br#"{"model":"gpt-4o","usage":{"prompt_tokens":9,"completion_tokens":3,"prompt_tokens_details":{"cached_tokens":4}}}"#);
+        let (u, _) = t.finish().unwrap();
+        assert_eq!((u.input_tokens, u.cache_read_tokens, u.output_tokens), (5, 4, 3));
+        let mut t = OpenAiUsage::default();
+        t.feed(b"data: {\"choices\":[{}],\"usage\":null}\n\ndata: {\"choices\":[],\"usage\":{\"prompt_tokens\":2,\"completion_tokens\":1}}\n\ndata: [DONE]\n\n");
+        assert_eq!(t.finish().unwrap().0.output_tokens, 1);
+    }
+
+    #[test]
+    fn usage_limit_reached_is_noticed() {
+        let mut t = OpenAiUsage::default();
+        t.feed(b"data: {\"type\":\"error\",\"error\":{\"type\":\"usage_limit_reached\",\"resets_in_seconds\":120}}\n\n");
+        assert_eq!(
+            t.limit_reached(),
+            Some(Hints {
+                retry_after_ms: Some(120_000),
+                reset_at: None
+            })
+        );
+    }
+}

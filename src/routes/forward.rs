@@ -1,0 +1,77 @@
+//! The one request path every relayed route shares: size check → key → body → route-specific
+//! parsing → key limits → relay. A route only says how to read its request.
+use crate::auth;
+use crate::error::{ApiError, ApiResult};
+use crate::http::body::{check_declared_length, read_body};
+use crate::oauth::TokenEndpoint;
+use crate::providers::{Inbound, Provider};
+use crate::relay::client::UpstreamClients;
+use crate::relay::headers::inbound_headers;
+use crate::relay::{RelayRequest, relay};
+use crate::state::AppState;
+use actix_web::{HttpRequest, HttpResponse, web};
+use bytes::Bytes;
+use switchyard_actors::AccountKind;
+use switchyard_actors::session::SessionId;
+
+/// What a route read from its request.
+pub struct Parsed {
+    pub model: String,
+    pub stream: bool,
+    pub session: Option<SessionId>,
+    /// Path on the upstream API.
+    pub upstream_path: String,
+    /// The body to send (usually the client's bytes untouched).
+    pub body: Bytes,
+    /// Account kinds able to serve it (`None`: any of the platform).
+    pub kinds: Option<Vec<AccountKind>>,
+}
+
+pub async fn relay_route<P: Provider>(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &AppState,
+    clients: &UpstreamClients,
+    provider: &P,
+    token_endpoint: Option<TokenEndpoint>,
+    parse: impl FnOnce(&HttpRequest, Bytes) -> Result<Parsed, ApiError>,
+) -> ApiResult<HttpResponse> {
+    let fail = |e: ApiError| e.in_format(provider.format());
+    let limit_mb = state.settings.server.body_limit_mb;
+    check_declared_length(req, limit_mb).map_err(fail)?;
+    let key = auth::authenticate(state, req, provider.platform())
+        .await
+        .map_err(fail)?;
+    let body = read_body(payload, limit_mb).await.map_err(fail)?;
+    let mut parsed = parse(req, body).map_err(fail)?;
+    let kinds = parsed.kinds.take();
+    let admitted = auth::admission::admit(state, req, key, Some(&parsed.model))
+        .await
+        .map_err(fail)?;
+    let inbound = Inbound {
+        upstream_path: parsed.upstream_path,
+        query: auth::query_without_key(req.query_string()),
+        headers: inbound_headers(req),
+        body: parsed.body,
+        model: parsed.model,
+        stream: parsed.stream,
+        session: parsed.session,
+    };
+    let request = RelayRequest {
+        key: admitted.key,
+        window_start: admitted.window_start,
+        key_slot: None,
+        inbound,
+        token_endpoint,
+        kinds,
+    };
+    relay(state, clients, provider, request).await.map_err(fail)
+}
+
+/// A required, non-empty string field.
+pub fn required(value: Option<&str>, field: &str) -> Result<String, ApiError> {
+    match value.map(str::trim) {
+        Some(v) if !v.is_empty() => Ok(v.to_owned()),
+        _ => Err(ApiError::BadRequest(format!("{field}: Field required"))),
+    }
+}

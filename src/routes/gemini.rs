@@ -1,0 +1,165 @@
+//! Gemini routes: `/{v1beta,v1}/models/{model}:{generateContent|streamGenerateContent|countTokens}`
+//! under `/gemini` and at the root (google-genai's default; told apart from the Anthropic
+//! `GET /v1/models` by the `:verb`), `GET …/models`, and `/gemini/v1internal:{method}` for
+//! Gemini CLI clients of Code Assist.
+use super::forward::{Parsed, relay_route};
+use crate::auth;
+use crate::error::{ApiError, ApiFailure, ApiFormat, ApiResult};
+use crate::oauth::TokenEndpoint;
+use crate::providers::gemini::{Gemini, INTERNAL_PREFIX};
+use crate::relay::client::UpstreamClients;
+use crate::state::AppState;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::json;
+use switchyard_actors::session::gemini_session;
+use switchyard_actors::{AccountKind, Platform};
+
+const ACTIONS: [&str; 3] = ["generateContent", "streamGenerateContent", "countTokens"];
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    for prefix in ["/gemini", ""] {
+        for version in ["v1beta", "v1"] {
+            cfg.route(
+                &format!("{prefix}/{version}/models/{{model_action}}"),
+                web::post().to(generate),
+            );
+        }
+    }
+    for path in ["/gemini/v1beta/models", "/gemini/v1/models", "/v1beta/models"] {
+        cfg.route(path, web::get().to(models));
+    }
+    cfg.route("/gemini/v1internal:{method}", web::post().to(internal));
+}
+
+fn fail(e: ApiError) -> ApiFailure {
+    e.in_format(ApiFormat::Gemini)
+}
+
+fn provider(state: &AppState) -> (Gemini, TokenEndpoint) {
+    let s = &state.settings.upstream.gemini;
+    (
+        Gemini::new(s.clone()),
+        TokenEndpoint::form(&s.token_url, &s.oauth_client_id, Some(&s.oauth_client_secret)),
+    )
+}
+
+fn json_object(body: &[u8]) -> Result<(), ApiError> {
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(v) if v.is_object() => Ok(()),
+        Ok(_) => Err(ApiError::BadRequest(
+            "The request body must be a JSON object".into(),
+        )),
+        Err(e) => Err(ApiError::BadRequest(format!(
+            "Invalid JSON payload received: {e}"
+        ))),
+    }
+}
+
+async fn generate(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+    clients: web::Data<UpstreamClients>,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let (model, action) = match path.rsplit_once(':') {
+        Some((m, a)) if !m.is_empty() && ACTIONS.contains(&a) => (m.to_owned(), a.to_owned()),
+        _ => {
+            return Err(fail(ApiError::RouteNotFound {
+                method: "POST".into(),
+                path: req.path().to_owned(),
+            }));
+        }
+    };
+    let version = if req.path().contains("/v1beta/") {
+        "v1beta"
+    } else {
+        "v1"
+    };
+    let (provider, endpoint) = provider(&state);
+    relay_route(
+        &req,
+        payload,
+        &state,
+        &clients,
+        &provider,
+        Some(endpoint),
+        |_, body| {
+            json_object(&body)?;
+            Ok(Parsed {
+                stream: action == "streamGenerateContent",
+                session: gemini_session(&body),
+                upstream_path: format!("/{version}/models/{model}:{action}"),
+                model,
+                body,
+                kinds: None,
+            })
+        },
+    )
+    .await
+}
+
+async fn internal(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+    clients: web::Data<UpstreamClients>,
+    method: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let method = method.into_inner();
+    if method.is_empty() || !method.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(fail(ApiError::RouteNotFound {
+            method: "POST".into(),
+            path: req.path().to_owned(),
+        }));
+    }
+    let (provider, endpoint) = provider(&state);
+    relay_route(
+        &req,
+        payload,
+        &state,
+        &clients,
+        &provider,
+        Some(endpoint),
+        |_, body| {
+            json_object(&body)?;
+            let model = serde_json::from_slice::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|v| v.get("model").and_then(|m| m.as_str()).map(str::to_owned))
+                .unwrap_or_default();
+            Ok(Parsed {
+                stream: method == "streamGenerateContent",
+                session: gemini_session(&body),
+                upstream_path: format!("{INTERNAL_PREFIX}{method}"),
+                model,
+                body,
+                // Only OAuth accounts speak Code Assist.
+                kinds: Some(vec![AccountKind::GeminiOAuth]),
+            })
+        },
+    )
+    .await
+}
+
+const MODELS: &[(&str, &str)] = &[
+    ("gemini-2.5-pro", "Gemini 2.5 Pro"),
+    ("gemini-2.5-flash", "Gemini 2.5 Flash"),
+    ("gemini-2.5-flash-lite", "Gemini 2.5 Flash-Lite"),
+];
+
+async fn models(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    auth::authenticate(&state, &req, Platform::Gemini)
+        .await
+        .map_err(fail)?;
+    let models: Vec<_> = MODELS
+        .iter()
+        .map(|(id, name)| {
+            json!({
+                "name": format!("models/{id}"),
+                "displayName": name,
+                "supportedGenerationMethods": ["generateContent", "streamGenerateContent", "countTokens"],
+            })
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({ "models": models })))
+}

@@ -1,0 +1,121 @@
+//! OpenAI routes: the Responses API (`/openai/v1/responses`, `/openai/responses`,
+//! `/v1/responses`: Codex CLI and the SDK), chat completions (`/openai/v1/chat/completions`,
+//! `/v1/chat/completions`) and `GET /openai/v1/models`.
+use super::forward::{Parsed, relay_route, required};
+use crate::auth;
+use crate::error::{ApiError, ApiFailure, ApiFormat, ApiResult};
+use crate::oauth::TokenEndpoint;
+use crate::providers::openai::{CHAT_PATH, OpenAi, RESPONSES_PATH};
+use crate::relay::client::UpstreamClients;
+use crate::state::AppState;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+use serde_json::json;
+use switchyard_actors::session::openai_session;
+use switchyard_actors::{AccountKind, Platform};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    for path in ["/openai/v1/responses", "/openai/responses", "/v1/responses"] {
+        cfg.route(path, web::post().to(responses));
+    }
+    for path in ["/openai/v1/chat/completions", "/v1/chat/completions"] {
+        cfg.route(path, web::post().to(chat));
+    }
+    for path in ["/openai/v1/models", "/openai/models"] {
+        cfg.route(path, web::get().to(models));
+    }
+}
+
+fn fail(e: ApiError) -> ApiFailure {
+    e.in_format(ApiFormat::OpenAi)
+}
+
+/// What routing needs from an OpenAI request body.
+#[derive(Deserialize)]
+struct View {
+    #[serde(default)]
+    model: Option<String>,
+    #[serde(default)]
+    stream: Option<bool>,
+    #[serde(default)]
+    messages: Option<serde::de::IgnoredAny>,
+}
+
+async fn responses(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+    clients: web::Data<UpstreamClients>,
+) -> ApiResult<HttpResponse> {
+    forward(req, payload, state, clients, RESPONSES_PATH).await
+}
+
+async fn chat(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+    clients: web::Data<UpstreamClients>,
+) -> ApiResult<HttpResponse> {
+    forward(req, payload, state, clients, CHAT_PATH).await
+}
+
+async fn forward(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+    clients: web::Data<UpstreamClients>,
+    upstream_path: &'static str,
+) -> ApiResult<HttpResponse> {
+    let s = &state.settings.upstream.openai;
+    let provider = OpenAi::new(s.clone());
+    let endpoint = TokenEndpoint::form(&s.token_url, &s.oauth_client_id, None);
+    relay_route(
+        &req,
+        payload,
+        &state,
+        &clients,
+        &provider,
+        Some(endpoint),
+        |req, body| {
+            let view: View = serde_json::from_slice(&body).map_err(|e| {
+                ApiError::BadRequest(format!("We could not parse the JSON body of your request: {e}"))
+            })?;
+            let model = required(view.model.as_deref(), "model")?;
+            if upstream_path == CHAT_PATH && view.messages.is_none() {
+                return Err(ApiError::BadRequest("messages: Field required".into()));
+            }
+            let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+            Ok(Parsed {
+                model,
+                stream: view.stream.unwrap_or(false),
+                session: openai_session(header, &body),
+                upstream_path: upstream_path.to_owned(),
+                body,
+                // The Codex backend speaks only the Responses API.
+                kinds: (upstream_path == CHAT_PATH).then(|| vec![AccountKind::OpenAiResponses]),
+            })
+        },
+    )
+    .await
+}
+
+const MODELS: &[&str] = &[
+    "gpt-5",
+    "gpt-5-codex",
+    "gpt-5-mini",
+    "gpt-5-nano",
+    "gpt-4.1",
+    "o3",
+    "o4-mini",
+];
+
+async fn models(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    auth::authenticate(&state, &req, Platform::OpenAi)
+        .await
+        .map_err(fail)?;
+    let data: Vec<_> = MODELS
+        .iter()
+        .map(|id| json!({"id": id, "object": "model", "created": 1_754_000_000, "owned_by": "openai"}))
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({ "object": "list", "data": data })))
+}

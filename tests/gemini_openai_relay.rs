@@ -1,0 +1,577 @@
+//! The Gemini and OpenAI / Codex relays on the shared relay loop: real HTTP to switchyard,
+//! the mock upstream speaking each wire format behind it.
+mod support;
+
+use mock_upstream::{Fault, MockUsage};
+use serde_json::{Value, json};
+use support::*;
+
+fn gemini_body() -> Value {
+    json!({"contents": [{"role": "user", "parts": [{"text": "Hello Gemini"}]}]})
+}
+
+async fn add_gemini_api(app: &TestApp, name: &str, key: &str) -> String {
+    app.add_account(json!({"name": name, "kind": "gemini-api", "base_url": null, "api_key": key}))
+        .await
+}
+
+async fn add_gemini_oauth(app: &TestApp, name: &str, token: &str) -> String {
+    app.add_account(json!({
+        "name": name, "kind": "gemini", "base_url": null, "api_key": null,
+        "oauth": {"access_token": token, "refresh_token": "rt", "expires_at": now() + 3_600_000},
+        "extra": {"project_id": "proj-1"},
+    }))
+    .await
+}
+
+async fn gemini_post(app: &TestApp, key: &str, path: &str, body: &Value) -> reqwest::Response {
+    app.http
+        .post(app.url(path))
+        .header("x-goog-api-key", key)
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn settled(app: &TestApp) {
+    app.state.usage.drain().await.unwrap();
+}
+
+async fn lifetime(app: &TestApp, key: &str) -> Value {
+    app.http
+        .get(app.url("/v1/usage"))
+        .header("x-api-key", key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+#[actix_web::test]
+async fn gemini_api_accounts_serve_every_route_form() {
+    let app = spawn_app().await;
+    add_gemini_api(&app, "g", "AIza-account-key").await;
+    let (_, key) = app.create_key(json!({})).await;
+    for path in [
+        "/gemini/v1beta/models/gemini-2.5-flash:generateContent",
+        "/gemini/v1/models/gemini-2.5-flash:generateContent",
+        "/v1beta/models/gemini-2.5-flash:generateContent",
+        "/v1/models/gemini-2.5-flash:generateContent",
+    ] {
+        let resp = gemini_post(&app, &key, path, &gemini_body()).await;
+        assert_eq!(resp.status(), 200, "{path}");
+        let v: Value = resp.json().await.unwrap();
+        assert!(
+            v["candidates"][0]["content"]["parts"][0]["text"].is_string(),
+            "{v}"
+        );
+        let r = app.mock.requests().last().unwrap().clone();
+        let version = if path.contains("v1beta") { "v1beta" } else { "v1" };
+        assert_eq!(
+            r.path,
+            format!("/{version}/models/gemini-2.5-flash:generateContent")
+        );
+        assert_eq!(r.header("x-goog-api-key"), Some("AIza-account-key"));
+        assert!(!r.headers.iter().any(|(_, v)| v.contains(&key)));
+    }
+    let count: Value = gemini_post(
+        &app,
+        &key,
+        "/gemini/v1beta/models/gemini-2.5-flash:countTokens",
+        &gemini_body(),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(count["totalTokens"], 25);
+    let unknown = gemini_post(
+        &app,
+        &key,
+        "/gemini/v1beta/models/gemini-2.5-flash:explode",
+        &gemini_body(),
+    )
+    .await;
+    assert_eq!(unknown.status(), 404);
+    assert_eq!(
+        unknown.json::<Value>().await.unwrap()["error"]["status"],
+        "NOT_FOUND"
+    );
+    let list: Value = app
+        .http
+        .get(app.url("/gemini/v1beta/models"))
+        .header("x-goog-api-key", &key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(list["models"][0]["name"].as_str().unwrap().starts_with("models/"));
+    app.assert_slots_released().await;
+}
+
+#[actix_web::test]
+async fn gemini_streams_pass_through_as_sse_or_a_json_array_with_usage() {
+    let app = spawn_app().await;
+    add_gemini_api(&app, "g", "AIza-g").await;
+    app.mock.set_usage(
+        "AIza-g",
+        MockUsage {
+            input_tokens: 100,
+            output_tokens: 10,
+            cache_read: 40,
+            ..Default::default()
+        },
+    );
+    let (_, key) = app.create_key(json!({})).await;
+    let sse = gemini_post(
+        &app,
+        &key,
+        "/gemini/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse",
+        &gemini_body(),
+    )
+    .await;
+    assert_eq!(sse.status(), 200);
+    assert_eq!(sse.headers()["content-type"], "text/event-stream");
+    let text = sse.text().await.unwrap();
+    assert!(
+        text.starts_with("data: {") && text.contains("usageMetadata"),
+        "{text}"
+    );
+    assert_eq!(app.mock.requests().last().unwrap().query, "alt=sse");
+    let array = gemini_post(
+        &app,
+        &key,
+        "/v1beta/models/gemini-2.5-flash:streamGenerateContent",
+        &gemini_body(),
+    )
+    .await;
+    let chunks: Vec<Value> = array.json().await.unwrap();
+    assert!(chunks.len() > 1 && chunks.last().unwrap()["usageMetadata"]["promptTokenCount"] == 140);
+    settled(&app).await;
+    let u = lifetime(&app, &key).await;
+    assert_eq!(u["requests"], 2);
+    assert_eq!(u["input_tokens"], 200, "prompt minus cached");
+    assert_eq!(u["cache_read_input_tokens"], 80);
+    assert_eq!(u["output_tokens"], 20);
+    // 100 × $0.30/M + 10 × $2.50/M + 40 × $0.075/M = $0.000058, twice
+    assert_eq!(u["cost_usd"], "0.000116");
+    app.assert_slots_released().await;
+}
+
+#[actix_web::test]
+async fn gemini_oauth_accounts_go_through_code_assist_and_answer_in_gemini_format() {
+    let app = spawn_app().await;
+    add_gemini_oauth(&app, "ca", "ya29-token").await;
+    let (key_id, key) = app.create_key(json!({})).await;
+    let resp = gemini_post(
+        &app,
+        &key,
+        "/gemini/v1beta/models/gemini-2.5-pro:generateContent",
+        &gemini_body(),
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+    let v: Value = resp.json().await.unwrap();
+    assert!(
+        v["candidates"].is_array() && v.get("response").is_none(),
+        "unwrapped: {v}"
+    );
+    let r = app.mock.requests().last().unwrap().clone();
+    assert_eq!(r.path, "/v1internal:generateContent");
+    assert_eq!(r.header("authorization"), Some("Bearer ya29-token"));
+    let sent = r.json();
+    assert_eq!(
+        (sent["model"].as_str(), sent["project"].as_str()),
+        (Some("gemini-2.5-pro"), Some("proj-1"))
+    );
+    assert_eq!(sent["request"], gemini_body());
+
+    let sse = gemini_post(
+        &app,
+        &key,
+        "/gemini/v1beta/models/gemini-2.5-pro:streamGenerateContent?alt=sse",
+        &gemini_body(),
+    )
+    .await;
+    let text = sse.text().await.unwrap();
+    assert!(
+        text.starts_with("data: {\"candidates\"") && !text.contains("\"response\""),
+        "{text}"
+    );
+    let array = gemini_post(
+        &app,
+        &key,
+        "/gemini/v1beta/models/gemini-2.5-pro:streamGenerateContent",
+        &gemini_body(),
+    )
+    .await;
+    assert_eq!(array.headers()["content-type"], "application/json");
+    let chunks: Vec<Value> = array.json().await.unwrap();
+    assert!(chunks.iter().all(|c| c.get("response").is_none()) && chunks.len() > 1);
+    assert_eq!(
+        app.mock.requests().last().unwrap().query,
+        "alt=sse",
+        "Code Assist is always asked for SSE"
+    );
+
+    // Gemini CLI speaking Code Assist directly: passed through, the project is the account's.
+    let ca_body = json!({"model": "gemini-2.5-pro", "project": "someone-elses", "request": gemini_body()});
+    let resp = gemini_post(&app, &key, "/gemini/v1internal:generateContent", &ca_body).await;
+    assert_eq!(resp.status(), 200);
+    assert!(resp.json::<Value>().await.unwrap()["response"]["candidates"].is_array());
+    assert_eq!(app.mock.requests().last().unwrap().json()["project"], "proj-1");
+    app.wait_for_usage(&key_id, 4).await;
+    app.assert_slots_released().await;
+}
+
+#[actix_web::test]
+async fn gemini_failover_cooldown_and_error_shapes() {
+    let app = spawn_app().await;
+    let a = app
+        .add_account(
+            json!({"name": "a", "kind": "gemini-api", "base_url": null, "api_key": "AIza-a", "priority": 1}),
+        )
+        .await;
+    add_gemini_api(&app, "b", "AIza-b").await;
+    let (_, key) = app.create_key(json!({})).await;
+    app.mock.enqueue(
+        "AIza-a",
+        Fault::gemini_error(429, "RESOURCE_EXHAUSTED", "quota").with_header("retry-after", "30"),
+    );
+    let resp = gemini_post(
+        &app,
+        &key,
+        "/gemini/v1beta/models/gemini-2.5-flash:generateContent",
+        &gemini_body(),
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(app.account(&a).await["cooldown"]["reason"], "rate_limit");
+
+    let resp = app
+        .http
+        .post(app.url("/gemini/v1beta/models/gemini-2.5-flash:generateContent"))
+        .json(&gemini_body())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(
+        (v["error"]["code"].as_u64(), v["error"]["status"].as_str()),
+        (Some(401), Some("UNAUTHENTICATED"))
+    );
+    let (_, claude_only) = app.create_key(json!({"permissions": ["claude"]})).await;
+    let resp = app
+        .http
+        .post(app.url(&format!(
+            "/gemini/v1beta/models/gemini-2.5-flash:generateContent?key={claude_only}"
+        )))
+        .json(&gemini_body())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403);
+    assert_eq!(
+        resp.json::<Value>().await.unwrap()["error"]["status"],
+        "PERMISSION_DENIED"
+    );
+    let bad = gemini_post(
+        &app,
+        &key,
+        "/gemini/v1beta/models/gemini-2.5-flash:generateContent",
+        &json!([1, 2]),
+    )
+    .await;
+    assert_eq!(bad.status(), 400);
+    assert_eq!(
+        bad.json::<Value>().await.unwrap()["error"]["status"],
+        "INVALID_ARGUMENT"
+    );
+    assert!(
+        app.mock
+            .requests()
+            .iter()
+            .all(|r| r.query.is_empty() || !r.query.contains("key="))
+    );
+    app.assert_slots_released().await;
+}
+
+async fn add_responses(app: &TestApp, name: &str, key: &str) -> String {
+    app.add_account(json!({"name": name, "kind": "openai-responses", "base_url": format!("{}/v1", app.mock.url()), "api_key": key}))
+        .await
+}
+
+async fn openai_post(app: &TestApp, key: &str, path: &str, body: &Value) -> reqwest::Response {
+    app.http
+        .post(app.url(path))
+        .bearer_auth(key)
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+fn responses_body(stream: bool) -> Value {
+    json!({"model": "gpt-5", "input": "Say hi", "stream": stream})
+}
+
+#[actix_web::test]
+async fn responses_accounts_serve_the_responses_api_json_and_stream() {
+    let app = spawn_app().await;
+    add_responses(&app, "r", "sk-proj-r").await;
+    let (_, key) = app.create_key(json!({})).await;
+    for path in ["/openai/v1/responses", "/openai/responses", "/v1/responses"] {
+        let v: Value = openai_post(&app, &key, path, &responses_body(false))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(v["object"], "response");
+        let r = app.mock.requests().last().unwrap().clone();
+        assert_eq!(r.path, "/v1/responses", "no doubled /v1");
+        assert_eq!(r.header("authorization"), Some("Bearer sk-proj-r"));
+    }
+    let resp = openai_post(&app, &key, "/openai/v1/responses", &responses_body(true)).await;
+    assert_eq!(resp.headers()["content-type"], "text/event-stream");
+    let text = resp.text().await.unwrap();
+    assert!(text.contains("response.created") && text.contains("response.completed"));
+    settled(&app).await;
+    assert_eq!(lifetime(&app, &key).await["requests"], 4);
+    app.assert_slots_released().await;
+}
+
+#[actix_web::test]
+async fn codex_oauth_accounts_use_the_codex_backend_and_sessions_stick() {
+    let app = spawn_app().await;
+    for (n, t) in [("c1", "codex-at-1"), ("c2", "codex-at-2")] {
+        app.add_account(json!({
+            "name": n, "kind": "openai", "base_url": null, "api_key": null,
+            "oauth": {"access_token": t, "refresh_token": "rt", "expires_at": now() + 3_600_000},
+            "extra": {"chatgpt_account_id": format!("acct-{n}")},
+        }))
+        .await;
+    }
+    let (_, key) = app.create_key(json!({})).await;
+    let captured: Vec<Value> = fixture("codex_cli");
+    let mut served = Vec::new();
+    for r in &captured {
+        let mut req = app.http.post(app.url("/openai/v1/responses")).bearer_auth(&key);
+        for (name, value) in r["headers"].as_object().unwrap() {
+            if !["authorization", "host", "content-length", "accept-encoding"].contains(&name.as_str()) {
+                req = req.header(name, value.as_str().unwrap());
+            }
+        }
+        let resp = req.json(&r["body"]).send().await.unwrap();
+        assert_eq!(resp.status(), 200);
+        resp.bytes().await.unwrap();
+        let up = app.mock.requests().last().unwrap().clone();
+        assert_eq!(up.path, "/backend-api/codex/responses");
+        assert!(up.header("chatgpt-account-id").unwrap().starts_with("acct-"));
+        assert_eq!(up.header("session-id"), r["headers"]["session-id"].as_str());
+        served.push((
+            r["headers"]["session-id"].as_str().unwrap().to_owned(),
+            up.credential.unwrap(),
+        ));
+    }
+    for (s, cred) in &served {
+        let same: Vec<_> = served.iter().filter(|(s2, _)| s2 == s).map(|(_, c)| c).collect();
+        assert!(
+            same.iter().all(|c| *c == cred),
+            "one Codex session, one account: {served:?}"
+        );
+    }
+    app.assert_slots_released().await;
+}
+
+#[actix_web::test]
+async fn chat_completions_with_include_usage_are_relayed_and_counted() {
+    let app = spawn_app().await;
+    add_responses(&app, "r", "sk-proj-r").await;
+    app.mock.set_usage(
+        "sk-proj-r",
+        MockUsage {
+            input_tokens: 30,
+            output_tokens: 5,
+            cache_read: 10,
+            ..Default::default()
+        },
+    );
+    let (_, key) = app.create_key(json!({})).await;
+    let body = json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}], "stream": true,
+        "stream_options": {"include_usage": true}});
+    let text = openai_post(&app, &key, "/openai/v1/chat/completions", &body)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(text.trim_end().ends_with("data: [DONE]"));
+    let plain = json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]});
+    let v: Value = openai_post(&app, &key, "/v1/chat/completions", &plain)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["object"], "chat.completion");
+    assert_eq!(app.mock.requests().last().unwrap().path, "/v1/chat/completions");
+    settled(&app).await;
+    let u = lifetime(&app, &key).await;
+    assert_eq!(
+        (
+            u["input_tokens"].as_u64(),
+            u["cache_read_input_tokens"].as_u64(),
+            u["output_tokens"].as_u64()
+        ),
+        (Some(60), Some(20), Some(10))
+    );
+    let missing = openai_post(&app, &key, "/v1/chat/completions", &json!({"model": "gpt-4o"})).await;
+    assert_eq!(missing.status(), 400);
+    let v: Value = missing.json().await.unwrap();
+    assert_eq!(v["error"]["type"], "invalid_request_error");
+    app.assert_slots_released().await;
+}
+
+#[actix_web::test]
+async fn a_codex_responses_stream_costs_what_a_hand_computation_says() {
+    let app = spawn_app().await;
+    add_responses(&app, "r", "sk-proj-r").await;
+    app.mock.set_usage(
+        "sk-proj-r",
+        MockUsage {
+            input_tokens: 1_000,
+            output_tokens: 200,
+            cache_read: 400,
+            ..Default::default()
+        },
+    );
+    let (_, key) = app.create_key(json!({})).await;
+    openai_post(&app, &key, "/openai/responses", &responses_body(true))
+        .await
+        .text()
+        .await
+        .unwrap();
+    settled(&app).await;
+    // gpt-5: 1000 × $1.25/M + 400 cached × $0.125/M + 200 × $10/M = $0.0033
+    let u = lifetime(&app, &key).await;
+    assert_eq!(u["cost_usd"], "0.003300");
+    assert_eq!(u["cache_read_input_tokens"], 400);
+}
+
+#[actix_web::test]
+async fn openai_failover_uses_rate_limit_reset_headers() {
+    let app = spawn_app().await;
+    let a = app
+        .add_account(json!({"name": "a", "kind": "openai-responses", "base_url": app.mock.url(), "api_key": "sk-a", "priority": 1}))
+        .await;
+    add_responses(&app, "b", "sk-b").await;
+    let (_, key) = app.create_key(json!({})).await;
+    app.mock.enqueue(
+        "sk-a",
+        Fault::openai_error(429, "rate_limit_exceeded", "slow")
+            .with_header("x-ratelimit-reset-requests", "2m30s"),
+    );
+    let t0 = now();
+    assert_eq!(
+        openai_post(&app, &key, "/v1/responses", &responses_body(false))
+            .await
+            .status(),
+        200
+    );
+    let until = app.account(&a).await["cooldown"]["until"].as_i64().unwrap();
+    assert!((t0 + 149_000..=now() + 150_000).contains(&until), "{until}");
+    let resp = openai_post(&app, "cr_nope", "/v1/responses", &responses_body(false)).await;
+    assert_eq!(resp.status(), 401);
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(v["error"]["type"], "authentication_error");
+    assert_eq!(v["error"]["code"], "invalid_api_key_format");
+    app.assert_slots_released().await;
+}
+
+#[actix_web::test]
+async fn usage_limit_reached_in_a_stream_rests_the_account_afterwards() {
+    let app = spawn_app().await;
+    let a = add_responses(&app, "r", "sk-proj-r").await;
+    let (_, key) = app.create_key(json!({})).await;
+    let body = "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"usage_limit_reached\",\"message\":\"limit\",\"resets_in_seconds\":900}}\n\n";
+    app.mock.enqueue(
+        "sk-proj-r",
+        Fault::Status {
+            status: 200,
+            headers: vec![("content-type".into(), "text/event-stream".into())],
+            body: body.into(),
+        },
+    );
+    let text = openai_post(&app, &key, "/v1/responses", &responses_body(true))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains("usage_limit_reached"), "passed through as is");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    loop {
+        let v = app.account(&a).await;
+        if v["cooldown"]["reason"] == "rate_limit" {
+            let until = v["cooldown"]["until"].as_i64().unwrap();
+            assert!(until > now() + 890_000, "resets_in_seconds sets the length");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the account was not rested: {v}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+    }
+    app.assert_slots_released().await;
+}
+
+#[actix_web::test]
+async fn requests_only_some_account_kinds_can_serve_go_only_to_them() {
+    let app = spawn_app().await;
+    app.add_account(json!({
+        "name": "codex", "kind": "openai", "base_url": null, "api_key": null,
+        "oauth": {"access_token": "codex-at", "refresh_token": "rt", "expires_at": now() + 3_600_000},
+    }))
+    .await;
+    add_gemini_api(&app, "g", "AIza-g").await;
+    let (_, key) = app.create_key(json!({})).await;
+    // Chat completions need a Responses-compatible API key account, not the Codex backend.
+    let chat = json!({"model": "gpt-5", "messages": [{"role": "user", "content": "hi"}]});
+    let resp = openai_post(&app, &key, "/v1/chat/completions", &chat).await;
+    assert_eq!(resp.status(), 503);
+    assert_eq!(
+        resp.json::<Value>().await.unwrap()["error"]["type"],
+        "server_error"
+    );
+    // Code Assist calls need a Gemini OAuth account.
+    let ca = json!({"model": "gemini-2.5-pro", "project": "p", "request": gemini_body()});
+    let resp = gemini_post(&app, &key, "/gemini/v1internal:generateContent", &ca).await;
+    assert_eq!(resp.status(), 503);
+    assert_eq!(
+        resp.json::<Value>().await.unwrap()["error"]["status"],
+        "UNAVAILABLE"
+    );
+    assert!(
+        app.mock.requests().is_empty(),
+        "no account of the wrong kind was tried"
+    );
+    add_responses(&app, "r", "sk-r").await;
+    assert_eq!(
+        openai_post(&app, &key, "/v1/chat/completions", &chat)
+            .await
+            .status(),
+        200
+    );
+    app.assert_slots_released().await;
+}
