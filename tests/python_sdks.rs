@@ -47,3 +47,31 @@ async fn the_anthropic_sdk_works_against_switchyard() {
     assert_eq!(usage.output_tokens, 3 * 12);
     app.assert_slots_released().await;
 }
+
+#[actix_web::test]
+async fn the_openai_sdk_works_against_switchyard() {
+    let app = spawn_app().await;
+    app.add_account(
+        json!({"name": "r", "kind": "openai-responses", "base_url": app.mock.url(), "api_key": "sk-r"}),
+    )
+    .await;
+    let (key_id, key) = app.create_key(json!({})).await;
+    run_script("openai_sdk.py", &app.base, &key).await;
+    // Per base URL: chat, chat stream, responses, responses stream, responses.stream().
+    let usage = app.wait_for_usage(&key_id, 10).await;
+    assert_eq!(usage.requests, 10);
+    app.assert_slots_released().await;
+}
+
+#[actix_web::test]
+async fn the_google_genai_sdk_works_against_switchyard() {
+    let app = spawn_app().await;
+    app.add_account(json!({"name": "g", "kind": "gemini-api", "base_url": null, "api_key": "AIza-g"}))
+        .await;
+    let (key_id, key) = app.create_key(json!({})).await;
+    run_script("gemini_sdk.py", &app.base, &key).await;
+    // 4 base/version pairs × (generate + stream); count_tokens carries no usage.
+    let usage = app.wait_for_usage(&key_id, 8).await;
+    assert_eq!(usage.requests, 8);
+    app.assert_slots_released().await;
+}
