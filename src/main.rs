@@ -1,22 +1,22 @@
-//! The `switchyard` binary: `switchyard serve` (the default) runs the relay.
-use std::path::PathBuf;
+//! The `switchyard` binary: `switchyard serve` (the default) runs the relay; the other
+//! subcommands are the operator CLI (see the `cli` module).
+mod cli;
+
+use clap::Parser;
+use std::path::Path;
 use std::process::ExitCode;
 use switchyard::settings::Settings;
-use switchyard::startup::Application;
-
-fn config_path() -> Option<PathBuf> {
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        if a == "--config" {
-            return args.next().map(PathBuf::from);
-        }
-    }
-    let default = PathBuf::from("settings.toml");
-    default.exists().then_some(default)
-}
 
 fn main() -> ExitCode {
-    let settings = match Settings::load(config_path().as_deref()) {
+    let cli = cli::Cli::parse();
+    match cli.command {
+        None | Some(cli::Command::Serve) => serve(cli::config_path(&cli.global).as_deref()),
+        Some(command) => cli::run(cli.global, command),
+    }
+}
+
+fn serve(config: Option<&Path>) -> ExitCode {
+    let settings = match Settings::load(config) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("switchyard: {e}");
@@ -25,49 +25,11 @@ fn main() -> ExitCode {
     };
     switchyard::telemetry::init(&settings.log);
     let system = actix::System::new();
-    let result = system.block_on(async move {
-        let app = Application::build(settings.clone()).await?;
-        tracing::info!(
-            address = %format!("http://{}:{}", settings.server.host, app.port()),
-            accounts = app.state().scheduling.snapshot().len(),
-            "switchyard listening"
-        );
-        let handle = app.handle();
-        actix_web::rt::spawn(async move {
-            shutdown_signal().await;
-            tracing::info!("shutting down");
-            handle.stop(true).await;
-        });
-        app.run_until_stopped().await?;
-        Ok::<_, switchyard::startup::StartupError>(())
-    });
-    match result {
+    match system.block_on(switchyard::startup::serve(settings)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "switchyard failed");
             ExitCode::FAILURE
         }
-    }
-}
-
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
     }
 }

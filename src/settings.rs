@@ -35,6 +35,8 @@ pub struct ServerSettings {
     pub body_limit_mb: usize,
     /// HTTP worker threads; 0 = one per core.
     pub workers: usize,
+    /// On SIGTERM / SIGINT, how long in-flight requests (streams) may take to finish.
+    pub shutdown_grace_secs: u64,
 }
 
 impl Default for ServerSettings {
@@ -43,6 +45,7 @@ impl Default for ServerSettings {
             host: "127.0.0.1".into(),
             port: 3000,
             body_limit_mb: 100,
+            shutdown_grace_secs: 30,
             workers: 0,
         }
     }
@@ -236,7 +239,8 @@ impl Default for GeminiUpstream {
             api_base_url: "https://generativelanguage.googleapis.com".into(),
             code_assist_base_url: "https://cloudcode-pa.googleapis.com".into(),
             token_url: "https://oauth2.googleapis.com/token".into(),
-            oauth_client_id: "681255809395-oo8ft2oprdrnp9e3aqf6av3hmdib135j.apps.googleusercontent.com".into(),
+            oauth_client_id: "681255809395-oo8ft2oprdrnp9e3aqf6av3hmdib135j.apps.googleusercontent.com"
+                .into(),
             oauth_client_secret: "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".into(),
         }
     }
@@ -269,6 +273,10 @@ pub struct ClaudeUpstream {
     /// OAuth token endpoint used to refresh access tokens.
     pub token_url: String,
     pub oauth_client_id: String,
+    /// Where `switchyard account login claude` sends the operator to sign in (PKCE).
+    pub authorize_url: String,
+    /// The redirect URI registered for the OAuth client; Claude's shows the code to paste back.
+    pub redirect_uri: String,
 }
 
 impl Default for ClaudeUpstream {
@@ -277,6 +285,8 @@ impl Default for ClaudeUpstream {
             api_base_url: "https://api.anthropic.com".into(),
             token_url: "https://platform.claude.com/v1/oauth/token".into(),
             oauth_client_id: "9d1c250a-e61b-44d9-88ed-5944d1962f5e".into(),
+            authorize_url: "https://claude.ai/oauth/authorize".into(),
+            redirect_uri: "https://console.anthropic.com/oauth/code/callback".into(),
         }
     }
 }

@@ -29,6 +29,15 @@ pub struct Backends {
 }
 
 impl Backends {
+    /// The backends `store.backend` names.
+    pub async fn open(settings: &Settings) -> Result<Self, StartupError> {
+        let store = crate::store::open(&settings.store).await?;
+        Ok(Backends {
+            store,
+            ..Self::in_memory()
+        })
+    }
+
     /// Everything in process memory (tests, benchmarks).
     pub fn in_memory() -> Self {
         Backends {
@@ -44,6 +53,8 @@ impl Backends {
 pub enum StartupError {
     #[error("state store: {0}")]
     Store(#[from] StoreError),
+    #[error("{0}")]
+    Open(#[from] crate::store::OpenError),
     #[error("{0}")]
     Io(#[from] std::io::Error),
     #[error("upstream HTTP client: {0}")]
@@ -63,18 +74,20 @@ pub struct Application {
 impl Application {
     /// Opens the configured backends and builds the application.
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
-        Self::build_with(settings, Backends::in_memory()).await
+        let backends = Backends::open(&settings).await?;
+        Self::build_with(settings, backends).await
     }
 
     pub async fn build_with(settings: Settings, backends: Backends) -> Result<Self, StartupError> {
         let clock: SharedClock = Arc::new(SystemClock);
-        let scheduling =
-            Scheduling::start(backends.store.clone(), clock.clone(), settings.scheduling(), None).await?;
+        let metrics = Arc::new(crate::metrics::Metrics::new());
+        let store = crate::metered_store::MeteredStore::wrap(backends.store, metrics.store_stats.clone());
+        let scheduling = Scheduling::start(store.clone(), clock.clone(), settings.scheduling(), None).await?;
         let admin = AdminToken::resolve(&settings.admin.token, &settings.store.data_dir)?;
         let keys = Arc::new(KeyService::new(backends.keys, clock.clone()));
         let oauth_timeout = Duration::from_millis(settings.relay.idle_timeout_ms.min(30_000));
         let oauth = Arc::new(TokenRefresher::new(
-            backends.store.clone(),
+            store.clone(),
             scheduling.clone(),
             clock.clone(),
             oauth_timeout,
@@ -113,12 +126,14 @@ impl Application {
         let state = web::Data::new(AppState {
             settings: settings.clone(),
             scheduling,
-            store: backends.store,
+            store,
             keys: keys.clone(),
             usage,
             oauth,
             admin,
             clock,
+            metrics,
+            started: std::time::Instant::now(),
         });
         actix_web::rt::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -133,11 +148,13 @@ impl Application {
         let mut server = HttpServer::new(move || {
             let clients = UpstreamClients::new(&relay_settings).expect("checked at start-up");
             App::new()
+                .wrap(actix_web::middleware::from_fn(crate::middleware::observe))
                 .app_data(app_state.clone())
                 .app_data(web::Data::new(clients))
                 .configure(routes::configure)
         })
         .disable_signals()
+        .shutdown_timeout(settings.server.shutdown_grace_secs)
         .listen(listener)?;
         if settings.server.workers > 0 {
             server = server.workers(settings.server.workers);
@@ -160,5 +177,92 @@ impl Application {
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
+    }
+}
+
+/// Runs switchyard until SIGTERM / SIGINT, then shuts down gracefully: stop accepting, let
+/// in-flight requests finish within `server.shutdown_grace_secs`, wait for every slot lease to
+/// be released, flush usage, return. A second signal exits at once.
+pub async fn serve(settings: Settings) -> Result<(), StartupError> {
+    let grace = settings.server.shutdown_grace_secs;
+    let address = format!("http://{}:{}", settings.server.host, settings.server.port);
+    let app = Application::build(settings).await?;
+    let state = app.state();
+    tracing::info!(
+        address = %address.rsplit_once(':').map(|(h, _)| format!("{h}:{}", app.port())).unwrap_or(address),
+        backend = ?state.settings.store.backend,
+        accounts = state.scheduling.snapshot().len(),
+        "switchyard listening"
+    );
+    let handle = app.handle();
+    actix_web::rt::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!(
+            grace_secs = grace,
+            "shutting down: no new connections, waiting for in-flight requests"
+        );
+        let stop = handle.stop(true);
+        actix_web::rt::spawn(async move {
+            shutdown_signal().await;
+            tracing::warn!("second signal: exiting now");
+            std::process::exit(130);
+        });
+        stop.await;
+    });
+    app.run_until_stopped().await?;
+    drain(&state).await;
+    Ok(())
+}
+
+/// After the server stopped: every lease released, usage and last-used times written.
+async fn drain(state: &AppState) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while state.scheduling.live_leases() > 0 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Releases travel through the pool's mailbox to the store: wait for the store to agree.
+    let mut held = 0;
+    while std::time::Instant::now() < deadline {
+        held = state
+            .scheduling
+            .slot_counts()
+            .await
+            .map(|c| c.values().sum::<u32>())
+            .unwrap_or(0);
+        if held == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    if let Err(e) = state.usage.drain().await {
+        tracing::error!(error = %e, "flushing usage at shutdown failed");
+    }
+    state.keys.sync().await;
+    tracing::info!(
+        live_leases = state.scheduling.live_leases(),
+        slots_held = held,
+        "shutdown complete"
+    );
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }

@@ -17,4 +17,6 @@ pub struct AppState {
     pub oauth: Arc<TokenRefresher>,
     pub admin: AdminToken,
     pub clock: SharedClock,
+    pub metrics: Arc<crate::metrics::Metrics>,
+    pub started: std::time::Instant,
 }

@@ -45,6 +45,9 @@ pub struct Finish {
     pub(crate) status: u16,
     pub(crate) attempts: usize,
     pub(crate) started: Instant,
+    pub(crate) upstream_sent: Instant,
+    pub(crate) request_id: String,
+    pub(crate) metrics: Arc<crate::metrics::Metrics>,
     pub(crate) done: bool,
 }
 
@@ -101,7 +104,32 @@ impl Finish {
             });
         }
         let u = usage.unwrap_or_default();
+        let platform = self.platform.as_str();
+        self.metrics
+            .upstream_seconds
+            .with_label_values(&[platform])
+            .observe(self.upstream_sent.elapsed().as_secs_f64());
+        if usage.is_some() {
+            for (class, n) in [
+                ("input", u.input_tokens),
+                ("output", u.output_tokens),
+                ("cache_creation", u.cache_creation_tokens()),
+                ("cache_read", u.cache_read_tokens),
+            ] {
+                self.metrics
+                    .tokens
+                    .with_label_values(&[platform, &model, class])
+                    .inc_by(n);
+            }
+        }
+        if let Some(c) = cost {
+            self.metrics
+                .cost_micro_usd
+                .with_label_values(&[platform, &model])
+                .inc_by(c.real.micros());
+        }
         tracing::info!(
+            request_id = %self.request_id,
             key_id = %self.key.id,
             account = %self.account_id,
             platform = %self.platform,

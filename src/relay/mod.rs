@@ -19,7 +19,7 @@ use finish::{Ending, Finish};
 use futures::StreamExt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use switchyard_actors::pool::{MarkOutcome, Outcome};
+use switchyard_actors::pool::{HealthChange, MarkOutcome, Outcome};
 use switchyard_actors::scheduler::{SelectAccount, SelectError, Selection};
 use switchyard_actors::{Account, AccountId, Credentials};
 
@@ -35,6 +35,10 @@ pub struct RelayRequest {
     pub token_endpoint: Option<TokenEndpoint>,
     /// Account kinds able to serve this request (`None`: any of the platform).
     pub kinds: Option<Vec<switchyard_actors::AccountKind>>,
+    /// For the request's log line.
+    pub request_id: String,
+    /// When switchyard received the request (added-latency metric).
+    pub received: Instant,
 }
 
 /// Why one attempt on one account did not produce an answer for the client.
@@ -131,6 +135,13 @@ pub async fn relay(
             }
             Err(e) => return Err(e.into()),
         };
+        if !tried.is_empty() {
+            state
+                .metrics
+                .failovers
+                .with_label_values(&[provider.platform().as_str()])
+                .inc();
+        }
         tried.push(selection.account.id.clone());
         match attempt(
             state,
@@ -181,8 +192,19 @@ async fn mark(state: &AppState, account: &Account, outcome: Outcome, model: &str
         outcome,
         model: Some(model.to_owned()),
     };
-    if let Err(e) = state.scheduling.mark_outcome(msg).await {
-        tracing::warn!(account = %account.id, error = %e, "recording an upstream outcome failed");
+    match state.scheduling.mark_outcome(msg).await {
+        Ok(HealthChange::CooledDown { reason, .. }) => {
+            state
+                .metrics
+                .cooldowns
+                .with_label_values(&[reason.as_str()])
+                .inc();
+        }
+        Ok(HealthChange::FamilyLimited { .. }) => {
+            state.metrics.cooldowns.with_label_values(&["family_limit"]).inc();
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(account = %account.id, error = %e, "recording an upstream outcome failed"),
     }
 }
 
@@ -248,6 +270,13 @@ async fn attempt(
         Ok(c) => c,
         Err(e) => return Attempt::Failed(Failure::Unusable(e.to_string())),
     };
+    let platform_label = provider.platform().as_str();
+    state
+        .metrics
+        .added_seconds
+        .with_label_values(&[platform_label])
+        .observe(req.received.elapsed().as_secs_f64());
+    let sent_at = Instant::now();
     let send = client
         .post(&call.url)
         .headers(call.headers)
@@ -268,6 +297,11 @@ async fn attempt(
         }
         Ok(Ok(r)) => r,
     };
+    state
+        .metrics
+        .upstream_ttfb_seconds
+        .with_label_values(&[platform_label])
+        .observe(sent_at.elapsed().as_secs_f64());
     let status = StatusCode::from_u16(resp.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
     let headers = resp.headers().clone();
 
@@ -322,6 +356,9 @@ async fn attempt(
         status: status.as_u16(),
         attempts: attempt_no,
         started,
+        upstream_sent: sent_at,
+        request_id: req.request_id.clone(),
+        metrics: state.metrics.clone(),
         done: false,
     };
 

@@ -3,13 +3,14 @@
 use crate::auth;
 use crate::error::{ApiError, ApiResult};
 use crate::http::body::{check_declared_length, read_body};
+use crate::middleware::{LoggedByRelay, RequestContext};
 use crate::oauth::TokenEndpoint;
 use crate::providers::{Inbound, Provider};
 use crate::relay::client::UpstreamClients;
 use crate::relay::headers::inbound_headers;
 use crate::relay::{RelayRequest, relay};
 use crate::state::AppState;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use bytes::Bytes;
 use switchyard_actors::AccountKind;
 use switchyard_actors::session::SessionId;
@@ -57,6 +58,9 @@ pub async fn relay_route<P: Provider>(
         stream: parsed.stream,
         session: parsed.session,
     };
+    let ctx = req.extensions().get::<RequestContext>().cloned();
+    // The relay writes this request's log line (with key, account, tokens and cost).
+    req.extensions_mut().insert(LoggedByRelay);
     let request = RelayRequest {
         key: admitted.key,
         window_start: admitted.window_start,
@@ -64,6 +68,8 @@ pub async fn relay_route<P: Provider>(
         inbound,
         token_endpoint,
         kinds,
+        request_id: ctx.as_ref().map(|c| c.id.clone()).unwrap_or_default(),
+        received: ctx.map_or_else(std::time::Instant::now, |c| c.received),
     };
     relay(state, clients, provider, request).await.map_err(fail)
 }

@@ -4,12 +4,14 @@ pub mod claude;
 mod fallback;
 pub mod forward;
 pub mod gemini;
+pub mod health;
 pub mod openai;
 pub mod usage;
 
 use actix_web::web;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    health::configure(cfg);
     claude::configure(cfg);
     usage::configure(cfg);
     gemini::configure(cfg);

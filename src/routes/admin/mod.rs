@@ -1,7 +1,10 @@
 //! The admin API under `/admin`, for operators: accounts and keys. Every route needs
 //! `Authorization: Bearer <admin token>`. Changes reach the scheduler at once.
 mod accounts;
+mod groups;
 mod keys;
+mod oauth;
+mod reset;
 mod usage;
 
 use crate::error::{ApiError, ApiFailure, ApiFormat};
@@ -19,6 +22,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/accounts/{id}", web::get().to(accounts::get))
             .route("/accounts/{id}", web::patch().to(accounts::update))
             .route("/accounts/{id}", web::delete().to(accounts::remove))
+            .route("/accounts/{id}/reset", web::post().to(reset::reset))
+            .route("/groups", web::post().to(groups::create))
+            .route("/groups", web::get().to(groups::list))
+            .route("/groups/{id}", web::delete().to(groups::remove))
+            .route("/groups/{id}/members", web::post().to(groups::add_member))
+            .route("/groups/{id}/members/{account}", web::delete().to(groups::remove_member))
+            .route("/oauth/claude/start", web::post().to(oauth::claude_start))
+            .route("/oauth/claude/exchange", web::post().to(oauth::claude_exchange))
             .route("/keys", web::post().to(keys::create))
             .route("/keys", web::get().to(keys::list))
             .route("/keys/{id}", web::get().to(keys::get))

@@ -1,0 +1,202 @@
+//! Prometheus metrics, one registry per application (tests run many side by side). Counters and
+//! histograms are updated as requests flow; pool gauges (slots, account states, actor
+//! restarts, store traffic) are read from their owners at scrape time.
+use crate::state::AppState;
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use switchyard_actors::system::ActorName;
+
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0,
+    300.0,
+];
+
+pub struct Metrics {
+    registry: Registry,
+    /// Every answered request, by route pattern and status.
+    pub requests: IntCounterVec,
+    /// Upstream request duration, first byte to last, per platform.
+    pub upstream_seconds: HistogramVec,
+    /// Time from sending upstream to the answer's headers.
+    pub upstream_ttfb_seconds: HistogramVec,
+    /// Time switchyard spent before the request went upstream (auth, parsing, scheduling).
+    pub added_seconds: HistogramVec,
+    pub tokens: IntCounterVec,
+    /// Provider cost in micro-dollars.
+    pub cost_micro_usd: IntCounterVec,
+    pub cooldowns: IntCounterVec,
+    pub failovers: IntCounterVec,
+    slots_in_use: IntGaugeVec,
+    slot_limit: IntGaugeVec,
+    accounts: IntGaugeVec,
+    actor_restarts: IntGaugeVec,
+    store_ops: IntGaugeVec,
+    store_errors: IntGaugeVec,
+    pub store_stats: Arc<StoreStats>,
+}
+
+/// Store traffic counted by [`crate::metered_store`].
+#[derive(Debug, Default)]
+pub struct StoreStats {
+    pub ops: AtomicU64,
+    pub errors: AtomicU64,
+}
+
+fn counter(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
+    r.register(Box::new(c.clone())).expect("unique metric");
+    c
+}
+
+fn gauge(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
+    let g = IntGaugeVec::new(Opts::new(name, help), labels).expect("valid metric");
+    r.register(Box::new(g.clone())).expect("unique metric");
+    g
+}
+
+fn histogram(r: &Registry, name: &str, help: &str, labels: &[&str]) -> HistogramVec {
+    let h = HistogramVec::new(
+        HistogramOpts::new(name, help).buckets(LATENCY_BUCKETS.to_vec()),
+        labels,
+    )
+    .expect("valid metric");
+    r.register(Box::new(h.clone())).expect("unique metric");
+    h
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// Registers every metric (start-up only: names are constants, so this cannot fail).
+    pub fn new() -> Self {
+        let r = Registry::new_custom(Some("switchyard".into()), None).expect("valid prefix");
+        Metrics {
+            requests: counter(
+                &r,
+                "requests_total",
+                "Requests answered, by route and status",
+                &["route", "status"],
+            ),
+            upstream_seconds: histogram(&r, "upstream_seconds", "Upstream request duration", &["platform"]),
+            upstream_ttfb_seconds: histogram(
+                &r,
+                "upstream_ttfb_seconds",
+                "Upstream time to first byte",
+                &["platform"],
+            ),
+            added_seconds: histogram(
+                &r,
+                "added_latency_seconds",
+                "Time spent before going upstream",
+                &["platform"],
+            ),
+            tokens: counter(
+                &r,
+                "tokens_total",
+                "Tokens by platform, model and class",
+                &["platform", "model", "class"],
+            ),
+            cost_micro_usd: counter(
+                &r,
+                "cost_micro_usd_total",
+                "Provider cost in micro-dollars",
+                &["platform", "model"],
+            ),
+            cooldowns: counter(
+                &r,
+                "cooldowns_total",
+                "Account cooldowns started, by reason",
+                &["reason"],
+            ),
+            failovers: counter(
+                &r,
+                "failovers_total",
+                "Requests moved to another account",
+                &["platform"],
+            ),
+            slots_in_use: gauge(&r, "account_slots_in_use", "Slots held per account", &["account"]),
+            slot_limit: gauge(
+                &r,
+                "account_slot_limit",
+                "Slot limit per account (0 = unlimited)",
+                &["account"],
+            ),
+            accounts: gauge(
+                &r,
+                "accounts",
+                "Accounts by platform and state",
+                &["platform", "state"],
+            ),
+            actor_restarts: gauge(&r, "actor_restarts", "Supervisor restarts per actor", &["actor"]),
+            store_ops: gauge(
+                &r,
+                "store_operations",
+                "State store operations (round trips)",
+                &["store"],
+            ),
+            store_errors: gauge(
+                &r,
+                "store_errors",
+                "State store operations that failed",
+                &["store"],
+            ),
+            registry: r,
+            store_stats: Arc::default(),
+        }
+    }
+
+    /// The text exposition, with pool gauges refreshed first.
+    pub async fn render(&self, state: &AppState) -> String {
+        let snapshot = state.scheduling.snapshot();
+        let slots = state.scheduling.slot_counts().await.unwrap_or_default();
+        let now = state.clock.now_ms();
+        self.slots_in_use.reset();
+        self.slot_limit.reset();
+        self.accounts.reset();
+        for e in snapshot.all() {
+            let a = &e.account;
+            let id = a.id.as_str();
+            self.slots_in_use
+                .with_label_values(&[id])
+                .set(i64::from(slots.get(&a.id).copied().unwrap_or(0)));
+            self.slot_limit
+                .with_label_values(&[id])
+                .set(i64::from(a.max_concurrency));
+            let st = if !a.is_enabled() {
+                "disabled"
+            } else if e.health.active_cooldown(now).is_some() {
+                "cooling_down"
+            } else if e.health.family_limits.iter().any(|l| l.until > now) {
+                "family_limited"
+            } else {
+                "available"
+            };
+            self.accounts
+                .with_label_values(&[a.platform().as_str(), st])
+                .inc();
+        }
+        for actor in ActorName::ALL {
+            self.actor_restarts
+                .with_label_values(&[actor.as_str()])
+                .set(state.scheduling.restarts(actor) as i64);
+        }
+        self.store_ops
+            .with_label_values(&["state"])
+            .set(self.store_stats.ops.load(Ordering::Relaxed) as i64);
+        self.store_errors
+            .with_label_values(&["state"])
+            .set(self.store_stats.errors.load(Ordering::Relaxed) as i64);
+        let mut out = Vec::new();
+        if let Err(e) = TextEncoder::new().encode(&self.registry.gather(), &mut out) {
+            tracing::error!(error = %e, "encoding metrics failed");
+        }
+        String::from_utf8(out).unwrap_or_default()
+    }
+}
