@@ -1,7 +1,9 @@
 //! `SelectAccount` through the real actors (a `Scheduling` over a `MemoryStore`, inside an actix
 //! `System` this harness drives itself): round-trip latency of select + drop-lease with 1, 100
 //! and 10,000 accounts, with and without a sticky hit; throughput at 100 accounts with many
-//! selections in flight; and baselines measured the same way (an empty `Addr::send`, a
+//! selections in flight, with the actors on the callers' thread, on an arbiter of their own, or
+//! with local schedulers on the callers' arbiter and the pool on another (`Scheduling::local`);
+//! and baselines measured the same way (an empty `Addr::send`, a
 //! `ResponseFuture` handler, the store's slot acquisition alone) so figures read as ratios.
 //!
 //! Run with `cargo bench -p switchyard-actors`.
@@ -60,6 +62,18 @@ fn thread_cpu_time() -> Duration {
 /// Selections in flight at once in the throughput measurements.
 const IN_FLIGHT: usize = 128;
 
+/// Where the actors run, relative to the callers (who run on the driving thread, arbiter A).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Layout {
+    /// Every actor on A, with the callers.
+    OneThread,
+    /// Every actor on arbiter B: each selection crosses threads.
+    ActorsOnOwnArbiter,
+    /// Pool and sticky actors on B, the callers' schedulers on A (`Scheduling::local`): a
+    /// selection stays on A; only the lease release crosses to B.
+    LocalSchedulers,
+}
+
 struct Bench {
     system: actix_rt::SystemRunner,
     /// Where the actors run when they are not on the system thread.
@@ -68,11 +82,10 @@ struct Bench {
 }
 
 impl Bench {
-    /// `accounts` shared, unlimited Claude accounts; actors on the driving thread, or on an
-    /// arbiter thread of their own.
-    fn new(accounts: usize, own_thread: bool) -> Self {
+    /// `accounts` shared, unlimited Claude accounts, actors laid out as `layout` says.
+    fn new(accounts: usize, layout: Layout) -> Self {
         let system = actix_rt::System::new();
-        let arbiter = own_thread.then(actix_rt::Arbiter::new);
+        let arbiter = (layout != Layout::OneThread).then(actix_rt::Arbiter::new);
         let store = Arc::new(MemoryStore::new());
         let now = SystemClock.now_ms();
         let scheduling = system.block_on(async {
@@ -90,7 +103,11 @@ impl Bench {
             .await
             .expect("start");
             assert_eq!(s.snapshot().len(), accounts);
-            s
+            match layout {
+                // Started here, on the driving thread's arbiter.
+                Layout::LocalSchedulers => s.local(),
+                _ => s,
+            }
         });
         Bench {
             system,
@@ -176,7 +193,7 @@ fn select_round_trip(c: &mut Criterion) {
     for n in SIZES {
         // Built on first use, so a filtered run (`cargo bench -- sticky_hit/100`) skips the rest.
         let bench = OnceCell::new();
-        let bench = || bench.get_or_init(|| Bench::new(n, false));
+        let bench = || bench.get_or_init(|| Bench::new(n, Layout::OneThread));
         if n >= 10_000 {
             g.sample_size(10).measurement_time(Duration::from_secs(4));
         } else {
@@ -197,13 +214,49 @@ fn select_throughput(c: &mut Criterion) {
     let mut g = c.benchmark_group("select_throughput_100_accounts");
     g.throughput(Throughput::Elements(1));
     g.sample_size(20).measurement_time(Duration::from_secs(4));
-    for (label, own_thread) in [("one_thread", false), ("actors_on_own_arbiter", true)] {
+    for (label, layout) in [
+        ("one_thread", Layout::OneThread),
+        ("actors_on_own_arbiter", Layout::ActorsOnOwnArbiter),
+        ("local_schedulers_pool_on_own_arbiter", Layout::LocalSchedulers),
+    ] {
         let bench = OnceCell::new();
-        let bench = || bench.get_or_init(|| Bench::new(100, own_thread));
+        let bench = || bench.get_or_init(|| Bench::new(100, layout));
         for (kind, req) in [("no_session", plain()), ("sticky_hit", sticky())] {
             g.bench_function(BenchmarkId::new(format!("{label}/{kind}"), IN_FLIGHT), |b| {
                 let bench = bench();
                 b.iter_custom(|iters| bench.concurrent(&req, iters));
+                bench.settle();
+            });
+        }
+    }
+    g.finish();
+}
+
+/// Sequential select + drop at 100 accounts when the pool is on another thread: all actors
+/// there, or local schedulers on the callers' thread. Two threads at work: wall time.
+fn select_round_trip_cross_thread(c: &mut Criterion) {
+    let mut g = c.benchmark_group("select_round_trip_cross_thread_100_accounts");
+    g.throughput(Throughput::Elements(1));
+    g.sample_size(30).measurement_time(Duration::from_secs(3));
+    for (label, layout) in [
+        ("actors_on_own_arbiter", Layout::ActorsOnOwnArbiter),
+        ("local_schedulers_pool_on_own_arbiter", Layout::LocalSchedulers),
+    ] {
+        let bench = OnceCell::new();
+        let bench = || bench.get_or_init(|| Bench::new(100, layout));
+        for (kind, req) in [("no_session", plain()), ("sticky_hit", sticky())] {
+            g.bench_function(BenchmarkId::new(label, kind), |b| {
+                let bench = bench();
+                b.iter_custom(|iters| {
+                    bench.system.block_on(async {
+                        let start = Instant::now();
+                        for _ in 0..iters {
+                            let selection = bench.scheduling.select(req.clone()).await.expect("selected");
+                            drop(selection);
+                        }
+                        start.elapsed()
+                    })
+                });
                 bench.settle();
             });
         }
@@ -217,7 +270,7 @@ fn mark_outcome_republish(c: &mut Criterion) {
     g.throughput(Throughput::Elements(1));
     for n in [100, 10_000] {
         let bench = OnceCell::new();
-        let bench = || bench.get_or_init(|| Bench::new(n, false));
+        let bench = || bench.get_or_init(|| Bench::new(n, Layout::OneThread));
         g.sample_size(10).measurement_time(Duration::from_secs(3));
         g.bench_function(BenchmarkId::from_parameter(n), |b| {
             let bench = bench();
@@ -394,6 +447,7 @@ criterion_group!(
     baseline,
     select_round_trip,
     select_throughput,
+    select_round_trip_cross_thread,
     mark_outcome_republish
 );
 criterion_main!(benches);

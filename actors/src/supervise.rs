@@ -32,17 +32,34 @@ where
     })
 }
 
-/// Restart counters, for metrics and tests.
+/// Restart counters, for metrics and tests. A counter may roll up into a total: the schedulers
+/// of each local set count their own restarts and the total across every set of the core.
 #[derive(Debug, Default)]
-pub struct RestartCounter(AtomicU64);
+pub struct RestartCounter {
+    n: AtomicU64,
+    total: Option<std::sync::Arc<RestartCounter>>,
+}
 
 impl RestartCounter {
-    pub(crate) fn record(&self, actor: &'static str) {
-        let n = self.0.fetch_add(1, Ordering::Relaxed) + 1;
-        tracing::warn!(actor, restarts = n, "actor restarted by its supervisor");
+    /// A counter whose restarts are also added to `total`.
+    pub(crate) fn rolling_up_into(total: std::sync::Arc<RestartCounter>) -> Self {
+        RestartCounter {
+            n: AtomicU64::new(0),
+            total: Some(total),
+        }
     }
+
+    pub(crate) fn record(&self, actor: &'static str) {
+        let n = self.n.fetch_add(1, Ordering::Relaxed) + 1;
+        let total = self
+            .total
+            .as_ref()
+            .map_or(n, |t| t.n.fetch_add(1, Ordering::Relaxed) + 1);
+        tracing::warn!(actor, restarts = n, total, "actor restarted by its supervisor");
+    }
+
     pub fn get(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
+        self.n.load(Ordering::Relaxed)
     }
 }
 

@@ -2,6 +2,7 @@
 //! typed, time-bounded calls.
 use crate::clock::SharedClock;
 use crate::domain::{AccountId, Platform};
+use crate::lease::Lease;
 use crate::pool::{
     AccountPool, HealthChange, MarkOutcome, PoolSnapshot, PoolView, ReloadAccounts, SlotCounts,
 };
@@ -10,7 +11,7 @@ use crate::scheduler::{
 };
 use crate::settings::{ActorKnobs, SchedulingSettings};
 use crate::sticky::{Bind, Lookup, StickyError, StickySessions, Unbind};
-use crate::store::{Store, StoreError};
+use crate::store::{SlotCandidate, SlotRequest, Store, StoreError};
 use crate::supervise::{ActorFault, InjectPanic, Ping, RestartCounter};
 use actix::dev::{MessageResponse, ToEnvelope};
 use actix::prelude::*;
@@ -47,6 +48,8 @@ impl ActorName {
     }
 }
 
+/// Restart totals of one scheduling core: the pool and sticky actors (one of each), and each
+/// scheduler kind summed over every set (the core's own and every local set).
 #[derive(Default)]
 struct Restarts {
     pool: Arc<RestartCounter>,
@@ -56,17 +59,76 @@ struct Restarts {
     openai: Arc<RestartCounter>,
 }
 
-/// Handle to the running scheduling core. Cheap to clone.
-#[derive(Clone)]
-pub struct Scheduling {
+/// What every handle of one scheduling core shares: the single pool and sticky actors, the
+/// published pool view (snapshot, live leases, lease ids), the store, the clock and settings.
+struct Core {
     pool: Addr<AccountPool>,
     sticky: Addr<StickySessions>,
+    view: Arc<PoolView>,
+    store: Arc<dyn Store>,
+    clock: SharedClock,
+    settings: Arc<SchedulingSettings>,
+    restarts: Restarts,
+}
+
+/// One set of scheduler actors, each under its own `Supervisor`: the core's own set (on the
+/// arbiter given to [`Scheduling::start`]) or a local set (see [`Scheduling::local`]).
+struct Schedulers {
     claude: Addr<ClaudeScheduler>,
     gemini: Addr<GeminiScheduler>,
     openai: Addr<OpenAiScheduler>,
-    view: Arc<PoolView>,
-    settings: Arc<SchedulingSettings>,
-    restarts: Arc<Restarts>,
+    /// This set's own restarts; each also adds to the core's totals.
+    claude_restarts: Arc<RestartCounter>,
+    gemini_restarts: Arc<RestartCounter>,
+    openai_restarts: Arc<RestartCounter>,
+    local: bool,
+}
+
+impl Schedulers {
+    fn start(core: &Core, arbiter: &actix::ArbiterHandle, local: bool) -> Self {
+        let counter = |total: &Arc<RestartCounter>| Arc::new(RestartCounter::rolling_up_into(total.clone()));
+        let (claude_restarts, gemini_restarts, openai_restarts) = (
+            counter(&core.restarts.claude),
+            counter(&core.restarts.gemini),
+            counter(&core.restarts.openai),
+        );
+        macro_rules! scheduler {
+            ($counter:ident) => {{
+                let (s, c, st, v, p, r) = (
+                    core.store.clone(),
+                    core.clock.clone(),
+                    core.settings.clone(),
+                    core.view.clone(),
+                    core.pool.clone(),
+                    $counter.clone(),
+                );
+                Supervisor::start_in_arbiter(arbiter, move |_| {
+                    crate::scheduler::Scheduler::new(s, c, st, v, p, r)
+                })
+            }};
+        }
+        Schedulers {
+            claude: scheduler!(claude_restarts),
+            gemini: scheduler!(gemini_restarts),
+            openai: scheduler!(openai_restarts),
+            claude_restarts,
+            gemini_restarts,
+            openai_restarts,
+            local,
+        }
+    }
+}
+
+/// Handle to the running scheduling core. Cheap to clone (two `Arc`s).
+///
+/// A handle selects through one set of scheduler actors: the core's own (from
+/// [`Scheduling::start`]) or a local set on another arbiter (from [`Scheduling::local`]).
+/// Everything else (outcomes, reloads, slot counts, sticky bindings, key slots, lease release and
+/// renewal) goes to the one pool and sticky actors every handle shares.
+#[derive(Clone)]
+pub struct Scheduling {
+    core: Arc<Core>,
+    schedulers: Arc<Schedulers>,
 }
 
 impl Scheduling {
@@ -80,7 +142,7 @@ impl Scheduling {
     ) -> Result<Self, StoreError> {
         let settings = Arc::new(settings);
         let view = Arc::new(PoolView::new(store.clone()));
-        let restarts = Arc::new(Restarts::default());
+        let restarts = Restarts::default();
         let current = actix::Arbiter::current();
         let arbiter = arbiter.unwrap_or(&current);
 
@@ -103,32 +165,17 @@ impl Scheduling {
             );
             Supervisor::start_in_arbiter(arbiter, move |_| StickySessions::new(s, c, st, r))
         };
-        macro_rules! scheduler {
-            ($counter:ident) => {{
-                let (s, c, st, v, p, r) = (
-                    store.clone(),
-                    clock.clone(),
-                    settings.clone(),
-                    view.clone(),
-                    pool.clone(),
-                    restarts.$counter.clone(),
-                );
-                Supervisor::start_in_arbiter(arbiter, move |_| {
-                    crate::scheduler::Scheduler::new(s, c, st, v, p, r)
-                })
-            }};
-        }
-        let (claude, gemini, openai) = (scheduler!(claude), scheduler!(gemini), scheduler!(openai));
-        let this = Scheduling {
+        let core = Arc::new(Core {
             pool,
             sticky,
-            claude,
-            gemini,
-            openai,
             view,
+            store,
+            clock,
             settings,
             restarts,
-        };
+        });
+        let schedulers = Arc::new(Schedulers::start(&core, arbiter, false));
+        let this = Scheduling { core, schedulers };
         this.reload().await.map_err(|e| match e {
             SelectError::Store(e) => e,
             other => StoreError::Unavailable(other.to_string()),
@@ -136,35 +183,146 @@ impl Scheduling {
         Ok(this)
     }
 
+    /// A handle whose selections go to scheduler actors on the *current* arbiter (an actix-web
+    /// worker thread, say), so a `select` from that thread never crosses threads. The new
+    /// `ClaudeScheduler`, `GeminiScheduler` and `OpenAiScheduler` each run under their own
+    /// `Supervisor` and share this core's pool view, store, clock, settings and pool actor:
+    /// they see the same accounts and limits, and their leases are renewed and released by the
+    /// shared pool like any other. Everything but `select`, `ping`/`inject_panic` of a scheduler
+    /// and [`Scheduling::own_restarts`] behaves exactly as on `self`.
+    ///
+    /// Call it once per thread and keep the handle (e.g. inside the `HttpServer::new` app
+    /// factory, which runs on each worker): every call starts a new set. The local actors stop
+    /// when every clone of the returned handle is dropped, or when their arbiter stops.
+    ///
+    /// Outside an actix arbiter (a plain tokio thread) there is nowhere to start actors: it then
+    /// logs a warning and returns a clone of `self`.
+    pub fn local(&self) -> Scheduling {
+        match actix::Arbiter::try_current() {
+            Some(current) => self.local_on(&current),
+            None => {
+                tracing::warn!(
+                    "Scheduling::local called outside an actix arbiter; selections use the shared schedulers"
+                );
+                self.clone()
+            }
+        }
+    }
+
+    /// [`Scheduling::local`] on a given arbiter.
+    pub fn local_on(&self, arbiter: &actix::ArbiterHandle) -> Scheduling {
+        Scheduling {
+            core: self.core.clone(),
+            schedulers: Arc::new(Schedulers::start(&self.core, arbiter, true)),
+        }
+    }
+
+    /// Whether this handle selects through a local set of schedulers.
+    pub fn is_local(&self) -> bool {
+        self.schedulers.local
+    }
+
     /// Selects an account of `req.platform` and takes a slot on it.
     pub async fn select(&self, req: SelectAccount) -> Result<Selection, SelectError> {
-        let a = &self.settings.actors;
+        let a = &self.core.settings.actors;
+        let s = &self.schedulers;
         match req.platform {
-            Platform::Claude => call(&self.claude, req, a.claude, "ClaudeScheduler").await?,
-            Platform::Gemini => call(&self.gemini, req, a.gemini, "GeminiScheduler").await?,
-            Platform::OpenAi => call(&self.openai, req, a.openai, "OpenAiScheduler").await?,
+            Platform::Claude => call(&s.claude, req, a.claude, "ClaudeScheduler").await?,
+            Platform::Gemini => call(&s.gemini, req, a.gemini, "GeminiScheduler").await?,
+            Platform::OpenAi => call(&s.openai, req, a.openai, "OpenAiScheduler").await?,
         }
+    }
+
+    /// Takes one concurrency slot for an arbitrary `holder` (an API key, say) through the same
+    /// lease machinery as account slots: the lease is renewed by the pool while the returned
+    /// [`Lease`] lives, expires after `lease_ttl_secs` if this instance dies, and is released
+    /// exactly once when it is dropped. `limit` is the holder's concurrency limit (0 =
+    /// unlimited: the slot is counted but never refused). `Ok(None)` when the holder already
+    /// holds `limit` live slots (across every instance sharing the store).
+    ///
+    /// Holder ids share the store's slot namespace with account ids, so a holder that is not an
+    /// account must be prefixed: the server uses `key:{key id}`. Account ids are UUIDs and never
+    /// contain `:`. [`Lease::account`] of the returned guard is the holder id, and the holder
+    /// shows up in [`Scheduling::slot_counts`] and [`Scheduling::live_leases`].
+    ///
+    /// One store call from the caller's task (no actor on the way). The acquisition runs as a
+    /// task of its own, so a caller that gives up halfway cannot leak the slot: the guard is
+    /// then dropped, and the slot released, when the acquisition completes.
+    pub async fn hold_slot(&self, holder: &str, limit: u32) -> Result<Option<Lease>, SelectError> {
+        let core = self.core.clone();
+        let holder = AccountId::new(holder);
+        let name = holder.clone();
+        let acquisition = tokio::task::spawn(async move {
+            let lease = core.view.lease_ids.next();
+            let candidates = [SlotCandidate {
+                account: holder,
+                limit,
+            }];
+            let req = SlotRequest {
+                candidates: &candidates,
+                sticky: None,
+                lease: &lease,
+                lease_ttl_ms: core.lease_ttl_ms(),
+                now: core.clock.now_ms(),
+            };
+            let Some(grant) = core.store.acquire_slot(&req).await? else {
+                return Ok(None);
+            };
+            Ok(Some(Lease::held(
+                grant.account,
+                lease,
+                core.pool.clone(),
+                core.view.clone(),
+            )))
+        });
+        match acquisition.await {
+            Ok(held) => held,
+            Err(e) => Err(StoreError::Unavailable(format!(
+                "taking a slot for {name} failed inside the store: {e}"
+            ))
+            .into()),
+        }
+    }
+
+    /// Live slots of one holder (an account, or a holder of [`Scheduling::hold_slot`]) across
+    /// every instance sharing the store. One store call, no actor on the way.
+    pub async fn slot_count(&self, holder: &str) -> Result<u32, SelectError> {
+        let now = self.core.clock.now_ms();
+        Ok(self.core.store.slot_count(&AccountId::new(holder), now).await?)
     }
 
     /// Reports how a request to an account went (cooldowns, §7.1).
     pub async fn mark_outcome(&self, msg: MarkOutcome) -> Result<HealthChange, SelectError> {
-        Ok(call(&self.pool, msg, self.settings.actors.pool, "AccountPool").await??)
-    }
-
-    /// Accounts or groups changed in the store: republish now. Returns the account count.
-    pub async fn reload(&self) -> Result<usize, SelectError> {
         Ok(call(
-            &self.pool,
-            ReloadAccounts,
-            self.settings.actors.pool,
+            &self.core.pool,
+            msg,
+            self.core.settings.actors.pool,
             "AccountPool",
         )
         .await??)
     }
 
-    /// Live leases per account across all instances sharing the store.
+    /// Accounts or groups changed in the store: republish now. Returns the account count.
+    pub async fn reload(&self) -> Result<usize, SelectError> {
+        Ok(call(
+            &self.core.pool,
+            ReloadAccounts,
+            self.core.settings.actors.pool,
+            "AccountPool",
+        )
+        .await??)
+    }
+
+    /// Live leases per holder (accounts, and `key:*` holders of [`Scheduling::hold_slot`])
+    /// across all instances sharing the store.
     pub async fn slot_counts(&self) -> Result<HashMap<AccountId, u32>, SelectError> {
-        Ok(call(&self.pool, SlotCounts, self.settings.actors.pool, "AccountPool").await??)
+        Ok(call(
+            &self.core.pool,
+            SlotCounts,
+            self.core.settings.actors.pool,
+            "AccountPool",
+        )
+        .await??)
     }
 
     pub async fn sticky_lookup(&self, msg: Lookup) -> Result<Option<AccountId>, StickyError> {
@@ -187,9 +345,9 @@ impl Scheduling {
         <StickySessions as Actor>::Context: ToEnvelope<StickySessions, M>,
     {
         match call(
-            &self.sticky,
+            &self.core.sticky,
             msg,
-            self.settings.actors.sticky,
+            self.core.settings.actors.sticky,
             crate::sticky::NAME,
         )
         .await
@@ -202,42 +360,49 @@ impl Scheduling {
 
     /// The current account snapshot (accounts, health, groups).
     pub fn snapshot(&self) -> Arc<PoolSnapshot> {
-        self.view.snapshot()
+        self.core.view.snapshot()
     }
 
-    /// Leases held by requests of this process right now.
+    /// Leases held by requests of this process right now (account slots and
+    /// [`Scheduling::hold_slot`] slots, through every handle).
     pub fn live_leases(&self) -> usize {
-        self.view.live_lease_count()
+        self.core.view.live_lease_count()
     }
 
-    /// Answers when `actor` processes its mailbox within its send timeout.
+    /// Answers when `actor` processes its mailbox within its send timeout. A scheduler means
+    /// this handle's scheduler (local or not).
     pub async fn ping(&self, actor: ActorName) -> Result<(), SelectError> {
-        let a = &self.settings.actors;
+        let a = &self.core.settings.actors;
+        let (c, s) = (&self.core, &self.schedulers);
         match actor {
-            ActorName::AccountPool => call(&self.pool, Ping, a.pool, actor.as_str()).await,
-            ActorName::StickySessions => call(&self.sticky, Ping, a.sticky, actor.as_str()).await,
-            ActorName::ClaudeScheduler => call(&self.claude, Ping, a.claude, actor.as_str()).await,
-            ActorName::GeminiScheduler => call(&self.gemini, Ping, a.gemini, actor.as_str()).await,
-            ActorName::OpenAiScheduler => call(&self.openai, Ping, a.openai, actor.as_str()).await,
+            ActorName::AccountPool => call(&c.pool, Ping, a.pool, actor.as_str()).await,
+            ActorName::StickySessions => call(&c.sticky, Ping, a.sticky, actor.as_str()).await,
+            ActorName::ClaudeScheduler => call(&s.claude, Ping, a.claude, actor.as_str()).await,
+            ActorName::GeminiScheduler => call(&s.gemini, Ping, a.gemini, actor.as_str()).await,
+            ActorName::OpenAiScheduler => call(&s.openai, Ping, a.openai, actor.as_str()).await,
         }
     }
 
-    /// Makes `actor` panic inside a handler (supervision drills and tests).
+    /// Makes `actor` panic inside a handler (supervision drills and tests). A scheduler means
+    /// this handle's scheduler (local or not).
     pub async fn inject_panic(&self, actor: ActorName) -> Result<(), SelectError> {
-        let a = &self.settings.actors;
+        let a = &self.core.settings.actors;
+        let (c, s) = (&self.core, &self.schedulers);
         let r = match actor {
-            ActorName::AccountPool => call(&self.pool, InjectPanic, a.pool, actor.as_str()).await,
-            ActorName::StickySessions => call(&self.sticky, InjectPanic, a.sticky, actor.as_str()).await,
-            ActorName::ClaudeScheduler => call(&self.claude, InjectPanic, a.claude, actor.as_str()).await,
-            ActorName::GeminiScheduler => call(&self.gemini, InjectPanic, a.gemini, actor.as_str()).await,
-            ActorName::OpenAiScheduler => call(&self.openai, InjectPanic, a.openai, actor.as_str()).await,
+            ActorName::AccountPool => call(&c.pool, InjectPanic, a.pool, actor.as_str()).await,
+            ActorName::StickySessions => call(&c.sticky, InjectPanic, a.sticky, actor.as_str()).await,
+            ActorName::ClaudeScheduler => call(&s.claude, InjectPanic, a.claude, actor.as_str()).await,
+            ActorName::GeminiScheduler => call(&s.gemini, InjectPanic, a.gemini, actor.as_str()).await,
+            ActorName::OpenAiScheduler => call(&s.openai, InjectPanic, a.openai, actor.as_str()).await,
         };
         Ok(r??)
     }
 
-    /// How many times the supervisor restarted `actor`.
+    /// How many times the supervisors restarted `actor`. For a scheduler, the total over every
+    /// set of this core (its own and every local set), so every handle answers the same; see
+    /// [`Scheduling::own_restarts`] for this handle's scheduler alone.
     pub fn restarts(&self, actor: ActorName) -> u64 {
-        let r = &self.restarts;
+        let r = &self.core.restarts;
         match actor {
             ActorName::AccountPool => r.pool.get(),
             ActorName::StickySessions => r.sticky.get(),
@@ -247,8 +412,27 @@ impl Scheduling {
         }
     }
 
+    /// How many times the supervisor restarted the `actor` this handle talks to: for a
+    /// scheduler, this handle's own (local or not); for the pool and sticky actors, the shared
+    /// ones (the same as [`Scheduling::restarts`]).
+    pub fn own_restarts(&self, actor: ActorName) -> u64 {
+        let s = &self.schedulers;
+        match actor {
+            ActorName::AccountPool | ActorName::StickySessions => self.restarts(actor),
+            ActorName::ClaudeScheduler => s.claude_restarts.get(),
+            ActorName::GeminiScheduler => s.gemini_restarts.get(),
+            ActorName::OpenAiScheduler => s.openai_restarts.get(),
+        }
+    }
+
     pub fn settings(&self) -> &SchedulingSettings {
-        &self.settings
+        &self.core.settings
+    }
+}
+
+impl Core {
+    fn lease_ttl_ms(&self) -> i64 {
+        (self.settings.scheduler.lease_ttl_secs as i64).saturating_mul(1_000)
     }
 }
 

@@ -8,7 +8,7 @@ pub use actor::{ClaudeScheduler, GeminiScheduler, OpenAiScheduler, Scheduler};
 pub use rules::{ClaudeRules, GeminiRules, OpenAiRules, PlatformRules};
 
 use crate::clock::Millis;
-use crate::domain::{Account, AccountId, GroupId, KeyBindings, Platform};
+use crate::domain::{Account, AccountId, AccountKind, GroupId, KeyBindings, Platform};
 use crate::lease::Lease;
 use crate::session::SessionId;
 use crate::store::StoreError;
@@ -27,6 +27,12 @@ pub struct SelectAccount {
     pub model: Option<String>,
     /// Accounts already tried for this request (failover).
     pub exclude: Vec<AccountId>,
+    /// The account kinds that can serve this request (`None`: any kind of the platform). Some
+    /// endpoints speak only one upstream API: OpenAI chat completions need
+    /// `AccountKind::OpenAiResponses`, Gemini `/v1internal:` calls need `AccountKind::GeminiOAuth`.
+    /// Applies to the pool, to groups and to a dedicated account alike. Kinds of another
+    /// platform never match; an empty list matches nothing.
+    pub kinds: Option<Vec<AccountKind>>,
 }
 
 impl SelectAccount {
@@ -37,6 +43,7 @@ impl SelectAccount {
             session: None,
             model: None,
             exclude: Vec::new(),
+            kinds: None,
         }
     }
     pub fn model(mut self, model: impl Into<String>) -> Self {
@@ -53,6 +60,11 @@ impl SelectAccount {
     }
     pub fn exclude(mut self, exclude: Vec<AccountId>) -> Self {
         self.exclude = exclude;
+        self
+    }
+    /// Only accounts of these kinds may serve (see the `kinds` field).
+    pub fn kinds(mut self, kinds: impl IntoIterator<Item = AccountKind>) -> Self {
+        self.kinds = Some(kinds.into_iter().collect());
         self
     }
 }
@@ -81,6 +93,8 @@ pub struct Selection {
 pub enum DedicatedReason {
     Missing,
     WrongPlatform,
+    /// The account's kind is not among the request's [`SelectAccount::kinds`].
+    WrongKind,
     Disabled,
     ModelUnsupported,
     CoolingDown,
@@ -93,6 +107,7 @@ impl DedicatedReason {
         match self {
             DedicatedReason::Missing => "not_found",
             DedicatedReason::WrongPlatform => "wrong_platform",
+            DedicatedReason::WrongKind => "wrong_kind",
             DedicatedReason::Disabled => "disabled",
             DedicatedReason::ModelUnsupported => "model_unsupported",
             DedicatedReason::CoolingDown => "cooling_down",
@@ -107,6 +122,12 @@ impl DedicatedReason {
 pub enum NoAccount {
     #[error("no {platform} account is configured and enabled")]
     NoAccounts { platform: Platform },
+    /// Accounts of the platform are enabled, but none of the request's kinds.
+    #[error("no {platform} account of kind {} is configured and enabled", KindList(kinds))]
+    KindUnavailable {
+        platform: Platform,
+        kinds: Vec<AccountKind>,
+    },
     #[error("no {platform} account supports the model `{model}`")]
     ModelUnsupported { platform: Platform, model: String },
     #[error("every eligible account is cooling down")]
@@ -140,6 +161,7 @@ impl NoAccount {
     pub fn code(&self) -> &'static str {
         match self {
             NoAccount::NoAccounts { .. } => "no_accounts",
+            NoAccount::KindUnavailable { .. } => "no_account_of_kind",
             NoAccount::ModelUnsupported { .. } => "model_unsupported",
             NoAccount::AllCoolingDown { .. } => "all_cooling_down",
             NoAccount::AllFull => "all_full",
@@ -147,6 +169,27 @@ impl NoAccount {
             NoAccount::DedicatedUnavailable { .. } => "dedicated_account_unavailable",
             NoAccount::GroupNotFound { .. } => "group_not_found",
             NoAccount::GroupEmpty { .. } => "group_empty",
+        }
+    }
+}
+
+/// `a`, `a or b`, `a, b or c`; `(none)` for an empty list.
+struct KindList<'a>(&'a [AccountKind]);
+
+impl std::fmt::Display for KindList<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            [] => f.write_str("(none)"),
+            [only] => f.write_str(only.as_str()),
+            [init @ .., last] => {
+                for (i, k) in init.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    f.write_str(k.as_str())?;
+                }
+                write!(f, " or {last}")
+            }
         }
     }
 }

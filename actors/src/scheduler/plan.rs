@@ -5,7 +5,7 @@
 use super::rules::PlatformRules;
 use super::{DedicatedReason, NoAccount, SelectAccount};
 use crate::clock::Millis;
-use crate::domain::{AccountId, Binding, ModelFamily, Platform, Sharing};
+use crate::domain::{Account, AccountId, AccountKind, Binding, ModelFamily, Platform, Sharing};
 use crate::pool::{Entry, PoolSnapshot};
 use crate::sticky::sticky_key;
 use crate::store::SlotCandidate;
@@ -78,15 +78,24 @@ impl Plan {
 
 struct Request<'a> {
     model: Option<&'a str>,
+    /// Only these kinds may serve (`None`: any).
+    kinds: Option<&'a [AccountKind]>,
     family: Option<ModelFamily>,
     exclude: &'a [AccountId],
     now: Millis,
+}
+
+impl Request<'_> {
+    fn kind_ok(&self, a: &Account) -> bool {
+        self.kinds.is_none_or(|k| k.contains(&a.kind))
+    }
 }
 
 /// Tally of why accounts in scope were turned away, to name the reason when none is left.
 #[derive(Default)]
 struct Tally {
     enabled: usize,
+    of_kind: usize,
     supporting: usize,
     blocked: usize,
     retry_at: Option<Millis>,
@@ -101,6 +110,7 @@ pub(crate) fn plan<R: PlatformRules>(
     let model = req.model.as_deref().filter(|m| !m.is_empty());
     let r = Request {
         model,
+        kinds: req.kinds.as_deref(),
         family: model.and_then(R::family),
         exclude: &req.exclude,
         now,
@@ -200,6 +210,9 @@ fn check_dedicated<R: PlatformRules>(
     if a.platform() != R::PLATFORM {
         return Err((DedicatedReason::WrongPlatform, None));
     }
+    if !r.kind_ok(a) {
+        return Err((DedicatedReason::WrongKind, None));
+    }
     if !a.is_enabled() {
         return Err((DedicatedReason::Disabled, None));
     }
@@ -230,6 +243,10 @@ fn filter<R: PlatformRules>(
             continue;
         }
         t.enabled += 1;
+        if !r.kind_ok(a) {
+            continue;
+        }
+        t.of_kind += 1;
         if r.model.is_some_and(|m| !R::supports(a, m)) {
             continue;
         }
@@ -247,17 +264,26 @@ fn filter<R: PlatformRules>(
     if !out.is_empty() {
         return Ok(out);
     }
-    Err(match (t.enabled, t.supporting, r.model) {
-        (0, _, _) | (_, 0, None) => NoAccount::NoAccounts {
-            platform: R::PLATFORM,
-        },
-        (_, 0, Some(m)) => NoAccount::ModelUnsupported {
-            platform: R::PLATFORM,
-            model: m.to_owned(),
-        },
-        _ => match t.retry_at {
+    let platform = R::PLATFORM;
+    Err(if t.enabled == 0 {
+        NoAccount::NoAccounts { platform }
+    } else if t.of_kind == 0 {
+        NoAccount::KindUnavailable {
+            platform,
+            kinds: r.kinds.unwrap_or_default().to_vec(),
+        }
+    } else if t.supporting == 0 {
+        match r.model {
+            Some(m) => NoAccount::ModelUnsupported {
+                platform,
+                model: m.to_owned(),
+            },
+            None => NoAccount::NoAccounts { platform },
+        }
+    } else {
+        match t.retry_at {
             Some(retry_at) => NoAccount::AllCoolingDown { retry_at },
             None => NoAccount::Exhausted,
-        },
+        }
     })
 }

@@ -340,6 +340,39 @@ pub async fn concurrent_acquisition_never_exceeds_limits(s: Arc<dyn Store>) {
     );
 }
 
+/// `slot_count` answers for one holder as `slot_counts` does for all, live leases only, and
+/// holder ids outside the account namespace (`key:{id}`, API-key slots) work like account ids.
+pub async fn slot_count_answers_for_one_holder(s: Arc<dyn Store>) {
+    let key = cands(&[("key:conformance-k", 2)]);
+    let other = cands(&[("count-a", 0)]);
+    let (l1, l2, l3, l4) = (lease(300), lease(301), lease(302), lease(303));
+    acquire(&*s, &key, None, &l1, 60_000).await.unwrap();
+    acquire(&*s, &key, None, &l2, 300).await.unwrap();
+    assert!(
+        acquire(&*s, &key, None, &l3, 60_000).await.is_none(),
+        "a holder's limit holds like an account's"
+    );
+    acquire(&*s, &other, None, &l4, 60_000).await.unwrap();
+    let one = |id: &'static str| {
+        let s = s.clone();
+        async move { s.slot_count(&AccountId::new(id), now()).await.unwrap() }
+    };
+    assert_eq!(one("key:conformance-k").await, 2);
+    assert_eq!(one("count-a").await, 1);
+    assert_eq!(one("key:nobody").await, 0);
+    assert_eq!(count(&*s, "key:conformance-k").await, 2);
+    tokio::time::sleep(Duration::from_millis(450)).await;
+    assert_eq!(one("key:conformance-k").await, 1, "the short lease expired");
+    assert_eq!(count(&*s, "key:conformance-k").await, 1);
+    s.release_lease(&AccountId::new("key:conformance-k"), &l1)
+        .await
+        .unwrap();
+    s.release_lease(&AccountId::new("count-a"), &l4).await.unwrap();
+    s.sweep_leases(now()).await.unwrap();
+    assert_eq!(one("key:conformance-k").await, 0);
+    assert_eq!(one("count-a").await, 0);
+}
+
 /// Instantiates every conformance check as a test for one backend.
 /// `$make` is an async expression returning `Arc<dyn Store>` (a fresh, empty store).
 #[macro_export]
@@ -349,7 +382,7 @@ macro_rules! conformance_tests {
             accounts_round_trip, groups_round_trip, health_round_trip, sticky_bindings_expire,
             acquire_respects_limits, unlimited_accounts_take_any_number,
             acquire_honours_and_rebinds_sessions, leases_expire_unless_renewed,
-            concurrent_acquisition_never_exceeds_limits);
+            concurrent_acquisition_never_exceeds_limits, slot_count_answers_for_one_holder);
     };
     (@each $make:expr; $($name:ident),*) => {
         $(

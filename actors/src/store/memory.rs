@@ -263,6 +263,13 @@ impl SlotStore for MemoryStore {
             .collect())
     }
 
+    async fn slot_count(&self, holder: &AccountId, now: Millis) -> StoreResult<u32> {
+        let s = self.sched.lock();
+        Ok(s.slots
+            .get(holder)
+            .map_or(0, |m| m.values().filter(|e| **e > now).count() as u32))
+    }
+
     async fn sweep_leases(&self, now: Millis) -> StoreResult<u64> {
         let mut s = self.sched.lock();
         let mut swept = 0;

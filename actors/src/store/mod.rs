@@ -107,6 +107,10 @@ pub trait StickyStore: Send + Sync {
 }
 
 /// One account the scheduler would accept, with its concurrency limit (0 = unlimited).
+///
+/// Slots are keyed by holder id: account ids, and other holders in a `prefix:` namespace (the
+/// server's API-key slots are `key:{key id}`, see `Scheduling::hold_slot`). Account ids are
+/// UUIDs and never contain `:`, so the two never collide.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SlotCandidate {
     pub account: AccountId,
@@ -158,6 +162,11 @@ pub trait SlotStore: Send + Sync {
     async fn release_lease(&self, account: &AccountId, lease: &LeaseId) -> StoreResult<()>;
     /// Live (unexpired) leases per account; accounts with none may be absent.
     async fn slot_counts(&self, now: Millis) -> StoreResult<HashMap<AccountId, u32>>;
+    /// Live (unexpired) leases of one slot holder (an account, or any other holder id such as
+    /// `key:{id}`). The default reads every count; backends should answer for the one holder.
+    async fn slot_count(&self, holder: &AccountId, now: Millis) -> StoreResult<u32> {
+        Ok(self.slot_counts(now).await?.get(holder).copied().unwrap_or(0))
+    }
     /// Removes expired leases (a crashed instance's); returns how many.
     async fn sweep_leases(&self, now: Millis) -> StoreResult<u64>;
 }

@@ -363,3 +363,38 @@ impl SlotStore for HookedStore {
         self.inner.sweep_leases(now).await
     }
 }
+
+/// Runs `f` on `arbiter`'s thread (its future stays there), starting now, and answers with its
+/// result. Fails the test if the task panicked.
+pub fn on_arbiter<F, Fut, T>(
+    arbiter: &actix::ArbiterHandle,
+    f: F,
+) -> impl std::future::Future<Output = T> + use<F, Fut, T>
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = T> + 'static,
+    T: Send + 'static,
+{
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    assert!(
+        arbiter.spawn_fn(move || {
+            actix_rt::spawn(async move {
+                let _ = tx.send(f().await);
+            });
+        }),
+        "the arbiter is running"
+    );
+    async move {
+        rx.await
+            .expect("the task on the arbiter finished without panicking")
+    }
+}
+
+/// Settings with short leases, so a test can watch renewal and expiry: leases live
+/// `ttl_secs`, the pool renews every second.
+pub fn short_lease_settings(ttl_secs: u64) -> SchedulingSettings {
+    let mut s = quiet_settings();
+    s.scheduler.lease_ttl_secs = ttl_secs;
+    s.scheduler.lease_renew_secs = 1;
+    s
+}
