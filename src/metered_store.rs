@@ -115,6 +115,9 @@ impl SlotStore for MeteredStore {
     async fn slot_counts(&self, now: Millis) -> StoreResult<HashMap<AccountId, u32>> {
         self.count(self.inner.slot_counts(now).await)
     }
+    async fn slot_count(&self, holder: &AccountId, now: Millis) -> StoreResult<u32> {
+        self.count(self.inner.slot_count(holder, now).await)
+    }
     async fn sweep_leases(&self, now: Millis) -> StoreResult<u64> {
         self.count(self.inner.sweep_leases(now).await)
     }

@@ -133,6 +133,7 @@ impl Application {
             admin,
             clock,
             metrics,
+            key_queues: Default::default(),
             started: std::time::Instant::now(),
         });
         actix_web::rt::spawn(async move {
@@ -154,6 +155,9 @@ impl Application {
                 .configure(routes::configure)
         })
         .disable_signals()
+        // A client that closes its side is gone: drop its request (leave a key's queue, abort
+        // the upstream call, release the slot) instead of finishing work nobody will read.
+        .h1_allow_half_closed(false)
         .shutdown_timeout(settings.server.shutdown_grace_secs)
         .listen(listener)?;
         if settings.server.workers > 0 {

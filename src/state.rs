@@ -18,5 +18,6 @@ pub struct AppState {
     pub admin: AdminToken,
     pub clock: SharedClock,
     pub metrics: Arc<crate::metrics::Metrics>,
+    pub key_queues: crate::auth::concurrency::KeyQueues,
     pub started: std::time::Instant,
 }

@@ -903,3 +903,28 @@ async fn a_stream_that_goes_silent_is_cut_after_the_idle_timeout_not_before() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+#[actix_web::test]
+async fn a_client_that_gives_up_before_the_answer_aborts_the_upstream_call() {
+    let app = spawn_app().await;
+    app.add_console("a", "sk-ant-a").await;
+    let key = app.key().await;
+    app.mock.enqueue("sk-ant-a", Fault::Delay { ms: 2_500 });
+    let impatient = reqwest::Client::builder()
+        .timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let gone = impatient
+        .post(app.url("/v1/messages"))
+        .header("x-api-key", &key)
+        .json(&claude_body(false))
+        .send()
+        .await;
+    assert!(gone.is_err());
+    let deadline = Instant::now() + Duration::from_secs(1);
+    while app.mock.in_flight() > 0 || app.slots_in_use().await > 0 {
+        assert!(Instant::now() < deadline, "the upstream call outlived its client");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    app.assert_slots_released().await;
+}

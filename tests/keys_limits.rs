@@ -371,3 +371,176 @@ fn now() -> i64 {
         .unwrap()
         .as_millis() as i64
 }
+
+/// Holds `n` slow streams of `key` open; returns them (drop to end them).
+async fn hold_streams(app: &TestApp, key: &str, n: usize) -> Vec<reqwest::Response> {
+    let mut held = Vec::new();
+    for i in 0..n {
+        app.mock
+            .enqueue("sk-ant-a", mock_upstream::Fault::SlowStream { ms: 300 });
+        let mut body = claude_body(true);
+        body["messages"][0]["content"] = json!(format!("held {i}"));
+        let resp = app.post_messages(key, &body).await;
+        assert_eq!(resp.status(), 200);
+        held.push(resp);
+    }
+    held
+}
+
+#[actix_web::test]
+async fn over_the_concurrency_limit_without_a_queue_is_429_at_once() {
+    let app = spawn_app().await;
+    app.add_console("a", "sk-ant-a").await;
+    let (id, key) = app.create_key(json!({"concurrency_limit": 2})).await;
+    let held = hold_streams(&app, &key, 2).await;
+    assert_eq!(
+        app.state
+            .scheduling
+            .slot_count(&format!("key:{id}"))
+            .await
+            .unwrap(),
+        2
+    );
+    let resp = app.post_messages(&key, &claude_body(false)).await;
+    assert_eq!(resp.status(), 429);
+    assert_eq!(resp.headers()["retry-after"], "1");
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(
+        (v["error"]["code"].as_str(), v["concurrencyLimit"].as_u64()),
+        (Some("concurrency_limit_exceeded"), Some(2))
+    );
+    // Token counting does not take a slot.
+    let count = app
+        .http
+        .post(app.url("/v1/messages/count_tokens"))
+        .header("x-api-key", &key)
+        .json(&json!({"model": "claude-sonnet-5", "messages": []}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(count.status(), 200);
+    for r in held {
+        r.bytes().await.unwrap();
+    }
+    app.assert_slots_released().await;
+    assert_eq!(app.post_messages(&key, &claude_body(false)).await.status(), 200);
+}
+
+#[actix_web::test]
+async fn queued_requests_never_exceed_the_key_limit_and_all_get_served() {
+    let app = spawn_app_with(|s| {
+        s.keys.queue_enabled = true;
+        s.keys.queue_max = 100;
+        s.keys.queue_timeout_ms = 20_000;
+    })
+    .await;
+    app.add_console("a", "sk-ant-a").await;
+    let (id, key) = app.create_key(json!({"concurrency_limit": 3})).await;
+    for _ in 0..60 {
+        app.mock
+            .enqueue("sk-ant-a", mock_upstream::Fault::Delay { ms: 40 });
+    }
+    let peak = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watcher = {
+        let (peak, done, mock_url) = (peak.clone(), done.clone(), app.mock.url());
+        let _ = mock_url;
+        let state = app.state.clone();
+        let holder = format!("key:{id}");
+        actix_web::rt::spawn(async move {
+            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                let n = state.scheduling.slot_count(&holder).await.unwrap_or(0) as usize;
+                peak.fetch_max(n, std::sync::atomic::Ordering::SeqCst);
+                tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+            }
+        })
+    };
+    let statuses = futures::future::join_all((0..60).map(|i| {
+        let mut b = claude_body(false);
+        b["messages"][0]["content"] = json!(format!("queued {i}"));
+        let (app, key) = (&app, &key);
+        async move { app.post_messages(key, &b).await.status().as_u16() }
+    }))
+    .await;
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    watcher.await.unwrap();
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    let peak = peak.load(std::sync::atomic::Ordering::SeqCst);
+    assert!((1..=3).contains(&peak), "peak {peak} slots for a limit of 3");
+    assert_eq!(
+        app.state.key_queues.waiting(&id),
+        0,
+        "the queue counter is back to zero"
+    );
+    app.assert_slots_released().await;
+}
+
+#[actix_web::test]
+async fn the_queue_times_out_fills_up_and_forgets_clients_that_leave() {
+    let app = spawn_app_with(|s| {
+        s.keys.queue_enabled = true;
+        s.keys.queue_max = 1;
+        s.keys.queue_timeout_ms = 600;
+    })
+    .await;
+    app.add_console("a", "sk-ant-a").await;
+    let (id, key) = app.create_key(json!({"concurrency_limit": 1})).await;
+    let held = hold_streams(&app, &key, 1).await;
+    // One waits and times out.
+    let t0 = std::time::Instant::now();
+    let resp = app.post_messages(&key, &claude_body(false)).await;
+    assert_eq!(resp.status(), 429);
+    assert!(t0.elapsed() >= std::time::Duration::from_millis(550));
+    assert_eq!(resp.headers()["retry-after"], "5");
+    assert_eq!(
+        resp.json::<Value>().await.unwrap()["error"]["code"],
+        "concurrency_queue_timeout"
+    );
+    // While one waits, the next finds the queue full.
+    let waiting = {
+        let (app_url, key) = (app.url("/v1/messages"), key.clone());
+        actix_web::rt::spawn(async move {
+            reqwest::Client::new()
+                .post(app_url)
+                .header("x-api-key", key)
+                .json(&claude_body(false))
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    assert_eq!(app.state.key_queues.waiting(&id), 1);
+    let full = app.post_messages(&key, &claude_body(false)).await;
+    assert_eq!(full.status(), 429);
+    assert_eq!(
+        full.json::<Value>().await.unwrap()["error"]["code"],
+        "concurrency_queue_full"
+    );
+    assert_eq!(waiting.await.unwrap().unwrap(), 429);
+    // A client that gives up while waiting leaves the queue at once.
+    let impatient = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_millis(150))
+        .build()
+        .unwrap();
+    let gone = impatient
+        .post(app.url("/v1/messages"))
+        .header("x-api-key", &key)
+        .json(&claude_body(false))
+        .send()
+        .await;
+    assert!(gone.is_err());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(400);
+    while app.state.key_queues.waiting(&id) > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the departed client is still queued"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    for r in held {
+        r.bytes().await.unwrap();
+    }
+    assert_eq!(app.state.key_queues.waiting(&id), 0);
+    app.assert_slots_released().await;
+}

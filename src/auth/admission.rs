@@ -15,6 +15,8 @@ pub struct Admitted {
     pub key: Arc<ApiKey>,
     /// The rate-limit window it was counted in.
     pub window_start: Option<Millis>,
+    /// The key's concurrency slot, held until the request ends (`None`: no limit or not counted).
+    pub slot: Option<switchyard_actors::Lease>,
 }
 
 /// `anthropic/claude-x`, `models/gemini-x`, `ccr,claude-x` → the bare lower-case name.
@@ -25,11 +27,14 @@ pub fn bare_model(model: &str) -> String {
     m.rsplit_once('/').map_or(m, |(_, rest)| rest).to_owned()
 }
 
+/// `concurrency`: whether the request takes one of the key's concurrency slots (token-count
+/// requests do not, §1).
 pub async fn admit(
     state: &AppState,
     req: &HttpRequest,
     key: Arc<ApiKey>,
     model: Option<&str>,
+    concurrency: bool,
 ) -> Result<Admitted, ApiError> {
     if !key.allowed_clients.is_empty() {
         let ua = req
@@ -51,6 +56,11 @@ pub async fn admit(
         }
     }
     let key = activate(state, key).await?;
+    let slot = if concurrency {
+        super::concurrency::acquire(&state.scheduling, &state.key_queues, &state.settings.keys, &key).await?
+    } else {
+        None
+    };
     let now = state.clock.now_ms();
     let cal = state.usage.calendar();
     let l = &key.limits;
@@ -73,7 +83,11 @@ pub async fn admit(
         max_weekly: l.weekly_cost_usd,
     };
     match state.usage.limits().admit(&admission).await? {
-        Ok(window_start) => Ok(Admitted { key, window_start }),
+        Ok(window_start) => Ok(Admitted {
+            key,
+            window_start,
+            slot,
+        }),
         Err(refusal) => {
             let reset_at = match &refusal {
                 Refusal::Requests { reset_at, .. }

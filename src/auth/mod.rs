@@ -3,6 +3,7 @@
 //! key's validity and its permission for the route's platform.
 pub mod admission;
 pub mod clients;
+pub mod concurrency;
 
 use crate::error::ApiError;
 use crate::keys::ApiKey;

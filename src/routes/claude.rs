@@ -79,6 +79,7 @@ async fn forward(
                 upstream_path: upstream_path.to_owned(),
                 body: body.clone(),
                 kinds: None,
+                concurrency: !upstream_path.ends_with("count_tokens"),
             })
         },
     )

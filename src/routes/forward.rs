@@ -26,6 +26,8 @@ pub struct Parsed {
     pub body: Bytes,
     /// Account kinds able to serve it (`None`: any of the platform).
     pub kinds: Option<Vec<AccountKind>>,
+    /// Whether it takes one of the key's concurrency slots (token counting does not).
+    pub concurrency: bool,
 }
 
 pub async fn relay_route<P: Provider>(
@@ -46,7 +48,7 @@ pub async fn relay_route<P: Provider>(
     let body = read_body(payload, limit_mb).await.map_err(fail)?;
     let mut parsed = parse(req, body).map_err(fail)?;
     let kinds = parsed.kinds.take();
-    let admitted = auth::admission::admit(state, req, key, Some(&parsed.model))
+    let admitted = auth::admission::admit(state, req, key, Some(&parsed.model), parsed.concurrency)
         .await
         .map_err(fail)?;
     let inbound = Inbound {
@@ -64,7 +66,7 @@ pub async fn relay_route<P: Provider>(
     let request = RelayRequest {
         key: admitted.key,
         window_start: admitted.window_start,
-        key_slot: None,
+        key_slot: admitted.slot,
         inbound,
         token_endpoint,
         kinds,

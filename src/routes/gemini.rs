@@ -93,6 +93,7 @@ async fn generate(
                 model,
                 body,
                 kinds: None,
+                concurrency: action != "countTokens",
             })
         },
     )
@@ -135,6 +136,7 @@ async fn internal(
                 body,
                 // Only OAuth accounts speak Code Assist.
                 kinds: Some(vec![AccountKind::GeminiOAuth]),
+                concurrency: method != "countTokens",
             })
         },
     )

@@ -93,6 +93,7 @@ async fn forward(
                 body,
                 // The Codex backend speaks only the Responses API.
                 kinds: (upstream_path == CHAT_PATH).then(|| vec![AccountKind::OpenAiResponses]),
+                concurrency: true,
             })
         },
     )

@@ -24,7 +24,12 @@ pub struct NewMember {
 }
 
 async fn republish(state: &AppState) -> Result<(), ApiError> {
-    state.scheduling.reload().await.map(|_| ()).map_err(ApiError::from)
+    state
+        .scheduling
+        .reload()
+        .await
+        .map(|_| ())
+        .map_err(ApiError::from)
 }
 
 async fn load(state: &AppState, id: &str) -> Result<Group, ApiError> {
@@ -96,6 +101,7 @@ pub async fn list(_: Admin, state: web::Data<AppState>) -> ApiResult<HttpRespons
     Ok(HttpResponse::Ok().json(serde_json::json!({ "groups": groups })))
 }
 
+/// `POST /admin/groups/{id}/members` `{account}`: adds an account to the group.
 pub async fn add_member(
     _: Admin,
     state: web::Data<AppState>,
@@ -104,7 +110,9 @@ pub async fn add_member(
 ) -> ApiResult<HttpResponse> {
     let account = body.into_inner().account;
     let mut group = load(&state, &id).await.map_err(fail)?;
-    check_member(&state, group.platform, &account).await.map_err(fail)?;
+    check_member(&state, group.platform, &account)
+        .await
+        .map_err(fail)?;
     if !group.members.contains(&account) {
         group.members.push(account);
         state.store.put_group(&group).await.map_err(fail)?;
@@ -113,7 +121,8 @@ pub async fn add_member(
     Ok(HttpResponse::Ok().json(group))
 }
 
-pub async fn remove_member(
+/// `DELETE /admin/groups/{id}/members/{account}`: takes an account out of the group.
+pub async fn leave(
     _: Admin,
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,

@@ -27,7 +27,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/groups", web::get().to(groups::list))
             .route("/groups/{id}", web::delete().to(groups::remove))
             .route("/groups/{id}/members", web::post().to(groups::add_member))
-            .route("/groups/{id}/members/{account}", web::delete().to(groups::remove_member))
+            .route("/groups/{id}/members/{account}", web::delete().to(groups::leave))
             .route("/oauth/claude/start", web::post().to(oauth::claude_start))
             .route("/oauth/claude/exchange", web::post().to(oauth::claude_exchange))
             .route("/keys", web::post().to(keys::create))

@@ -331,7 +331,7 @@ mod tests {
     fn pkce_challenge_is_s256_of_the_verifier() {
         // RFC 7636 appendix B.
         assert_eq!(
-            challenge_of("dBjftJeZ4CVP-1mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
+            challenge_of("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
             "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
         );
         let p = Pkce::generate();

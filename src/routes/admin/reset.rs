@@ -23,7 +23,11 @@ pub async fn reset(_: Admin, state: web::Data<AppState>, id: web::Path<String>) 
             .put_health(&aid, &Health::default())
             .await
             .map_err(fail)?;
-        state.scheduling.reload().await.map_err(|e| fail(ApiError::from(e)))?;
+        state
+            .scheduling
+            .reload()
+            .await
+            .map_err(|e| fail(ApiError::from(e)))?;
         let cleared = state
             .scheduling
             .snapshot()
