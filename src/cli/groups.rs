@@ -1,0 +1,128 @@
+//! `switchyard group …`: create groups, add and remove members, list and delete them through
+//! `/admin/groups`. Groups and accounts may be named by id or by name.
+use super::accounts::resolve as resolve_account;
+use super::client::{AdminClient, CliError};
+use super::table::{self, Table};
+use super::{GroupCommand, pretty};
+use serde_json::json;
+use std::collections::HashMap;
+
+pub async fn run(client: &AdminClient, command: GroupCommand, json: bool) -> Result<String, CliError> {
+    match command {
+        GroupCommand::Create {
+            name,
+            platform,
+            members,
+        } => {
+            let mut ids = Vec::with_capacity(members.len());
+            for m in members.iter().map(|m| m.trim()).filter(|m| !m.is_empty()) {
+                ids.push(resolve_account(client, m).await?);
+            }
+            let body = json!({"name": name, "platform": platform.as_str(), "members": ids});
+            let g = client.post("/admin/groups", &body).await?;
+            Ok(if json {
+                pretty(&g)
+            } else {
+                let n = g["members"].as_array().map_or(0, Vec::len);
+                format!(
+                    "Created {} group {} ({}) with {n} member{}.\n",
+                    table::text(&g["platform"]),
+                    table::text(&g["name"]),
+                    table::text(&g["id"]),
+                    if n == 1 { "" } else { "s" }
+                )
+            })
+        }
+        GroupCommand::Add { group, account } => {
+            let gid = resolve(client, &group).await?;
+            let aid = resolve_account(client, &account).await?;
+            let g = client
+                .post(&format!("/admin/groups/{gid}/members"), &json!({"account": aid}))
+                .await?;
+            Ok(if json {
+                pretty(&g)
+            } else {
+                format!("Added account {aid} to group {}.\n", table::text(&g["name"]))
+            })
+        }
+        GroupCommand::Remove { group, account } => {
+            let gid = resolve(client, &group).await?;
+            let aid = resolve_account(client, &account).await?;
+            let g = client
+                .delete(&format!("/admin/groups/{gid}/members/{aid}"))
+                .await?;
+            Ok(if json {
+                pretty(&g)
+            } else {
+                format!("Removed account {aid} from group {}.\n", table::text(&g["name"]))
+            })
+        }
+        GroupCommand::List => list(client, json).await,
+        GroupCommand::Delete { group } => {
+            let gid = resolve(client, &group).await?;
+            client.delete(&format!("/admin/groups/{gid}")).await?;
+            Ok(if json {
+                pretty(&json!({"deleted": gid}))
+            } else {
+                format!("Deleted group {gid}.\n")
+            })
+        }
+    }
+}
+
+async fn resolve(client: &AdminClient, reference: &str) -> Result<String, CliError> {
+    let v = client.get("/admin/groups").await?;
+    let groups = v["groups"].as_array().cloned().unwrap_or_default();
+    if groups.iter().any(|g| g["id"] == reference) {
+        return Ok(reference.to_owned());
+    }
+    Ok(groups
+        .iter()
+        .find(|g| g["name"] == reference)
+        .map(|g| table::text(&g["id"]))
+        .unwrap_or_else(|| reference.to_owned()))
+}
+
+async fn list(client: &AdminClient, json: bool) -> Result<String, CliError> {
+    let v = client.get("/admin/groups").await?;
+    if json {
+        return Ok(pretty(&v));
+    }
+    let accounts = client.get("/admin/accounts").await?;
+    let names: HashMap<String, String> = accounts["accounts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|a| (table::text(&a["id"]), table::text(&a["name"])))
+        .collect();
+    let mut t = Table::new(&["ID", "NAME", "PLATFORM", "MEMBERS"]);
+    for g in v["groups"].as_array().into_iter().flatten() {
+        let members: Vec<String> = g["members"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|m| {
+                let id = table::text(m);
+                match names.get(&id) {
+                    Some(n) => format!("{n} ({id})"),
+                    None => format!("{id} (gone)"),
+                }
+            })
+            .collect();
+        t.row(vec![
+            table::text(&g["id"]),
+            table::text(&g["name"]),
+            table::text(&g["platform"]),
+            if members.is_empty() {
+                "-".into()
+            } else {
+                members.join(", ")
+            },
+        ]);
+    }
+    Ok(if t.is_empty() {
+        "No groups.\n".into()
+    } else {
+        t.render()
+    })
+}

@@ -1,0 +1,948 @@
+//! The operator CLI, run as the real binary against a server spawned on a free port with the
+//! mock upstream: accounts, keys, groups, usage, status, reset, errors, the Claude PKCE login,
+//! imports from provider CLIs' token files and `config check`.
+mod support;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use mock_upstream::Fault;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+use support::{ADMIN_TOKEN, TestApp, claude_body, spawn_app};
+use switchyard_actors::{AccountId, Credentials};
+
+const BIN: &str = env!("CARGO_BIN_EXE_switchyard");
+
+#[derive(Debug)]
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn ok(&self) -> &str {
+        assert_eq!(self.code, 0, "the command failed: {self:?}");
+        &self.stdout
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_str(self.ok()).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.stdout))
+    }
+}
+
+/// The binary with a clean environment: no address or token from the test's own environment,
+/// and a working directory without a settings.toml.
+fn command(args: &[String]) -> Command {
+    let mut c = Command::new(BIN);
+    c.args(args)
+        .env_remove("SWITCHYARD_URL")
+        .env_remove("SWITCHYARD_ADMIN_TOKEN")
+        .current_dir(std::env::temp_dir());
+    c
+}
+
+/// Runs the binary off the test's thread (the server's actors live on it) and collects output.
+async fn run_raw(args: Vec<String>, stdin: Option<String>) -> Run {
+    actix_web::rt::task::spawn_blocking(move || {
+        let mut child = command(&args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("binary starts");
+        {
+            let mut input = child.stdin.take().expect("stdin");
+            if let Some(s) = stdin {
+                input.write_all(s.as_bytes()).expect("stdin written");
+            }
+        }
+        let out = child.wait_with_output().expect("binary ends");
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    })
+    .await
+    .expect("runner thread")
+}
+
+fn with_target(app: &TestApp, args: &[&str]) -> Vec<String> {
+    let mut all: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    all.extend([
+        "--url".into(),
+        app.base.clone(),
+        "--token".into(),
+        ADMIN_TOKEN.into(),
+    ]);
+    all
+}
+
+async fn cli(app: &TestApp, args: &[&str]) -> Run {
+    run_raw(with_target(app, args), None).await
+}
+
+async fn cli_stdin(app: &TestApp, args: &[&str], stdin: &str) -> Run {
+    run_raw(with_target(app, args), Some(stdin.to_owned())).await
+}
+
+/// `switchyard account login claude`, answering the printed URL with `answer(url)`.
+async fn login(app: &TestApp, extra: &[&str], answer: fn(&reqwest::Url) -> String) -> (reqwest::Url, Run) {
+    let mut args = vec!["account", "login", "claude"];
+    args.extend(extra);
+    let args = with_target(app, &args);
+    actix_web::rt::task::spawn_blocking(move || {
+        let mut child = command(&args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("binary starts");
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        let mut first = String::new();
+        stdout.read_line(&mut first).expect("URL line");
+        let url = reqwest::Url::parse(first.trim()).unwrap_or_else(|e| panic!("{e}: {first:?}"));
+        let mut input = child.stdin.take().expect("stdin");
+        writeln!(input, "{}", answer(&url)).expect("code written");
+        drop(input);
+        let mut rest = String::new();
+        stdout.read_to_string(&mut rest).expect("stdout");
+        let mut stderr = String::new();
+        child
+            .stderr
+            .take()
+            .expect("stderr")
+            .read_to_string(&mut stderr)
+            .expect("stderr");
+        let code = child.wait().expect("binary ends").code().unwrap_or(-1);
+        (
+            url,
+            Run {
+                code,
+                stdout: format!("{first}{rest}"),
+                stderr,
+            },
+        )
+    })
+    .await
+    .expect("runner thread")
+}
+
+fn query(url: &reqwest::Url, name: &str) -> String {
+    url.query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_else(|| panic!("no {name} in {url}"))
+}
+
+/// A request with its own first message, so no sticky session ties it to an earlier account.
+fn unsticky(tag: &str) -> Value {
+    let mut body = claude_body(false);
+    body["messages"][0]["content"] = json!(format!("Hello from {tag}"));
+    body
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+#[actix_web::test]
+async fn accounts_are_added_listed_shown_updated_and_removed() {
+    let app = spawn_app().await;
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("key");
+    std::fs::write(&key_file, "sk-ant-from-file\n").unwrap();
+    let mock = app.mock.url();
+
+    let added = cli(
+        &app,
+        &[
+            "account",
+            "add",
+            "--kind",
+            "claude-console",
+            "--name",
+            "alpha",
+            "--base-url",
+            &mock,
+            "--api-key-file",
+            key_file.to_str().unwrap(),
+            "--priority",
+            "5",
+            "--max-concurrency",
+            "3",
+        ],
+    )
+    .await;
+    assert!(
+        added.ok().starts_with("Added claude-console account alpha ("),
+        "{added:?}"
+    );
+    let from_stdin = cli_stdin(
+        &app,
+        &[
+            "account",
+            "add",
+            "--kind",
+            "claude-console",
+            "--name",
+            "beta",
+            "--base-url",
+            &mock,
+            "--api-key",
+            "-",
+            "--model-map",
+            "claude-sonnet-5=upstream-sonnet",
+            "--sharing",
+            "dedicated",
+            "--json",
+        ],
+        "sk-ant-from-stdin\n",
+    )
+    .await
+    .json();
+    assert_eq!(
+        from_stdin["models"],
+        json!({"claude-sonnet-5": "upstream-sonnet"})
+    );
+    assert_eq!(from_stdin["sharing"], "dedicated");
+    let beta = from_stdin["id"].as_str().unwrap().to_owned();
+
+    let list = cli(&app, &["account", "list"]).await;
+    let text = list.ok();
+    let header = text.lines().next().unwrap();
+    assert!(
+        header.starts_with("ID") && header.contains("NAME") && header.contains("STATE"),
+        "{text}"
+    );
+    let alpha_line = text.lines().find(|l| l.contains("alpha")).expect("alpha listed");
+    assert!(
+        alpha_line.contains("claude-console") && alpha_line.contains("ready") && alpha_line.contains("0/3")
+    );
+    assert!(text.contains("claude-sonnet-5=>upstream-sonnet"), "{text}");
+    assert!(!text.contains("sk-ant-from"), "no secret in the list");
+
+    let show = cli(&app, &["account", "show", "alpha"]).await;
+    let shown = show.ok();
+    assert!(
+        shown.contains("name:") && shown.contains("alpha") && shown.contains("credential:"),
+        "{shown}"
+    );
+    assert!(shown.contains("api_key") && !shown.contains("sk-ant-from-file"));
+
+    let updated = cli(
+        &app,
+        &[
+            "account",
+            "update",
+            "alpha",
+            "--priority",
+            "7",
+            "--models",
+            "claude-sonnet-5,claude-opus-4",
+            "--json",
+        ],
+    )
+    .await
+    .json();
+    assert_eq!(updated["priority"], 7);
+    assert_eq!(updated["models"], json!(["claude-sonnet-5", "claude-opus-4"]));
+    let paused = cli(&app, &["account", "update", &beta, "--schedulable", "false"]).await;
+    assert!(paused.ok().contains("paused"), "{paused:?}");
+    let nothing = cli(&app, &["account", "update", "alpha"]).await;
+    assert_eq!(nothing.code, 2);
+    assert!(nothing.stderr.contains("nothing to change"), "{nothing:?}");
+
+    // The key read from the file is the one sent upstream.
+    let key = app.key().await;
+    assert_eq!(app.post_messages(&key, &claude_body(false)).await.status(), 200);
+    assert_eq!(app.mock.requests_for("sk-ant-from-file").len(), 1);
+
+    let removed = cli(&app, &["account", "remove", "alpha"]).await;
+    assert!(removed.ok().starts_with("Removed account "));
+    let gone = cli(&app, &["account", "show", "alpha"]).await;
+    assert_eq!(gone.code, 1);
+    assert!(gone.stderr.contains("account alpha not found"), "{gone:?}");
+    let listed = cli(&app, &["account", "list", "--json"]).await.json();
+    assert_eq!(listed["accounts"].as_array().unwrap().len(), 1);
+}
+
+#[actix_web::test]
+async fn keys_are_created_once_listed_updated_and_revoked() {
+    let app = spawn_app().await;
+    app.add_console("a", "sk-ant-a").await;
+    let created = cli(
+        &app,
+        &[
+            "key",
+            "create",
+            "--name",
+            "ci",
+            "--permissions",
+            "claude",
+            "--daily-cost",
+            "5",
+            "--tags",
+            "team-a",
+        ],
+    )
+    .await;
+    let out = created.ok();
+    assert!(out.contains("shown this once"), "{out}");
+    let key = out
+        .lines()
+        .find(|l| l.starts_with("  ") && !l.trim().is_empty())
+        .expect("the key is printed")
+        .trim()
+        .to_owned();
+    assert_eq!(app.post_messages(&key, &claude_body(false)).await.status(), 200);
+
+    let list = cli(&app, &["key", "list"]).await;
+    let text = list.ok();
+    assert!(text.contains("ci") && text.contains("claude"), "{text}");
+    assert!(!text.contains(&key), "the key is not shown again");
+    let json = cli(&app, &["key", "list", "--json"]).await.json();
+    let k = &json["keys"][0];
+    assert_eq!(k["limits"]["daily_cost_usd"], "5.000000");
+    assert!(k.get("key").is_none());
+    let id = k["id"].as_str().unwrap().to_owned();
+
+    let updated = cli(
+        &app,
+        &[
+            "key",
+            "update",
+            "ci",
+            "--concurrency-limit",
+            "2",
+            "--weekly-cost",
+            "20",
+            "--json",
+        ],
+    )
+    .await
+    .json();
+    assert_eq!(updated["concurrency_limit"], 2);
+    assert_eq!(updated["limits"]["weekly_cost_usd"], "20.000000");
+    assert_eq!(
+        updated["limits"]["daily_cost_usd"], "5.000000",
+        "other limits are kept"
+    );
+
+    let revoked = cli(&app, &["key", "revoke", &id]).await;
+    assert_eq!(revoked.ok(), format!("Revoked key {id}.\n"));
+    // Keys are cached for a moment; the revocation reaches the relay at once all the same.
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        let status = app.post_messages(&key, &claude_body(false)).await.status();
+        if status == 401 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the revoked key still works: {status}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[actix_web::test]
+async fn groups_are_created_filled_emptied_listed_and_serve_bound_keys() {
+    let app = spawn_app().await;
+    let a = app.add_console("a", "sk-ant-a").await;
+    app.add_account(json!({"name": "b", "api_key": "sk-ant-b", "priority": 1}))
+        .await;
+    let g = app
+        .add_account(json!({"name": "gem", "kind": "gemini-api", "api_key": "g-key", "base_url": null}))
+        .await;
+
+    let created = cli(
+        &app,
+        &[
+            "group",
+            "create",
+            "--name",
+            "team",
+            "--platform",
+            "claude",
+            "--members",
+            "a",
+            "--json",
+        ],
+    )
+    .await
+    .json();
+    assert_eq!(created["members"], json!([a]));
+    let gid = created["id"].as_str().unwrap().to_owned();
+    let added = cli(&app, &["group", "add", "team", "b"]).await;
+    assert!(added.ok().contains("to group team"), "{added:?}");
+    let wrong = cli(&app, &["group", "add", "team", &g]).await;
+    assert_eq!(wrong.code, 1);
+    assert!(
+        wrong
+            .stderr
+            .contains("is a gemini account; this group is for claude"),
+        "{wrong:?}"
+    );
+    let missing = cli(&app, &["group", "add", "team", "no-such-account"]).await;
+    assert!(
+        missing.stderr.contains("no account no-such-account"),
+        "{missing:?}"
+    );
+
+    let removed = cli(&app, &["group", "remove", "team", "b"]).await;
+    assert!(removed.ok().contains("from group team"));
+    let list = cli(&app, &["group", "list"]).await;
+    let text = list.ok();
+    let line = text.lines().find(|l| l.contains("team")).expect("group listed");
+    assert!(
+        line.contains("claude") && line.contains(&format!("a ({a})")) && !line.contains("b ("),
+        "{text}"
+    );
+
+    // A key bound to the group is served by its member even though `b` has the better priority.
+    let (_, key) = app
+        .create_key(json!({"bindings": {"claude": format!("group:{gid}")}}))
+        .await;
+    assert_eq!(app.post_messages(&key, &claude_body(false)).await.status(), 200);
+    assert_eq!(app.mock.requests_for("sk-ant-a").len(), 1);
+    assert!(app.mock.requests_for("sk-ant-b").is_empty());
+
+    let refused = cli(&app, &["group", "delete", "team"]).await;
+    assert!(refused.stderr.contains("unbind it first"), "{refused:?}");
+    let other = cli(
+        &app,
+        &["group", "create", "--name", "spare", "--platform", "gemini"],
+    )
+    .await;
+    assert!(other.ok().contains("Created gemini group spare"));
+    assert!(
+        cli(&app, &["group", "delete", "spare"])
+            .await
+            .ok()
+            .starts_with("Deleted group")
+    );
+    let groups = cli(&app, &["group", "list", "--json"]).await.json();
+    assert_eq!(groups["groups"].as_array().unwrap().len(), 1);
+}
+
+#[actix_web::test]
+async fn usage_is_a_table_per_key_account_or_model_and_json_for_scripts() {
+    let app = spawn_app().await;
+    app.add_console("main", "sk-ant-main").await;
+    let (key_id, key) = app.create_key(json!({"name": "reporting"})).await;
+    for _ in 0..2 {
+        assert_eq!(app.post_messages(&key, &claude_body(false)).await.status(), 200);
+    }
+    app.wait_for_usage(&key_id, 2).await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let rows = loop {
+        let v = cli(&app, &["usage", "--by", "key", "--period", "day", "--json"])
+            .await
+            .json();
+        if v["rows"][0]["requests"] == 2 {
+            break v;
+        }
+        assert!(Instant::now() < deadline, "usage not reported: {v}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(rows["rows"][0]["id"], key_id.as_str());
+    assert_eq!(rows["period"], "day");
+
+    let table = cli(&app, &["usage"]).await;
+    let text = table.ok();
+    assert!(text.starts_with("Usage by key, day "), "{text}");
+    let header = text.lines().nth(1).unwrap();
+    assert!(header.starts_with("KEY") && header.contains("REQUESTS") && header.contains("COST USD"));
+    let row = text.lines().find(|l| l.contains("reporting")).expect("key row");
+    assert!(row.split_whitespace().any(|c| c == "2"), "{row}");
+
+    let by_model = cli(&app, &["usage", "--by", "model", "--period", "total"]).await;
+    assert!(by_model.ok().contains("claude-sonnet-5"), "{by_model:?}");
+    assert!(by_model.stdout.starts_with("Usage by model, all time"));
+    let by_account = cli(&app, &["usage", "--by", "account", "--period", "month"]).await;
+    assert!(
+        by_account.ok().lines().any(|l| l.contains("main")),
+        "{by_account:?}"
+    );
+    let bad = cli(&app, &["usage", "--period", "day", "--at", "2026"]).await;
+    assert_eq!(bad.code, 1);
+    assert!(bad.stderr.contains("does not name a day"), "{bad:?}");
+}
+
+#[actix_web::test]
+async fn status_shows_a_cooldown_and_reset_puts_the_account_back_at_once() {
+    let app = spawn_app().await;
+    app.add_account(json!({"name": "first", "api_key": "sk-ant-first", "priority": 1, "max_concurrency": 4}))
+        .await;
+    app.add_account(json!({"name": "second", "api_key": "sk-ant-second", "priority": 2}))
+        .await;
+    let key = app.key().await;
+    app.mock.enqueue(
+        "sk-ant-first",
+        Fault::anthropic_error(529, "overloaded_error", "Overloaded"),
+    );
+    assert_eq!(app.post_messages(&key, &unsticky("one")).await.status(), 200);
+    assert_eq!(app.mock.requests_for("sk-ant-second").len(), 1, "failed over");
+    app.assert_slots_released().await;
+
+    let status = cli(&app, &["status"]).await;
+    let text = status.ok();
+    let first = text
+        .lines()
+        .find(|l| l.starts_with("first"))
+        .expect("first listed");
+    assert!(
+        first.contains("cooling (overload)") && first.contains("0/4") && first.contains("(in "),
+        "{text}"
+    );
+    let second = text
+        .lines()
+        .find(|l| l.starts_with("second"))
+        .expect("second listed");
+    assert!(second.contains("ready") && second.contains("0/-"), "{text}");
+    assert!(text.contains("2 accounts: 1 ready, 1 not serving"), "{text}");
+
+    // Still cooling: the next request goes to `second`.
+    assert_eq!(app.post_messages(&key, &unsticky("two")).await.status(), 200);
+    assert_eq!(app.mock.requests_for("sk-ant-first").len(), 1);
+
+    let reset = cli(&app, &["account", "reset", "first"]).await;
+    assert!(reset.ok().contains("cooldowns cleared, now ready"), "{reset:?}");
+    assert_eq!(app.post_messages(&key, &unsticky("three")).await.status(), 200);
+    assert_eq!(
+        app.mock.requests_for("sk-ant-first").len(),
+        2,
+        "served by the reset account"
+    );
+    let status = cli(&app, &["status", "--json"]).await.json();
+    assert!(
+        status["accounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a.get("cooldown").is_none())
+    );
+}
+
+#[actix_web::test]
+async fn errors_say_what_went_wrong_and_exit_non_zero() {
+    let app = spawn_app().await;
+    // A port nothing listens on.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://127.0.0.1:{}", closed.local_addr().unwrap().port());
+    drop(closed);
+    let down = run_raw(
+        vec![
+            "status".into(),
+            "--url".into(),
+            url.clone(),
+            "--token".into(),
+            "t".into(),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(down.code, 1);
+    assert!(
+        down.stderr.contains(&format!("cannot reach switchyard at {url}")),
+        "{down:?}"
+    );
+
+    let bad_token = run_raw(
+        vec![
+            "account".into(),
+            "list".into(),
+            "--url".into(),
+            app.base.clone(),
+            "--token".into(),
+            "wrong".into(),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(bad_token.code, 1);
+    assert!(bad_token.stderr.contains("admin token rejected"), "{bad_token:?}");
+
+    let missing = cli(&app, &["key", "revoke", "no-such-key"]).await;
+    assert_eq!(missing.code, 1);
+    assert!(
+        missing.stderr.contains("key no-such-key not found (HTTP 404)"),
+        "{missing:?}"
+    );
+    let invalid = cli(
+        &app,
+        &[
+            "account",
+            "add",
+            "--kind",
+            "claude-console",
+            "--name",
+            "x",
+            "--api-key",
+            "k",
+        ],
+    )
+    .await;
+    assert!(
+        invalid.stderr.contains("claude-console accounts need a base_url"),
+        "{invalid:?}"
+    );
+    let usage = cli(&app, &["account", "add", "--kind", "nope"]).await;
+    assert_eq!(usage.code, 2, "clap rejects bad flags");
+}
+
+#[actix_web::test]
+async fn the_address_and_token_come_from_the_settings_and_the_token_file() {
+    let app = spawn_app().await;
+    app.add_console("from-settings", "sk-ant-x").await;
+    let dir = tempfile::tempdir().unwrap();
+    let port = app.base.rsplit(':').next().unwrap();
+    std::fs::write(dir.path().join("admin-token"), format!("{ADMIN_TOKEN}\n")).unwrap();
+    let config = dir.path().join("settings.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nhost = \"0.0.0.0\"\nport = {port}\n[store]\ndata_dir = \"{}\"\n",
+            dir.path().display()
+        ),
+    )
+    .unwrap();
+    let run = run_raw(
+        vec!["status".into(), "--config".into(), config.display().to_string()],
+        None,
+    )
+    .await;
+    assert!(run.ok().contains("from-settings"), "{run:?}");
+}
+
+/// The authorize URL's challenge is S256 of the verifier the server sends with the code.
+fn check_pkce(app: &TestApp, url: &reqwest::Url) -> Value {
+    let tokens = app.mock.token_requests();
+    assert_eq!(tokens.len(), 1, "one code exchange");
+    let t = tokens[0].json();
+    assert_eq!(t["grant_type"], "authorization_code");
+    assert_eq!(t["code"], "the-code");
+    assert_eq!(t["state"].as_str(), Some(query(url, "state").as_str()));
+    assert_eq!(t["client_id"], "9d1c250a-e61b-44d9-88ed-5944d1962f5e");
+    assert_eq!(
+        t["redirect_uri"],
+        "https://console.anthropic.com/oauth/code/callback"
+    );
+    let verifier = t["code_verifier"].as_str().expect("verifier sent");
+    assert!((43..=128).contains(&verifier.len()));
+    assert_eq!(
+        URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes())),
+        query(url, "code_challenge")
+    );
+    t
+}
+
+#[actix_web::test]
+async fn claude_login_exchanges_the_code_with_pkce_stores_the_tokens_and_refreshes_later() {
+    let app = spawn_app().await;
+    let (url, run) = login(&app, &["--name", "sub", "--priority", "3"], |u| {
+        format!("the-code#{}", query(u, "state"))
+    })
+    .await;
+    assert_eq!(
+        url.as_str().split('?').next(),
+        Some("https://claude.ai/oauth/authorize")
+    );
+    assert_eq!(query(&url, "code"), "true");
+    assert_eq!(query(&url, "response_type"), "code");
+    assert_eq!(query(&url, "code_challenge_method"), "S256");
+    assert_eq!(
+        query(&url, "scope"),
+        "org:create_api_key user:profile user:inference"
+    );
+    assert_eq!(
+        query(&url, "redirect_uri"),
+        "https://console.anthropic.com/oauth/code/callback"
+    );
+    assert!(
+        run.ok().contains("Added claude-official account sub ("),
+        "{run:?}"
+    );
+    assert!(
+        !run.stdout.contains("mock-at-") && !run.stdout.contains("mock-rt-"),
+        "no token printed"
+    );
+    check_pkce(&app, &url);
+
+    let accounts = cli(&app, &["account", "list", "--json"]).await.json();
+    let view = &accounts["accounts"][0];
+    assert_eq!(
+        (view["kind"].as_str(), view["credential"].as_str()),
+        (Some("claude-official"), Some("oauth"))
+    );
+    assert_eq!(view["priority"], 3);
+    assert_eq!(view["extra"]["email"], "mock@example.com");
+    assert!(!view.to_string().contains("mock-at-"), "no secret in views");
+    let id = view["id"].as_str().unwrap().to_owned();
+
+    // The stored tokens serve requests.
+    let key = app.key().await;
+    assert_eq!(app.post_messages(&key, &claude_body(false)).await.status(), 200);
+    let bearer = app.mock.requests()[0].header("authorization").unwrap().to_owned();
+    assert!(bearer.starts_with("Bearer mock-at-"), "{bearer}");
+    let n = bearer.trim_start_matches("Bearer mock-at-").to_owned();
+
+    // Once the access token has expired, one refresh with the stored refresh token.
+    let aid = AccountId::new(&id);
+    let account = app.state.store.get_account(&aid).await.unwrap().unwrap();
+    let Credentials::OAuth(mut tokens) = account.credentials else {
+        panic!("oauth credentials stored")
+    };
+    tokens.expires_at = Some(now_ms() - 1_000);
+    app.state
+        .store
+        .set_credentials(&aid, &Credentials::OAuth(tokens))
+        .await
+        .unwrap();
+    app.state.scheduling.reload().await.unwrap();
+    assert_eq!(app.post_messages(&key, &claude_body(false)).await.status(), 200);
+    let token_requests = app.mock.token_requests();
+    assert_eq!(token_requests.len(), 2, "the exchange and one refresh");
+    assert_eq!(
+        token_requests[1].param("grant_type").as_deref(),
+        Some("refresh_token")
+    );
+    assert_eq!(
+        token_requests[1].param("refresh_token"),
+        Some(format!("mock-rt-{n}"))
+    );
+    let used = app.mock.requests()[1].header("authorization").unwrap().to_owned();
+    assert!(used.starts_with("Bearer mock-at-") && used != bearer, "{used}");
+}
+
+#[actix_web::test]
+async fn claude_login_accepts_a_bare_code_and_rejects_a_wrong_state() {
+    let app = spawn_app().await;
+    let (_, wrong) = login(&app, &[], |_| "the-code#not-the-state".into()).await;
+    assert_eq!(wrong.code, 1);
+    assert!(wrong.stderr.contains("state mismatch"), "{wrong:?}");
+    assert!(app.mock.token_requests().is_empty(), "the code was not exchanged");
+    assert!(app.state.store.load_accounts().await.unwrap().is_empty());
+
+    let (url, bare) = login(&app, &[], |_| "the-code".into()).await;
+    assert!(
+        bare.ok()
+            .contains("Added claude-official account mock@example.com"),
+        "{bare:?}"
+    );
+    check_pkce(&app, &url);
+
+    // The API never hands out the verifier, and a session is good for one exchange.
+    let (status, start) = app
+        .admin(
+            reqwest::Method::POST,
+            "/admin/oauth/claude/start",
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert!(start.get("code_verifier").is_none() && start.get("verifier").is_none());
+    let body = json!({"session_id": start["session_id"], "code": "c", "state": "nope"});
+    let (status, v) = app
+        .admin(
+            reqwest::Method::POST,
+            "/admin/oauth/claude/exchange",
+            Some(body.clone()),
+        )
+        .await;
+    assert_eq!(status, 400, "{v}");
+    let (status, v) = app
+        .admin(reqwest::Method::POST, "/admin/oauth/claude/exchange", Some(body))
+        .await;
+    assert_eq!(status, 400);
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("unknown or expired"),
+        "{v}"
+    );
+}
+
+#[actix_web::test]
+async fn a_claude_code_credentials_file_is_imported_and_its_expired_token_refreshed() {
+    let app = spawn_app().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join(".credentials.json");
+    let creds = json!({"claudeAiOauth": {
+        "accessToken": "sk-ant-oat01-imported", "refreshToken": "sk-ant-ort01-imported",
+        "expiresAt": now_ms() - 60_000, "scopes": ["user:inference", "user:profile"],
+        "subscriptionType": "max",
+    }});
+    std::fs::write(&file, creds.to_string()).unwrap();
+    let run = cli(
+        &app,
+        &[
+            "account",
+            "import",
+            "claude",
+            "--file",
+            file.to_str().unwrap(),
+            "--name",
+            "laptop",
+        ],
+    )
+    .await;
+    assert!(
+        run.ok().contains("Added claude-official account laptop"),
+        "{run:?}"
+    );
+    let key = app.key().await;
+    assert_eq!(app.post_messages(&key, &claude_body(false)).await.status(), 200);
+    let tokens = app.mock.token_requests();
+    assert_eq!(tokens.len(), 1, "one refresh");
+    assert_eq!(
+        tokens[0].param("refresh_token").as_deref(),
+        Some("sk-ant-ort01-imported")
+    );
+    let bearer = app.mock.requests()[0].header("authorization").unwrap().to_owned();
+    assert!(bearer.starts_with("Bearer mock-at-"), "{bearer}");
+    let view = cli(&app, &["account", "show", "laptop", "--json"]).await.json();
+    assert_eq!(view["extra"]["subscription_type"], "max");
+
+    let broken = dir.path().join("broken.json");
+    std::fs::write(&broken, "{}").unwrap();
+    let bad = cli(
+        &app,
+        &["account", "import", "claude", "--file", broken.to_str().unwrap()],
+    )
+    .await;
+    assert_eq!(bad.code, 1);
+    assert!(
+        bad.stderr.contains("broken.json") && bad.stderr.contains("claudeAiOauth"),
+        "{bad:?}"
+    );
+}
+
+#[actix_web::test]
+async fn codex_and_gemini_token_files_are_imported() {
+    let app = spawn_app().await;
+    let dir = tempfile::tempdir().unwrap();
+    let codex = dir.path().join("auth.json");
+    let claims = URL_SAFE_NO_PAD.encode(json!({"exp": 2_000_000_000}).to_string());
+    std::fs::write(
+        &codex,
+        json!({"tokens": {"access_token": format!("h.{claims}.s"), "refresh_token": "rt",
+            "id_token": "x.y.z", "account_id": "acc-123"}})
+        .to_string(),
+    )
+    .unwrap();
+    let v = cli(
+        &app,
+        &[
+            "account",
+            "import",
+            "codex",
+            "--file",
+            codex.to_str().unwrap(),
+            "--json",
+        ],
+    )
+    .await
+    .json();
+    assert_eq!(v["kind"], "openai");
+    assert_eq!(v["extra"]["chatgpt_account_id"], "acc-123");
+    assert_eq!(v["token_expires_at"], 2_000_000_000_000i64);
+
+    let gemini = dir.path().join("oauth_creds.json");
+    std::fs::write(
+        &gemini,
+        json!({"access_token": "ya29.x", "refresh_token": "1//r", "expiry_date": 1_900_000_000_000i64})
+            .to_string(),
+    )
+    .unwrap();
+    let needs_project = cli(
+        &app,
+        &["account", "import", "gemini", "--file", gemini.to_str().unwrap()],
+    )
+    .await;
+    assert_eq!(needs_project.code, 2);
+    assert!(needs_project.stderr.contains("--project-id"), "{needs_project:?}");
+    let v = cli(
+        &app,
+        &[
+            "account",
+            "import",
+            "gemini",
+            "--file",
+            gemini.to_str().unwrap(),
+            "--project-id",
+            "proj-1",
+            "--json",
+        ],
+    )
+    .await
+    .json();
+    assert_eq!(
+        (v["kind"].as_str(), v["extra"]["project_id"].as_str()),
+        (Some("gemini"), Some("proj-1"))
+    );
+}
+
+#[actix_web::test]
+async fn config_check_prints_masked_settings_and_rejects_bad_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.toml");
+    std::fs::write(
+        &good,
+        "[server]\nport = 3999\n[admin]\ntoken = \"sya_very-secret-admin-token-9876\"\n\
+         [upstream.gemini]\noauth_client_secret = \"GOCSPX-not-for-your-eyes\"\n",
+    )
+    .unwrap();
+    let run = run_raw(
+        vec![
+            "config".into(),
+            "check".into(),
+            "--config".into(),
+            good.display().to_string(),
+        ],
+        None,
+    )
+    .await;
+    let out = run.ok();
+    assert!(out.contains("server.port = 3999"), "{out}");
+    assert!(out.contains("admin.token = \"****9876\""), "{out}");
+    assert!(
+        !out.contains("very-secret") && !out.contains("not-for-your-eyes"),
+        "{out}"
+    );
+    assert!(out.contains("upstream.claude.authorize_url = \"https://claude.ai/oauth/authorize\""));
+
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "[relay]\nmax_attempts = 0\n").unwrap();
+    let run = run_raw(
+        vec![
+            "config".into(),
+            "check".into(),
+            "--config".into(),
+            bad.display().to_string(),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("relay.max_attempts"), "{run:?}");
+    std::fs::write(&bad, "[server]\nprot = 1\n").unwrap();
+    let run = run_raw(
+        vec![
+            "config".into(),
+            "check".into(),
+            "--config".into(),
+            bad.display().to_string(),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("prot"), "{run:?}");
+}
