@@ -35,16 +35,16 @@ impl AdminToken {
         if !configured.trim().is_empty() {
             return Ok(Self::from_token(configured));
         }
-        if let Ok(t) = std::env::var(ENV) {
-            if !t.trim().is_empty() {
-                return Ok(Self::from_token(&t));
-            }
+        if let Ok(t) = std::env::var(ENV)
+            && !t.trim().is_empty()
+        {
+            return Ok(Self::from_token(&t));
         }
         let path = data_dir.join(FILE);
-        if let Ok(t) = std::fs::read_to_string(&path) {
-            if !t.trim().is_empty() {
-                return Ok(Self::from_token(&t));
-            }
+        if let Ok(t) = std::fs::read_to_string(&path)
+            && !t.trim().is_empty()
+        {
+            return Ok(Self::from_token(&t));
         }
         let mut bytes = [0u8; 32];
         rand::rng().fill_bytes(&mut bytes);

@@ -188,12 +188,10 @@ impl ApiError {
     /// The error `type` when it is more specific than the status's default.
     fn type_override(&self) -> Option<&'static str> {
         match self {
-            ApiError::LimitReached { refusal, .. } => match refusal {
-                Refusal::Daily { .. } | Refusal::Total { .. } | Refusal::Weekly { .. } => {
-                    Some("insufficient_quota")
-                }
-                _ => None,
-            },
+            ApiError::LimitReached {
+                refusal: Refusal::Daily { .. } | Refusal::Total { .. } | Refusal::Weekly { .. },
+                ..
+            } => Some("insufficient_quota"),
             ApiError::ModelNotAllowed(_) => Some("forbidden"),
             ApiError::ClientNotAllowed { .. } => Some("client_not_allowed"),
             _ => None,
@@ -358,10 +356,10 @@ impl ResponseError for ApiFailure {
             tracing::error!(error = %self.error, code, "request failed on our side");
         }
         let mut resp = HttpResponse::build(status);
-        if let Some(secs) = self.error.retry_after_secs() {
-            if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
-                resp.insert_header((RETRY_AFTER, v));
-            }
+        if let Some(secs) = self.error.retry_after_secs()
+            && let Ok(v) = HeaderValue::from_str(&secs.to_string())
+        {
+            resp.insert_header((RETRY_AFTER, v));
         }
         resp.json(body)
     }

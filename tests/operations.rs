@@ -20,7 +20,7 @@ fn parse_metrics(text: &str) -> HashMap<String, f64> {
         .collect()
 }
 
-fn series<'a>(m: &'a HashMap<String, f64>, name: &str, labels: &[&str]) -> f64 {
+fn series(m: &HashMap<String, f64>, name: &str, labels: &[&str]) -> f64 {
     m.iter()
         .filter(|(k, _)| k.starts_with(name) && labels.iter().all(|l| k.contains(l)))
         .map(|(_, v)| *v)

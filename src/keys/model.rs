@@ -218,10 +218,10 @@ impl KeyPatch {
         if let Some(l) = &self.limits {
             l.validate()?;
         }
-        if let Some(n) = &self.name {
-            if n.trim().is_empty() || n.len() > 100 {
-                return Err("name must be 1 to 100 characters".into());
-            }
+        if let Some(n) = &self.name
+            && (n.trim().is_empty() || n.len() > 100)
+        {
+            return Err("name must be 1 to 100 characters".into());
         }
         Ok(())
     }

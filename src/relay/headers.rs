@@ -71,10 +71,11 @@ pub fn inbound_headers(req: &HttpRequest) -> Vec<(String, String)> {
 pub fn forwardable_headers(inbound: &[(String, String)], allow: &[&str]) -> HeaderMap {
     let mut out = HeaderMap::with_capacity(inbound.len());
     for (n, v) in inbound {
-        if matches(allow, n) && !matches(CLIENT_DENY, n) {
-            if let (Ok(n), Ok(v)) = (HeaderName::from_bytes(n.as_bytes()), HeaderValue::from_str(v)) {
-                out.append(n, v);
-            }
+        if matches(allow, n)
+            && !matches(CLIENT_DENY, n)
+            && let (Ok(n), Ok(v)) = (HeaderName::from_bytes(n.as_bytes()), HeaderValue::from_str(v))
+        {
+            out.append(n, v);
         }
     }
     out

@@ -100,13 +100,12 @@ fn check_bindings(state: &AppState, b: &KeyBindings) -> Result<(), ApiError> {
                     )));
                 }
             }
-            Some(Binding::Group(g)) => {
-                if snapshot.group(g).is_none_or(|g| g.platform != platform) {
-                    return Err(ApiError::BadRequest(format!(
-                        "bindings.{platform}: no {platform} group {g}"
-                    )));
-                }
+            Some(Binding::Group(g)) if snapshot.group(g).is_none_or(|g| g.platform != platform) => {
+                return Err(ApiError::BadRequest(format!(
+                    "bindings.{platform}: no {platform} group {g}"
+                )));
             }
+            Some(Binding::Group(_)) => {}
             None => {}
         }
     }

@@ -58,10 +58,10 @@ pub async fn usage(
         row["id"] = json!(id);
         row["real_cost_usd"] = json!(c.cost.usd_string());
         row["rated_cost_usd"] = json!(c.rated_cost.usd_string());
-        if by == Dimension::Key {
-            if let Ok(Some(k)) = state.keys.store().get_key(&id).await {
-                row["name"] = json!(k.name);
-            }
+        if by == Dimension::Key
+            && let Ok(Some(k)) = state.keys.store().get_key(&id).await
+        {
+            row["name"] = json!(k.name);
         }
         out.push(row);
     }
