@@ -382,3 +382,54 @@ impl Settings {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn file(text: &str) -> tempfile::NamedTempFile {
+        let mut f = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+        f
+    }
+
+    #[test]
+    fn the_committed_settings_file_loads_and_matches_the_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("settings.toml");
+        let loaded = Settings::load(Some(&path)).unwrap();
+        let defaults = Settings::default();
+        assert_eq!(loaded.server, defaults.server);
+        assert_eq!(loaded.actors, defaults.actors);
+        assert_eq!(loaded.scheduler, defaults.scheduler);
+        assert_eq!(loaded.cooldowns, defaults.cooldowns);
+        assert_eq!(loaded.relay, defaults.relay);
+        assert_eq!(loaded.keys, defaults.keys);
+        assert_eq!(loaded.usage, defaults.usage);
+    }
+
+    #[test]
+    fn bad_values_and_unknown_keys_name_the_key() {
+        let err = Settings::load(Some(file("[server]\nport = \"eighty\"\n").path()))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("server.port"), "{err}");
+        let err = Settings::load(Some(file("[store]\nbackend = \"postgres\"\n").path()))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("store.backend") || err.contains("backend"), "{err}");
+        let err = Settings::load(Some(file("[server]\nprot = 1\n").path()))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("prot"), "{err}");
+        let err = Settings::load(Some(file("[actors.pool]\nmailbox_capacity = 0\n").path()))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("actors.pool.mailbox_capacity"), "{err}");
+        let err = Settings::load(Some(file("[usage]\ntimezone = \"Mars/Base\"\n").path()))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("usage.timezone"), "{err}");
+        assert!(Settings::load(Some(Path::new("/nonexistent/settings.toml"))).is_err());
+    }
+}

@@ -575,3 +575,63 @@ async fn requests_only_some_account_kinds_can_serve_go_only_to_them() {
     );
     app.assert_slots_released().await;
 }
+
+#[actix_web::test]
+async fn expired_gemini_and_codex_tokens_are_refreshed_through_their_token_urls() {
+    let app = spawn_app().await;
+    let expired = now() - 1_000;
+    app.add_account(json!({
+        "name": "ca", "kind": "gemini", "base_url": null, "api_key": null,
+        "oauth": {"access_token": "ya29-old", "refresh_token": "g-rt", "expires_at": expired},
+        "extra": {"project_id": "proj-1"},
+    }))
+    .await;
+    app.add_account(json!({
+        "name": "codex", "kind": "openai", "base_url": null, "api_key": null,
+        "oauth": {"access_token": "codex-old", "refresh_token": "o-rt", "expires_at": expired},
+    }))
+    .await;
+    let (_, key) = app.create_key(json!({})).await;
+    let resp = gemini_post(
+        &app,
+        &key,
+        "/gemini/v1beta/models/gemini-2.5-pro:generateContent",
+        &gemini_body(),
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+    let resp = openai_post(&app, &key, "/openai/responses", &responses_body(false)).await;
+    assert_eq!(resp.status(), 200);
+    let calls = app.mock.token_requests();
+    assert_eq!(calls.len(), 2, "one refresh per account");
+    let google = calls
+        .iter()
+        .find(|c| c.param("refresh_token").as_deref() == Some("g-rt"))
+        .expect("google refresh");
+    assert_eq!(google.path, "/token");
+    assert_eq!(
+        google.header("content-type"),
+        Some("application/x-www-form-urlencoded")
+    );
+    assert!(
+        google.param("client_secret").is_some(),
+        "Google refreshes send the installed-app secret"
+    );
+    let openai = calls
+        .iter()
+        .find(|c| c.param("refresh_token").as_deref() == Some("o-rt"))
+        .expect("openai refresh");
+    assert_eq!(openai.path, "/oauth/token");
+    assert_eq!(
+        openai.param("client_id").as_deref(),
+        Some("app_EMoamEEZ73f0CkXaXp7hrann")
+    );
+    for r in app.mock.requests() {
+        let auth = r.header("authorization").unwrap_or_default().to_owned();
+        assert!(
+            auth.starts_with("Bearer mock-at-"),
+            "the fresh token is used: {auth}"
+        );
+    }
+    app.assert_slots_released().await;
+}
