@@ -1,0 +1,267 @@
+//! The embedded store (`store.backend = "embedded"`, the default): no external service.
+//! Durable records (accounts, groups, last-used times) live in one redb file under
+//! `store.data_dir`; transient state (health, sticky bindings, slot leases) lives in a
+//! [`MemoryStore`], which is what a single process needs and loses nothing worth keeping.
+//!
+//! redb locks the file: a second process (or a second open in this one) gets
+//! [`OpenError::DataDirInUse`](super::OpenError::DataDirInUse) instead of a corrupted file.
+mod tables;
+
+use super::OpenError;
+use super::crypto::SecretBox;
+use super::key::EncryptionKey;
+use super::record;
+use async_trait::async_trait;
+use redb::{Builder, Database, DatabaseError};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use switchyard_actors::clock::Millis;
+use switchyard_actors::domain::{Account, AccountId, Credentials, Group, GroupId, Health};
+use switchyard_actors::lease::LeaseId;
+use switchyard_actors::store::{
+    AccountPatch, AccountStore, HealthStore, MemoryStore, SlotGrant, SlotRequest, SlotStore, StickyStore,
+    StoreError, StoreResult,
+};
+
+/// The database file inside `data_dir`.
+pub const DB_FILE: &str = "switchyard.redb";
+/// redb's page cache: records are small, a few MB covers thousands of accounts.
+const CACHE_BYTES: usize = 64 * 1024 * 1024;
+
+pub struct EmbeddedStore {
+    db: Arc<Database>,
+    secrets: Arc<SecretBox>,
+    /// Bumped after every committed record write; one process owns the file, so memory suffices.
+    version: AtomicU64,
+    transient: MemoryStore,
+    dir: PathBuf,
+}
+
+impl std::fmt::Debug for EmbeddedStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmbeddedStore")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EmbeddedStore {
+    /// Opens (creating if needed) the database under `dir`. Blocking: call at start-up.
+    pub fn open(dir: &Path, key: &EncryptionKey) -> Result<Self, OpenError> {
+        std::fs::create_dir_all(dir).map_err(|source| OpenError::DataDir {
+            dir: dir.to_owned(),
+            source,
+        })?;
+        let path = dir.join(DB_FILE);
+        let db = Builder::new()
+            .set_cache_size(CACHE_BYTES)
+            .create(&path)
+            .map_err(|e| match e {
+                DatabaseError::DatabaseAlreadyOpen | DatabaseError::LockProtocolMismatch => {
+                    OpenError::DataDirInUse { dir: dir.to_owned() }
+                }
+                other => OpenError::Database {
+                    path: path.clone(),
+                    reason: other.to_string(),
+                },
+            })?;
+        let secrets = SecretBox::new(key);
+        let key_matches = tables::prepare(&db, &secrets).map_err(|e| OpenError::Database {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+        if !key_matches {
+            return Err(OpenError::WrongKey {
+                store: format!("the embedded database {}", path.display()),
+            });
+        }
+        Ok(EmbeddedStore {
+            db: Arc::new(db),
+            secrets: Arc::new(secrets),
+            version: AtomicU64::new(1),
+            transient: MemoryStore::new(),
+            dir: dir.to_owned(),
+        })
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Runs a database transaction off the async threads (commits wait for `fsync`).
+    async fn blocking<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Database, &SecretBox) -> StoreResult<T> + Send + 'static,
+    {
+        let (db, secrets) = (self.db.clone(), self.secrets.clone());
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) => handle
+                .spawn_blocking(move || f(&db, &secrets))
+                .await
+                .map_err(|e| StoreError::Unavailable(format!("embedded database task failed: {e}")))?,
+            // No runtime (a lease dropped after shutdown): just run it here.
+            Err(_) => f(&db, &secrets),
+        }
+    }
+
+    fn bump(&self) {
+        self.version.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+#[async_trait]
+impl AccountStore for EmbeddedStore {
+    async fn load_accounts(&self) -> StoreResult<Vec<Account>> {
+        self.blocking(tables::load_accounts).await
+    }
+
+    async fn get_account(&self, id: &AccountId) -> StoreResult<Option<Account>> {
+        let id = id.clone();
+        self.blocking(move |db, s| tables::get_account(db, id.as_str(), s))
+            .await
+    }
+
+    async fn put_account(&self, account: &Account) -> StoreResult<()> {
+        let fields = record::encode_account(account, &self.secrets)?;
+        let (id, used) = (account.id.clone(), account.last_used_at);
+        self.blocking(move |db, _| tables::put_account(db, id.as_str(), &fields, used))
+            .await?;
+        self.bump();
+        Ok(())
+    }
+
+    async fn patch_account(&self, id: &AccountId, patch: &AccountPatch) -> StoreResult<Option<Account>> {
+        let changes = record::encode_patch(patch)?;
+        let id = id.clone();
+        let out = self
+            .blocking(move |db, s| tables::patch_account(db, id.as_str(), &changes, s))
+            .await?;
+        if out.is_some() {
+            self.bump();
+        }
+        Ok(out)
+    }
+
+    async fn delete_account(&self, id: &AccountId) -> StoreResult<bool> {
+        let owned = id.clone();
+        let existed = self
+            .blocking(move |db, _| tables::delete_account(db, owned.as_str()))
+            .await?;
+        self.transient.put_health(id, &Health::default()).await?;
+        self.bump();
+        Ok(existed)
+    }
+
+    async fn set_credentials(&self, id: &AccountId, credentials: &Credentials) -> StoreResult<()> {
+        let sealed = record::seal_credentials(id.as_str(), credentials, &self.secrets)?;
+        let owned = id.clone();
+        let found = self
+            .blocking(move |db, _| tables::set_field(db, owned.as_str(), record::CREDENTIALS, &sealed))
+            .await?;
+        if !found {
+            return Err(StoreError::NotFound(format!("account {id}")));
+        }
+        self.bump();
+        Ok(())
+    }
+
+    async fn touch_last_used(&self, used: &[(AccountId, Millis)]) -> StoreResult<()> {
+        if used.is_empty() {
+            return Ok(());
+        }
+        let used = used.to_vec();
+        self.blocking(move |db, _| tables::touch_last_used(db, &used))
+            .await
+    }
+
+    async fn load_groups(&self) -> StoreResult<Vec<Group>> {
+        self.blocking(|db, _| tables::load_groups(db)).await
+    }
+
+    async fn put_group(&self, group: &Group) -> StoreResult<()> {
+        let group = group.clone();
+        self.blocking(move |db, _| tables::put_group(db, &group)).await?;
+        self.bump();
+        Ok(())
+    }
+
+    async fn delete_group(&self, id: &GroupId) -> StoreResult<bool> {
+        let id = id.clone();
+        let existed = self.blocking(move |db, _| tables::delete_group(db, &id)).await?;
+        self.bump();
+        Ok(existed)
+    }
+
+    async fn records_version(&self) -> StoreResult<u64> {
+        Ok(self.version.load(Ordering::Relaxed))
+    }
+}
+
+#[async_trait]
+impl HealthStore for EmbeddedStore {
+    async fn load_health(&self) -> StoreResult<HashMap<AccountId, Health>> {
+        self.transient.load_health().await
+    }
+
+    async fn put_health(&self, id: &AccountId, health: &Health) -> StoreResult<()> {
+        self.transient.put_health(id, health).await
+    }
+}
+
+#[async_trait]
+impl StickyStore for EmbeddedStore {
+    async fn sticky_get(&self, key: &str, now: Millis) -> StoreResult<Option<AccountId>> {
+        self.transient.sticky_get(key, now).await
+    }
+
+    async fn sticky_set(&self, key: &str, account: &AccountId, ttl_ms: i64, now: Millis) -> StoreResult<()> {
+        self.transient.sticky_set(key, account, ttl_ms, now).await
+    }
+
+    async fn sticky_delete(&self, key: &str) -> StoreResult<bool> {
+        self.transient.sticky_delete(key).await
+    }
+
+    async fn sweep_sticky(&self, now: Millis) -> StoreResult<u64> {
+        self.transient.sweep_sticky(now).await
+    }
+}
+
+#[async_trait]
+impl SlotStore for EmbeddedStore {
+    async fn acquire_slot(&self, req: &SlotRequest<'_>) -> StoreResult<Option<SlotGrant>> {
+        self.transient.acquire_slot(req).await
+    }
+
+    fn candidates_per_call(&self) -> usize {
+        self.transient.candidates_per_call()
+    }
+
+    async fn renew_leases(
+        &self,
+        leases: &[(AccountId, LeaseId)],
+        ttl_ms: i64,
+        now: Millis,
+    ) -> StoreResult<()> {
+        self.transient.renew_leases(leases, ttl_ms, now).await
+    }
+
+    async fn release_lease(&self, account: &AccountId, lease: &LeaseId) -> StoreResult<()> {
+        self.transient.release_lease(account, lease).await
+    }
+
+    async fn slot_counts(&self, now: Millis) -> StoreResult<HashMap<AccountId, u32>> {
+        self.transient.slot_counts(now).await
+    }
+
+    async fn slot_count(&self, holder: &AccountId, now: Millis) -> StoreResult<u32> {
+        self.transient.slot_count(holder, now).await
+    }
+
+    async fn sweep_leases(&self, now: Millis) -> StoreResult<u64> {
+        self.transient.sweep_leases(now).await
+    }
+}

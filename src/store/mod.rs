@@ -1,0 +1,100 @@
+//! State backends behind the `switchyard_actors::Store` contract.
+//!
+//! - [`embedded`] (`store.backend = "embedded"`, the default): redb under `store.data_dir` for
+//!   durable records, memory for transient scheduling state. No external service.
+//! - [`redis`] (`store.backend = "redis"`): several instances share one pool; check-then-act
+//!   steps are Lua scripts, see `docs/redis-keys.md`.
+//!
+//! Both keep upstream credentials encrypted at rest ([`crypto`]) with the key found by [`key`],
+//! and both write accounts field by field ([`record`]). [`open`] picks the backend.
+pub mod crypto;
+pub mod embedded;
+pub mod key;
+pub mod record;
+pub mod redis;
+
+use crate::settings::{StoreBackend, StoreSettings};
+use key::{ENCRYPTION_KEY_ENV, GENERATED_KEY_FILE, KeyError, KeyInputs, KeySource};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use switchyard_actors::Store;
+
+pub use embedded::EmbeddedStore;
+pub use key::EncryptionKey;
+pub use redis::{RedisOptions, RedisStore};
+
+/// Why the state store could not be opened at start-up. Never contains a secret.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("cannot create the data directory {}: {source}", dir.display())]
+    DataDir { dir: PathBuf, source: std::io::Error },
+    #[error(
+        "the data directory {} is in use by another switchyard process (its database is locked); \
+         stop that process or give this one another store.data_dir",
+        dir.display()
+    )]
+    DataDirInUse { dir: PathBuf },
+    #[error("cannot open the database {}: {reason}", path.display())]
+    Database { path: PathBuf, reason: String },
+    #[error(
+        "the encryption key does not match the key {store} was written with; \
+         set the original SWITCHYARD_ENCRYPTION_KEY / store.encryption_key_file"
+    )]
+    WrongKey { store: String },
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error("cannot use Redis at {target}: {reason}")]
+    Redis { target: String, reason: String },
+}
+
+/// Opens the configured backend. The encryption key comes from `SWITCHYARD_ENCRYPTION_KEY`,
+/// else `store.encryption_key_file`, else (embedded only) `data_dir/encryption-key`, generated
+/// on first start. Redis mode refuses to start without a key.
+pub async fn open(settings: &StoreSettings) -> Result<Arc<dyn Store>, OpenError> {
+    let env = std::env::var(ENCRYPTION_KEY_ENV).ok();
+    open_with_env_key(settings, env.as_deref()).await
+}
+
+/// [`open`] with the value of `SWITCHYARD_ENCRYPTION_KEY` passed in (tests, embedding).
+pub async fn open_with_env_key(
+    settings: &StoreSettings,
+    env_key: Option<&str>,
+) -> Result<Arc<dyn Store>, OpenError> {
+    let key_file = Some(settings.encryption_key_file.trim())
+        .filter(|f| !f.is_empty())
+        .map(Path::new);
+    match settings.backend {
+        StoreBackend::Embedded => {
+            let generated = settings.data_dir.join(GENERATED_KEY_FILE);
+            let (key, source) = key::resolve(KeyInputs {
+                env: env_key,
+                key_file,
+                generate_at: Some(&generated),
+            })?;
+            log_source(&source);
+            let store = EmbeddedStore::open(&settings.data_dir, &key)?;
+            tracing::info!(data_dir = %settings.data_dir.display(), "embedded state store open");
+            Ok(Arc::new(store))
+        }
+        StoreBackend::Redis => {
+            let (key, source) = key::resolve(KeyInputs {
+                env: env_key,
+                key_file,
+                generate_at: None,
+            })?;
+            log_source(&source);
+            let store = RedisStore::connect(&RedisOptions::from_settings(settings), &key).await?;
+            tracing::info!(prefix = %settings.redis_prefix, "redis state store connected");
+            Ok(Arc::new(store))
+        }
+    }
+}
+
+fn log_source(source: &KeySource) {
+    match source {
+        KeySource::Environment => tracing::info!("credential encryption key from {ENCRYPTION_KEY_ENV}"),
+        KeySource::File(p) | KeySource::Generated(p) => {
+            tracing::info!(file = %p.display(), "credential encryption key from file")
+        }
+    }
+}

@@ -1,0 +1,184 @@
+//! Slot leases and sticky bindings in Redis, all under the `{sched}` hash tag. A selection is
+//! one `acquire_slot` script (one round trip); a release is one ZREM; renewals are one pipeline
+//! per renew interval. Leases are sorted-set members scored by expiry, so a crashed instance's
+//! leases stop counting when they expire and are removed by any instance's sweep.
+use super::RedisStore;
+use ::redis::AsyncCommands;
+use async_trait::async_trait;
+use std::collections::HashMap;
+use switchyard_actors::clock::Millis;
+use switchyard_actors::domain::AccountId;
+use switchyard_actors::lease::LeaseId;
+use switchyard_actors::store::{SlotGrant, SlotRequest, SlotStore, StickyStore, StoreResult};
+
+/// Candidates per `acquire_slot` script: bounds the script's keys and arguments (about 100 bytes
+/// per candidate, a few KB per call) while typical pools still fit in one call.
+const CANDIDATES_PER_CALL: usize = 64;
+
+impl RedisStore {
+    /// The accounts that may have a slot sorted set.
+    async fn slot_accounts(&self, op: &'static str) -> StoreResult<Vec<String>> {
+        let mut c = self.conn();
+        let index = self.keys.slot_index();
+        self.timed(op, async { c.smembers(&index).await }).await
+    }
+}
+
+#[async_trait]
+impl StickyStore for RedisStore {
+    async fn sticky_get(&self, key: &str, _now: Millis) -> StoreResult<Option<AccountId>> {
+        let mut c = self.conn();
+        let key = self.keys.sticky(key);
+        let bound: Option<String> = self.timed("sticky_get", async { c.get(&key).await }).await?;
+        Ok(bound.map(AccountId::new))
+    }
+
+    async fn sticky_set(&self, key: &str, account: &AccountId, ttl_ms: i64, _now: Millis) -> StoreResult<()> {
+        let mut c = self.conn();
+        let key = self.keys.sticky(key);
+        if ttl_ms <= 0 {
+            return self
+                .timed("sticky_set", async { c.del::<_, ()>(&key).await })
+                .await;
+        }
+        let opts = ::redis::SetOptions::default().with_expiration(::redis::SetExpiry::PX(ttl_ms as u64));
+        self.timed("sticky_set", async {
+            c.set_options::<_, _, ()>(&key, account.as_str(), opts).await
+        })
+        .await
+    }
+
+    async fn sticky_delete(&self, key: &str) -> StoreResult<bool> {
+        let mut c = self.conn();
+        let key = self.keys.sticky(key);
+        let n: i64 = self.timed("sticky_delete", async { c.del(&key).await }).await?;
+        Ok(n > 0)
+    }
+
+    /// Bindings carry a native PX TTL: nothing to sweep.
+    async fn sweep_sticky(&self, _now: Millis) -> StoreResult<u64> {
+        Ok(0)
+    }
+}
+
+#[async_trait]
+impl SlotStore for RedisStore {
+    async fn acquire_slot(&self, req: &SlotRequest<'_>) -> StoreResult<Option<SlotGrant>> {
+        if req.candidates.is_empty() {
+            return Ok(None);
+        }
+        let k = &self.keys;
+        let mut inv = self.scripts.acquire_slot.prepare_invoke();
+        inv.key(k.slot_index());
+        let sticky_ttl = match req.sticky {
+            Some(st) if st.ttl_ms > 0 => {
+                inv.key(k.sticky(st.key));
+                st.ttl_ms
+            }
+            _ => 0,
+        };
+        inv.arg(req.now)
+            .arg(req.lease.as_str())
+            .arg(req.now + req.lease_ttl_ms)
+            .arg(sticky_ttl);
+        for c in req.candidates {
+            inv.key(k.slots(c.account.as_str()))
+                .arg(c.account.as_str())
+                .arg(c.limit);
+        }
+        let mut c = self.conn();
+        let granted: Option<(String, i64)> = self
+            .timed("acquire_slot", async { inv.invoke_async(&mut c).await })
+            .await?;
+        Ok(granted.map(|(account, hit)| SlotGrant {
+            account: AccountId::new(account),
+            sticky_hit: hit == 1,
+        }))
+    }
+
+    fn candidates_per_call(&self) -> usize {
+        CANDIDATES_PER_CALL
+    }
+
+    /// One pipeline of `ZADD XX` (only leases still present are renewed).
+    async fn renew_leases(
+        &self,
+        leases: &[(AccountId, LeaseId)],
+        ttl_ms: i64,
+        now: Millis,
+    ) -> StoreResult<()> {
+        if leases.is_empty() {
+            return Ok(());
+        }
+        let expiry = now + ttl_ms;
+        let mut pipe = ::redis::pipe();
+        for (account, lease) in leases {
+            pipe.cmd("ZADD")
+                .arg(self.keys.slots(account.as_str()))
+                .arg("XX")
+                .arg(expiry)
+                .arg(lease.as_str())
+                .ignore();
+        }
+        let mut c = self.conn();
+        self.timed("renew_leases", async { pipe.query_async::<()>(&mut c).await })
+            .await
+    }
+
+    async fn release_lease(&self, account: &AccountId, lease: &LeaseId) -> StoreResult<()> {
+        let mut c = self.conn();
+        let key = self.keys.slots(account.as_str());
+        self.timed("release_lease", async {
+            c.zrem::<_, _, ()>(&key, lease.as_str()).await
+        })
+        .await
+    }
+
+    async fn slot_counts(&self, now: Millis) -> StoreResult<HashMap<AccountId, u32>> {
+        let accounts = self.slot_accounts("slot_counts").await?;
+        if accounts.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let mut pipe = ::redis::pipe();
+        let live_from = format!("({now}");
+        for a in &accounts {
+            pipe.zcount(self.keys.slots(a), &live_from, "+inf");
+        }
+        let mut c = self.conn();
+        let counts: Vec<u32> = self
+            .timed("slot_counts", async { pipe.query_async(&mut c).await })
+            .await?;
+        Ok(accounts
+            .into_iter()
+            .zip(counts)
+            .filter(|(_, n)| *n > 0)
+            .map(|(a, n)| (AccountId::new(a), n))
+            .collect())
+    }
+
+    /// One ZCOUNT on the holder's sorted set.
+    async fn slot_count(&self, holder: &AccountId, now: Millis) -> StoreResult<u32> {
+        let mut c = self.conn();
+        let key = self.keys.slots(holder.as_str());
+        let live_from = format!("({now}");
+        self.timed("slot_count", async { c.zcount(&key, &live_from, "+inf").await })
+            .await
+    }
+
+    async fn sweep_leases(&self, now: Millis) -> StoreResult<u64> {
+        let accounts = self.slot_accounts("sweep_leases").await?;
+        if accounts.is_empty() {
+            return Ok(0);
+        }
+        let mut inv = self.scripts.sweep_leases.prepare_invoke();
+        inv.key(self.keys.slot_index()).arg(now);
+        for a in &accounts {
+            inv.key(self.keys.slots(a)).arg(a.as_str());
+        }
+        let mut c = self.conn();
+        let removed: u64 = self
+            .timed("sweep_leases", async { inv.invoke_async(&mut c).await })
+            .await?;
+        Ok(removed)
+    }
+}

@@ -1,0 +1,383 @@
+//! The embedded store: the shared conformance suite, plus durability (an acknowledged write
+//! survives `kill -9` of the writing process), the data directory lock (a second opener gets a
+//! clear error), the generated key file, and encryption as seen in the raw database file.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use redb::{ReadableDatabase, ReadableTable, TableDefinition};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use switchyard::settings::{StoreBackend, StoreSettings};
+use switchyard::store::embedded::DB_FILE;
+use switchyard::store::{EmbeddedStore, EncryptionKey, OpenError, open_with_env_key};
+use switchyard_actors::domain::{
+    Account, AccountId, AccountKind, Credentials, Group, OAuthTokens, Platform, Secret,
+};
+use switchyard_actors::store::{AccountPatch, AccountStore, HealthStore};
+use switchyard_actors::{Clock, Store, StoreError, SystemClock};
+
+const KEY_HEX: &str = "3f9a1c7e5b2d8046a1e3c5b7d9f20486ac4e6b8d0f1a3c5e7092b4d6f8a1c3e5";
+const OTHER_KEY_HEX: &str = "9c1e7a3b5d2f80461a3e5c7b9df24068ca4e6b8d0f1a3c5e7092b4d6f8a1c3e6";
+/// Set in a child process started by a test: what the child should do, and where.
+const CHILD_ROLE: &str = "SWITCHYARD_TEST_EMBEDDED_CHILD";
+const CHILD_DIR: &str = "SWITCHYARD_TEST_EMBEDDED_DIR";
+
+fn key() -> EncryptionKey {
+    EncryptionKey::parse_hex(KEY_HEX, "test").unwrap()
+}
+
+/// A directory under cargo's per-target temp dir (kept: stores outlive the helper).
+fn scratch_dir() -> PathBuf {
+    tempfile::Builder::new()
+        .prefix("embedded-")
+        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+        .unwrap()
+        .keep()
+}
+
+async fn fresh_store() -> Arc<dyn Store> {
+    Arc::new(EmbeddedStore::open(&scratch_dir(), &key()).unwrap())
+}
+
+switchyard_actors::conformance_tests!(fresh_store());
+
+fn account(id: &str) -> Account {
+    let mut a = Account::new(id, AccountKind::ClaudeOfficial, 1_000);
+    a.credentials = Credentials::OAuth(OAuthTokens {
+        access_token: Secret::new(format!("sk-ant-oat-PLAINTEXT-ACCESS-{id}")),
+        refresh_token: Some(Secret::new(format!("sk-ant-ort-PLAINTEXT-REFRESH-{id}"))),
+        expires_at: Some(99),
+    });
+    a
+}
+
+fn group() -> Group {
+    Group {
+        id: "grp".into(),
+        name: "team".into(),
+        platform: Platform::Claude,
+        members: vec![AccountId::new("durable-1"), AccountId::new("durable-2")],
+    }
+}
+
+/// The writes the durability tests check after a restart.
+async fn write_everything(s: &EmbeddedStore) {
+    s.put_account(&account("durable-1")).await.unwrap();
+    s.put_account(&account("durable-2")).await.unwrap();
+    s.put_group(&group()).await.unwrap();
+    s.touch_last_used(&[(AccountId::new("durable-1"), 7_777)])
+        .await
+        .unwrap();
+    let patch = AccountPatch {
+        priority: Some(5),
+        ..Default::default()
+    };
+    s.patch_account(&AccountId::new("durable-2"), &patch)
+        .await
+        .unwrap();
+    let refreshed = Credentials::ApiKey {
+        key: Secret::new("sk-PLAINTEXT-REFRESHED"),
+    };
+    s.set_credentials(&AccountId::new("durable-2"), &refreshed)
+        .await
+        .unwrap();
+}
+
+async fn check_everything(s: &EmbeddedStore) {
+    let one = s
+        .get_account(&AccountId::new("durable-1"))
+        .await
+        .unwrap()
+        .unwrap();
+    let mut want = account("durable-1");
+    want.last_used_at = Some(7_777);
+    assert_eq!(one, want, "record, credentials and last-used survive");
+    let two = s
+        .get_account(&AccountId::new("durable-2"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(two.priority, 5);
+    assert_eq!(
+        two.credentials,
+        Credentials::ApiKey {
+            key: Secret::new("sk-PLAINTEXT-REFRESHED")
+        }
+    );
+    assert_eq!(s.load_accounts().await.unwrap().len(), 2);
+    assert_eq!(s.load_groups().await.unwrap(), vec![group()]);
+}
+
+/// Runs this test binary again as a child doing `role` in `dir`.
+fn spawn_child(role: &str, dir: &Path) -> Child {
+    Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "child_process_entry", "--test-threads=1", "--quiet"])
+        .env(CHILD_ROLE, role)
+        .env(CHILD_DIR, dir)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+fn wait_for_file(path: &Path, child: &mut Child) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !path.exists() {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("child exited early: {status}");
+        }
+        assert!(
+            Instant::now() < deadline,
+            "child did not signal {}",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Not a test on its own: the body of the child processes the tests below start. Without the
+/// environment variable it does nothing.
+#[test]
+fn child_process_entry() {
+    let (Ok(role), Ok(dir)) = (std::env::var(CHILD_ROLE), std::env::var(CHILD_DIR)) else {
+        return;
+    };
+    let dir = PathBuf::from(dir);
+    actix_rt::System::new().block_on(async {
+        let store = EmbeddedStore::open(&dir, &key()).unwrap();
+        if role == "write" {
+            write_everything(&store).await;
+        }
+        // Every write above was acknowledged: tell the parent, then wait to be killed.
+        std::fs::write(dir.join("child-ready"), role.as_bytes()).unwrap();
+        tokio::time::sleep(Duration::from_secs(60)).await;
+    });
+}
+
+#[test]
+fn acknowledged_writes_survive_kill_9_of_the_writer() {
+    let dir = scratch_dir();
+    let mut child = spawn_child("write", &dir);
+    wait_for_file(&dir.join("child-ready"), &mut child);
+    child.kill().unwrap(); // SIGKILL: no destructor, no clean shutdown
+    child.wait().unwrap();
+    actix_rt::System::new().block_on(async {
+        let store = EmbeddedStore::open(&dir, &key()).expect("reopens after a crash");
+        check_everything(&store).await;
+    });
+}
+
+#[actix_rt::test]
+async fn writes_survive_a_restart_in_process() {
+    let dir = scratch_dir();
+    let store = EmbeddedStore::open(&dir, &key()).unwrap();
+    write_everything(&store).await;
+    drop(store);
+    check_everything(&EmbeddedStore::open(&dir, &key()).unwrap()).await;
+}
+
+fn assert_in_use(err: OpenError, dir: &Path) {
+    let msg = err.to_string();
+    assert!(matches!(err, OpenError::DataDirInUse { .. }), "{msg}");
+    assert!(
+        msg.contains(&dir.display().to_string()),
+        "names the directory: {msg}"
+    );
+    assert!(msg.contains("another switchyard"), "{msg}");
+}
+
+#[test]
+fn a_second_opener_gets_a_clear_error() {
+    let dir = scratch_dir();
+    let first = EmbeddedStore::open(&dir, &key()).unwrap();
+    assert_in_use(EmbeddedStore::open(&dir, &key()).unwrap_err(), &dir);
+    drop(first);
+    let mut child = spawn_child("hold", &dir);
+    wait_for_file(&dir.join("child-ready"), &mut child);
+    assert_in_use(EmbeddedStore::open(&dir, &key()).unwrap_err(), &dir);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    EmbeddedStore::open(&dir, &key()).expect("free again once the holder is gone");
+}
+
+#[actix_rt::test]
+async fn no_plaintext_secret_reaches_the_database_file() {
+    let dir = scratch_dir();
+    let store = EmbeddedStore::open(&dir, &key()).unwrap();
+    write_everything(&store).await;
+    drop(store);
+    let bytes = std::fs::read(dir.join(DB_FILE)).unwrap();
+    let find = |needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
+    assert!(find(b"durable-1"), "the file holds the records");
+    assert!(find(b"v1:"), "and sealed credentials");
+    assert!(!find(b"PLAINTEXT"), "but no plaintext secret");
+}
+
+/// Last-used times live in their own table; the account's fields never carry them.
+#[actix_rt::test]
+async fn last_used_is_kept_apart_from_the_record() {
+    let dir = scratch_dir();
+    let store = EmbeddedStore::open(&dir, &key()).unwrap();
+    let a = account("used");
+    store.put_account(&a).await.unwrap();
+    let v = store.records_version().await.unwrap();
+    store.touch_last_used(&[(a.id.clone(), 42)]).await.unwrap();
+    store.touch_last_used(&[(a.id.clone(), 41)]).await.unwrap();
+    store
+        .touch_last_used(&[(AccountId::new("ghost"), 1)])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.records_version().await.unwrap(),
+        v,
+        "a use is not a record change"
+    );
+    drop(store);
+
+    const FIELDS: TableDefinition<'_, (&str, &str), &str> = TableDefinition::new("account_fields");
+    const LAST_USED: TableDefinition<'_, &str, i64> = TableDefinition::new("account_last_used");
+    let db = redb::Database::open(dir.join(DB_FILE)).unwrap();
+    let txn = db.begin_read().unwrap();
+    let fields = txn.open_table(FIELDS).unwrap();
+    let names: Vec<String> = fields
+        .iter()
+        .unwrap()
+        .map(|e| e.unwrap().0.value().1.to_owned())
+        .collect();
+    assert!(names.contains(&"priority".to_owned()) && !names.contains(&"last_used_at".to_owned()));
+    let used = txn.open_table(LAST_USED).unwrap();
+    assert_eq!(
+        used.get("used").unwrap().unwrap().value(),
+        42,
+        "the later time wins"
+    );
+    assert!(used.get("ghost").unwrap().is_none());
+}
+
+#[actix_rt::test]
+async fn every_record_write_moves_the_version() {
+    let store = EmbeddedStore::open(&scratch_dir(), &key()).unwrap();
+    let id = AccountId::new("v");
+    let mut last = store.records_version().await.unwrap();
+    let mut moved = |now: u64, what: &str| {
+        assert!(now > last, "{what} moves the version");
+        last = now;
+    };
+    store.put_account(&account("v")).await.unwrap();
+    moved(store.records_version().await.unwrap(), "put_account");
+    store.patch_account(&id, &AccountPatch::default()).await.unwrap();
+    moved(store.records_version().await.unwrap(), "patch_account");
+    store.set_credentials(&id, &Credentials::None).await.unwrap();
+    moved(store.records_version().await.unwrap(), "set_credentials");
+    store.put_group(&group()).await.unwrap();
+    moved(store.records_version().await.unwrap(), "put_group");
+    store.delete_group(&"grp".to_owned()).await.unwrap();
+    moved(store.records_version().await.unwrap(), "delete_group");
+    store.delete_account(&id).await.unwrap();
+    moved(store.records_version().await.unwrap(), "delete_account");
+}
+
+#[actix_rt::test]
+async fn deleting_an_account_clears_its_memberships_and_health() {
+    let store = EmbeddedStore::open(&scratch_dir(), &key()).unwrap();
+    store.put_account(&account("durable-1")).await.unwrap();
+    store.put_group(&group()).await.unwrap();
+    let id = AccountId::new("durable-1");
+    let hot = switchyard_actors::Health {
+        cooldown: Some(switchyard_actors::Cooldown {
+            until: SystemClock.now_ms() + 60_000,
+            reason: switchyard_actors::CooldownReason::Overload,
+            status: 529,
+        }),
+        family_limits: vec![],
+    };
+    store.put_health(&id, &hot).await.unwrap();
+    assert!(store.delete_account(&id).await.unwrap());
+    assert_eq!(
+        store.load_groups().await.unwrap()[0].members,
+        vec![AccountId::new("durable-2")]
+    );
+    assert!(store.load_health().await.unwrap().is_empty());
+}
+
+fn embedded_settings(dir: &Path) -> StoreSettings {
+    StoreSettings {
+        backend: StoreBackend::Embedded,
+        data_dir: dir.to_owned(),
+        ..StoreSettings::default()
+    }
+}
+
+#[actix_rt::test]
+async fn a_missing_key_is_generated_into_a_0600_file_and_reused() {
+    let dir = scratch_dir();
+    let settings = embedded_settings(&dir);
+    let store = open_with_env_key(&settings, None).await.unwrap();
+    store.put_account(&account("k")).await.unwrap();
+    drop(store);
+    let file = dir.join("encryption-key");
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(text.trim().len(), 64);
+    assert!(text.trim().chars().all(|c| c.is_ascii_hexdigit()));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "key file mode {mode:o}");
+    }
+    let again = open_with_env_key(&settings, None).await.unwrap();
+    assert_eq!(
+        again
+            .get_account(&AccountId::new("k"))
+            .await
+            .unwrap()
+            .unwrap()
+            .credentials,
+        account("k").credentials,
+        "the second start reads the generated key"
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), text, "never regenerated");
+}
+
+#[actix_rt::test]
+async fn the_environment_key_wins_and_a_weak_one_is_refused() {
+    let dir = scratch_dir();
+    let settings = embedded_settings(&dir);
+    let store = open_with_env_key(&settings, Some(KEY_HEX)).await.unwrap();
+    drop(store);
+    assert!(
+        !dir.join("encryption-key").exists(),
+        "nothing generated when a key is given"
+    );
+    let Err(weak) = open_with_env_key(&settings, Some(&"0".repeat(64))).await else {
+        panic!("a weak key opened the store");
+    };
+    assert!(weak.to_string().contains("too weak"), "{weak}");
+}
+
+#[actix_rt::test]
+async fn a_different_key_is_refused_at_start_and_on_read() {
+    let dir = scratch_dir();
+    let store = EmbeddedStore::open(&dir, &key()).unwrap();
+    store.put_account(&account("keyed")).await.unwrap();
+    drop(store);
+    let other = EncryptionKey::parse_hex(OTHER_KEY_HEX, "test").unwrap();
+    let err = EmbeddedStore::open(&dir, &other).unwrap_err();
+    assert!(matches!(err, OpenError::WrongKey { .. }), "{err}");
+    assert!(err.to_string().contains("encryption key does not match"));
+
+    // Without the start-up check (removed by hand), the mismatch shows on the first read.
+    {
+        const META: TableDefinition<'_, &str, &str> = TableDefinition::new("meta");
+        let db = redb::Database::open(dir.join(DB_FILE)).unwrap();
+        let txn = db.begin_write().unwrap();
+        txn.open_table(META).unwrap().remove("key_check").unwrap();
+        txn.commit().unwrap();
+    }
+    let wrong = EmbeddedStore::open(&dir, &other).unwrap();
+    let err = wrong.get_account(&AccountId::new("keyed")).await.unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, StoreError::Corrupt(_)), "{msg}");
+    assert!(msg.contains("encryption key does not match"), "{msg}");
+    assert!(!msg.contains("PLAINTEXT"));
+}

@@ -1,0 +1,459 @@
+//! The Redis store: the shared conformance suite, plus what only Redis has to prove: field-level
+//! writes (a recorded use changes one hash field), encryption at rest as seen by a raw client,
+//! key checks at start-up, native TTLs on leases and bindings, and one round trip per selection.
+//! One `redis-server` per test binary; every test uses its own key prefix.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "support/redis_server.rs"]
+mod redis_server;
+
+use redis::AsyncCommands;
+use redis_server::RedisServer;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
+use switchyard::settings::{StoreBackend, StoreSettings};
+use switchyard::store::key::{ENCRYPTION_KEY_ENV, KeyError};
+use switchyard::store::{EncryptionKey, OpenError, RedisOptions, RedisStore, open_with_env_key};
+use switchyard_actors::domain::{
+    Account, AccountId, AccountKind, AccountStatus, Cooldown, CooldownReason, Credentials, Health,
+    OAuthTokens, Secret,
+};
+use switchyard_actors::settings::SchedulingSettings;
+use switchyard_actors::store::{
+    AccountPatch, AccountStore, HealthStore, SlotCandidate, SlotRequest, SlotStore, StickyRequest,
+    StickyStore,
+};
+use switchyard_actors::{Clock, LeaseId, Platform, Scheduling, SelectAccount, Store, SystemClock};
+
+static SERVER: LazyLock<RedisServer> = LazyLock::new(RedisServer::launch);
+static NEXT_PREFIX: AtomicU32 = AtomicU32::new(0);
+
+const KEY_HEX: &str = "3f9a1c7e5b2d8046a1e3c5b7d9f20486ac4e6b8d0f1a3c5e7092b4d6f8a1c3e5";
+const OTHER_KEY_HEX: &str = "9c1e7a3b5d2f80461a3e5c7b9df24068ca4e6b8d0f1a3c5e7092b4d6f8a1c3e6";
+
+fn key() -> EncryptionKey {
+    EncryptionKey::parse_hex(KEY_HEX, "test").unwrap()
+}
+
+fn fresh_prefix() -> String {
+    format!(
+        "t{}-{}:",
+        std::process::id(),
+        NEXT_PREFIX.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+fn options(prefix: &str) -> RedisOptions {
+    RedisOptions::new(SERVER.url(), prefix)
+}
+
+async fn connect(prefix: &str) -> RedisStore {
+    RedisStore::connect(&options(prefix), &key())
+        .await
+        .expect("redis store connects")
+}
+
+async fn fresh_store() -> Arc<dyn Store> {
+    Arc::new(connect(&fresh_prefix()).await)
+}
+
+async fn raw() -> redis::aio::MultiplexedConnection {
+    redis::Client::open(SERVER.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap()
+}
+
+fn now() -> i64 {
+    SystemClock.now_ms()
+}
+
+fn account(id: &str) -> Account {
+    let mut a = Account::new(id, AccountKind::ClaudeOfficial, now());
+    a.max_concurrency = 2;
+    a.credentials = Credentials::OAuth(OAuthTokens {
+        access_token: Secret::new(format!("sk-ant-oat-PLAINTEXT-ACCESS-{id}")),
+        refresh_token: Some(Secret::new(format!("sk-ant-ort-PLAINTEXT-REFRESH-{id}"))),
+        expires_at: Some(1),
+    });
+    a
+}
+
+fn redis_settings(prefix: &str, key_file: &str) -> StoreSettings {
+    StoreSettings {
+        backend: StoreBackend::Redis,
+        redis_url: SERVER.url(),
+        redis_prefix: prefix.to_owned(),
+        encryption_key_file: key_file.to_owned(),
+        ..StoreSettings::default()
+    }
+}
+
+switchyard_actors::conformance_tests!(fresh_store());
+
+/// Fields that differ between two snapshots of a hash.
+fn changed(before: &HashMap<String, String>, after: &HashMap<String, String>) -> Vec<String> {
+    let mut out: Vec<String> = before
+        .keys()
+        .chain(after.keys())
+        .filter(|k| before.get(*k) != after.get(*k))
+        .cloned()
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+#[actix_rt::test]
+async fn every_update_writes_only_the_fields_it_changes() {
+    let prefix = fresh_prefix();
+    let store = connect(&prefix).await;
+    let a = account("field-level");
+    store.put_account(&a).await.unwrap();
+    let key = format!("{prefix}{{rec}}:account:field-level");
+    let mut r = raw().await;
+    // A field this version does not know: proof the record is never rewritten whole.
+    let _: () = r.hset(&key, "sentinel", "left-alone").await.unwrap();
+    let snapshot = |mut r: redis::aio::MultiplexedConnection, key: String| async move {
+        r.hgetall::<_, HashMap<String, String>>(&key).await.unwrap()
+    };
+
+    let before = snapshot(r.clone(), key.clone()).await;
+    store.touch_last_used(&[(a.id.clone(), 1_234)]).await.unwrap();
+    let after = snapshot(r.clone(), key.clone()).await;
+    assert_eq!(changed(&before, &after), ["last_used_at"]);
+    assert_eq!(after["last_used_at"], "1234");
+
+    store.touch_last_used(&[(a.id.clone(), 1_000)]).await.unwrap();
+    assert_eq!(
+        snapshot(r.clone(), key.clone()).await["last_used_at"],
+        "1234",
+        "an older use never moves last-used back"
+    );
+    store
+        .touch_last_used(&[(AccountId::new("never-created"), 5)])
+        .await
+        .unwrap();
+    let ghost: bool = r
+        .exists(format!("{prefix}{{rec}}:account:never-created"))
+        .await
+        .unwrap();
+    assert!(!ghost, "a use of an unknown account creates no record");
+
+    let before = after;
+    let patch = AccountPatch {
+        priority: Some(3),
+        status: Some(AccountStatus::Error),
+        ..Default::default()
+    };
+    let patched = store.patch_account(&a.id, &patch).await.unwrap().unwrap();
+    assert_eq!((patched.priority, patched.last_used_at), (3, Some(1_234)));
+    let after = snapshot(r.clone(), key.clone()).await;
+    assert_eq!(changed(&before, &after), ["priority", "status"]);
+
+    let before = after;
+    let creds = Credentials::ApiKey {
+        key: Secret::new("sk-new-PLAINTEXT"),
+    };
+    store.set_credentials(&a.id, &creds).await.unwrap();
+    let after = snapshot(r.clone(), key.clone()).await;
+    assert_eq!(changed(&before, &after), ["credentials"]);
+
+    let before = after;
+    let health = Health {
+        cooldown: Some(Cooldown {
+            until: now() + 60_000,
+            reason: CooldownReason::RateLimit,
+            status: 429,
+        }),
+        family_limits: vec![],
+    };
+    store.put_health(&a.id, &health).await.unwrap();
+    assert!(
+        changed(&before, &snapshot(r.clone(), key.clone()).await).is_empty(),
+        "health lives outside the account record"
+    );
+    let stored: Option<String> = r
+        .hget(format!("{prefix}{{rec}}:health"), "field-level")
+        .await
+        .unwrap();
+    assert!(stored.unwrap().contains("rate_limit"));
+    assert_eq!(snapshot(r, key).await["sentinel"], "left-alone");
+}
+
+#[actix_rt::test]
+async fn records_writes_bump_the_version_and_uses_do_not() {
+    let store = connect(&fresh_prefix()).await;
+    let a = account("versioned");
+    let v0 = store.records_version().await.unwrap();
+    store.put_account(&a).await.unwrap();
+    let v1 = store.records_version().await.unwrap();
+    assert!(v1 > v0);
+    store.touch_last_used(&[(a.id.clone(), 1)]).await.unwrap();
+    assert_eq!(
+        store.records_version().await.unwrap(),
+        v1,
+        "a use is not a record change"
+    );
+    store.set_credentials(&a.id, &Credentials::None).await.unwrap();
+    let v2 = store.records_version().await.unwrap();
+    assert!(v2 > v1, "new tokens must reach other instances");
+    store
+        .patch_account(&a.id, &AccountPatch::default())
+        .await
+        .unwrap();
+    assert!(store.records_version().await.unwrap() > v2);
+}
+
+#[actix_rt::test]
+async fn credentials_are_encrypted_at_rest() {
+    let prefix = fresh_prefix();
+    let store = connect(&prefix).await;
+    let a = account("secret-holder");
+    store.put_account(&a).await.unwrap();
+    let mut r = raw().await;
+    let hash: HashMap<String, String> = r
+        .hgetall(format!("{prefix}{{rec}}:account:secret-holder"))
+        .await
+        .unwrap();
+    assert!(hash["credentials"].starts_with("v1:"), "{}", hash["credentials"]);
+    for (field, value) in &hash {
+        assert!(!value.contains("PLAINTEXT"), "plaintext secret in field {field}");
+    }
+    let back = store.get_account(&a.id).await.unwrap().unwrap();
+    assert_eq!(back.credentials, a.credentials, "decrypted on read");
+}
+
+#[actix_rt::test]
+async fn a_different_key_is_refused_at_start_and_on_read() {
+    let prefix = fresh_prefix();
+    let store = connect(&prefix).await;
+    store.put_account(&account("keyed")).await.unwrap();
+    let other = EncryptionKey::parse_hex(OTHER_KEY_HEX, "test").unwrap();
+
+    let refused = RedisStore::connect(&options(&prefix), &other).await.unwrap_err();
+    assert!(matches!(refused, OpenError::WrongKey { .. }), "{refused}");
+    assert!(refused.to_string().contains("encryption key does not match"));
+
+    // Without the key check (an operator wiped it) the mismatch shows on the first read.
+    let mut r = raw().await;
+    let _: () = r.del(format!("{prefix}{{rec}}:key-check")).await.unwrap();
+    let wrong = RedisStore::connect(&options(&prefix), &other).await.unwrap();
+    let err = wrong.get_account(&AccountId::new("keyed")).await.unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, switchyard_actors::StoreError::Corrupt(_)), "{msg}");
+    assert!(msg.contains("encryption key does not match"), "{msg}");
+    assert!(!msg.contains("PLAINTEXT") && !msg.contains(KEY_HEX) && !msg.contains(OTHER_KEY_HEX));
+}
+
+fn refused(opened: Result<Arc<dyn Store>, OpenError>) -> OpenError {
+    match opened {
+        Ok(_) => panic!("the store opened"),
+        Err(e) => e,
+    }
+}
+
+#[actix_rt::test]
+async fn redis_mode_refuses_a_missing_or_weak_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = fresh_prefix();
+    let missing = refused(open_with_env_key(&redis_settings(&prefix, ""), None).await);
+    assert!(matches!(missing, OpenError::Key(KeyError::Missing)), "{missing}");
+    assert!(missing.to_string().contains(ENCRYPTION_KEY_ENV));
+
+    let weak = refused(open_with_env_key(&redis_settings(&prefix, ""), Some(&"a".repeat(64))).await);
+    assert!(matches!(weak, OpenError::Key(KeyError::Weak { .. })), "{weak}");
+    let short = refused(open_with_env_key(&redis_settings(&prefix, ""), Some("abcd")).await);
+    assert!(
+        matches!(short, OpenError::Key(KeyError::Malformed { .. })),
+        "{short}"
+    );
+    assert!(
+        !dir.path().join("encryption-key").exists(),
+        "no key is generated in Redis mode"
+    );
+
+    let file = dir.path().join("key.hex");
+    std::fs::write(&file, format!("{KEY_HEX}\n")).unwrap();
+    let store = open_with_env_key(&redis_settings(&prefix, file.to_str().unwrap()), None)
+        .await
+        .expect("a key file is enough");
+    store.put_account(&account("from-file")).await.unwrap();
+}
+
+#[actix_rt::test]
+async fn an_unreachable_redis_is_a_clear_start_up_error() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let started = std::time::Instant::now();
+    let err = RedisStore::connect(
+        &RedisOptions::new(format!("redis://:hunter2@127.0.0.1:{port}"), "x:"),
+        &key(),
+    )
+    .await
+    .unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(3), "fails fast");
+    let msg = err.to_string();
+    assert!(matches!(err, OpenError::Redis { .. }), "{msg}");
+    assert!(
+        msg.contains(&format!("127.0.0.1:{port}")) && !msg.contains("hunter2"),
+        "{msg}"
+    );
+}
+
+#[actix_rt::test]
+async fn leases_and_bindings_carry_native_ttls() {
+    let prefix = fresh_prefix();
+    let store = connect(&prefix).await;
+    let cands = [SlotCandidate {
+        account: AccountId::new("ttl-acct"),
+        limit: 1,
+    }];
+    let lease = LeaseId::from_string("lease-ttl-1");
+    let t = now();
+    let req = SlotRequest {
+        candidates: &cands,
+        sticky: Some(StickyRequest {
+            key: "claude:ttl-session",
+            ttl_ms: 5_000,
+        }),
+        lease: &lease,
+        lease_ttl_ms: 300,
+        now: t,
+    };
+    store.acquire_slot(&req).await.unwrap().expect("granted");
+
+    let mut r = raw().await;
+    let sticky_key = format!("{prefix}{{sched}}:sticky:claude:ttl-session");
+    let pttl: i64 = r.pttl(&sticky_key).await.unwrap();
+    assert!(pttl > 0 && pttl <= 5_000, "sticky binding PTTL {pttl}");
+    let slots_key = format!("{prefix}{{sched}}:slots:ttl-acct");
+    let score: f64 = r.zscore(&slots_key, "lease-ttl-1").await.unwrap();
+    assert_eq!(score as i64, t + 300, "lease scored by its expiry");
+
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(
+        store.slot_counts(now()).await.unwrap().is_empty(),
+        "expired lease does not count"
+    );
+    assert_eq!(store.sweep_leases(now()).await.unwrap(), 1);
+    let left: usize = r.zcard(&slots_key).await.unwrap();
+    let indexed: bool = r
+        .sismember(format!("{prefix}{{sched}}:slot-accounts"), "ttl-acct")
+        .await
+        .unwrap();
+    assert_eq!((left, indexed), (0, false), "swept and dropped from the index");
+
+    store
+        .sticky_set("claude:short", &AccountId::new("ttl-acct"), 200, now())
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let gone: bool = r
+        .exists(format!("{prefix}{{sched}}:sticky:claude:short"))
+        .await
+        .unwrap();
+    assert!(!gone, "Redis expired the binding itself");
+}
+
+/// Every command clients send to a server, as `MONITOR` reports it (commands run by scripts
+/// are marked `lua` and left out: they cost no round trip).
+struct Monitor {
+    lines: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Monitor {
+    fn attach(port: u16) -> Self {
+        use std::io::{BufRead, BufReader, Write};
+        let mut conn = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        conn.write_all(b"MONITOR\r\n").unwrap();
+        let lines = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = lines.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(conn).lines() {
+                let Ok(line) = line else { break };
+                sink.lock().unwrap().push(line);
+            }
+        });
+        Monitor { lines }
+    }
+
+    /// Client commands seen since the last call (waits for the monitor stream to catch up).
+    async fn take(&self, mark: &str, r: &mut redis::aio::MultiplexedConnection) -> Vec<String> {
+        let _: String = redis::cmd("ECHO").arg(mark).query_async(r).await.unwrap();
+        let quoted = format!("\"{mark}\"");
+        for _ in 0..200 {
+            let seen = {
+                let mut lines = self.lines.lock().unwrap();
+                let end = lines.iter().position(|l| l.contains(&quoted));
+                end.map(|end| lines.drain(..=end).take(end).collect::<Vec<_>>())
+            };
+            if let Some(seen) = seen {
+                return seen
+                    .iter()
+                    .filter(|l| l.starts_with('+') && !l.contains(" lua]") && !l.contains("\"ECHO\""))
+                    .map(|l| l.split("] ").nth(1).unwrap_or(l).to_owned())
+                    .collect();
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        panic!("MONITOR never showed {mark}");
+    }
+}
+
+/// Counts server-side commands around a selection and its release. Background work (refresh,
+/// flush, renew, sweep) is pushed out of the window by long intervals. The pool fits one
+/// acquisition chunk (64 candidates), the common case.
+#[actix_rt::test]
+async fn a_selection_costs_one_round_trip_and_a_release_one() {
+    // Its own server: the other tests' commands would show in the server-wide count.
+    let server = RedisServer::launch();
+    let store: Arc<dyn Store> = Arc::new(
+        RedisStore::connect(&RedisOptions::new(server.url(), "rt:"), &key())
+            .await
+            .unwrap(),
+    );
+    for i in 0..60 {
+        let mut a = account(&format!("rt-{i:03}"));
+        a.kind = AccountKind::ClaudeConsole;
+        a.credentials = Credentials::ApiKey {
+            key: Secret::new("k"),
+        };
+        store.put_account(&a).await.unwrap();
+    }
+    let mut settings = SchedulingSettings::default();
+    settings.scheduler.refresh_ms = 3_600_000;
+    settings.scheduler.last_used_flush_ms = 3_600_000;
+    let scheduling = Scheduling::start(store.clone(), Arc::new(SystemClock), settings, None)
+        .await
+        .unwrap();
+    let session = switchyard_actors::session::SessionId::new("rt-session");
+    let req = || SelectAccount::new(Platform::Claude).session(session.clone());
+    // Warm up: the first call loads the script (NOSCRIPT → SCRIPT LOAD → EVALSHA).
+    drop(scheduling.select(req()).await.unwrap());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    let mut r = redis::Client::open(server.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let monitor = Monitor::attach(server.port());
+    monitor.take("start", &mut r).await;
+    let selection = scheduling.select(req()).await.unwrap();
+    assert_eq!(selection.sticky, switchyard_actors::scheduler::StickyOutcome::Hit);
+    let sent = monitor.take("selected", &mut r).await;
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert!(sent[0].starts_with("\"EVALSHA\""), "{sent:?}");
+    drop(selection);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let sent = monitor.take("released", &mut r).await;
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert!(sent[0].starts_with("\"ZREM\""), "{sent:?}");
+}
