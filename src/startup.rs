@@ -20,7 +20,8 @@ use switchyard_actors::clock::SharedClock;
 use switchyard_actors::store::MemoryStore;
 use switchyard_actors::{Scheduling, Store, StoreError, SystemClock};
 
-/// The state backends the application runs on.
+/// The state backends the application runs on: with `store.backend` set, one store behind
+/// all four contracts.
 pub struct Backends {
     pub store: Arc<dyn Store>,
     pub keys: Arc<dyn KeyStore>,
@@ -29,13 +30,10 @@ pub struct Backends {
 }
 
 impl Backends {
-    /// The backends `store.backend` names.
+    /// The backends `store.backend` names: accounts, scheduling state, API keys, usage and
+    /// limit counters all live in the configured store.
     pub async fn open(settings: &Settings) -> Result<Self, StartupError> {
-        let store = crate::store::open(&settings.store).await?;
-        Ok(Backends {
-            store,
-            ..Self::in_memory()
-        })
+        Ok(crate::store::open(&settings.store).await?)
     }
 
     /// Everything in process memory (tests, benchmarks).

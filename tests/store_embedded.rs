@@ -8,9 +8,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use switchyard::keys::{ApiKey, KeyStore};
+use switchyard::limits::{Admission, LimitStore, Settlement, WindowSpec};
+use switchyard::money::Money;
 use switchyard::settings::{StoreBackend, StoreSettings};
-use switchyard::store::embedded::DB_FILE;
+use switchyard::store::embedded::{DB_FILE, LIMITS_PERSIST_DELAY};
 use switchyard::store::{EmbeddedStore, EncryptionKey, OpenError, open_with_env_key};
+use switchyard::usage::{Bucket, Dimension, RecentRequest, UsageCounters, UsageDelta, UsageStore};
 use switchyard_actors::domain::{
     Account, AccountId, AccountKind, Credentials, Group, OAuthTokens, Platform, Secret,
 };
@@ -41,6 +45,15 @@ async fn fresh_store() -> Arc<dyn Store> {
 }
 
 switchyard_actors::conformance_tests!(fresh_store());
+
+/// All four contracts on one fresh embedded store.
+async fn fresh_backends() -> switchyard::startup::Backends {
+    open_with_env_key(&embedded_settings(&scratch_dir()), Some(KEY_HEX))
+        .await
+        .unwrap()
+}
+
+switchyard::records_conformance_tests!(fresh_backends());
 
 fn account(id: &str) -> Account {
     let mut a = Account::new(id, AccountKind::ClaudeOfficial, 1_000);
@@ -148,6 +161,11 @@ fn child_process_entry() {
         if role == "write" {
             write_everything(&store).await;
         }
+        if role == "records" {
+            write_records(&store).await;
+            // Limit counters are written behind: give the background write its time.
+            tokio::time::sleep(LIMITS_PERSIST_DELAY * 3).await;
+        }
         // Every write above was acknowledged: tell the parent, then wait to be killed.
         std::fs::write(dir.join("child-ready"), role.as_bytes()).unwrap();
         tokio::time::sleep(Duration::from_secs(60)).await;
@@ -165,6 +183,169 @@ fn acknowledged_writes_survive_kill_9_of_the_writer() {
         let store = EmbeddedStore::open(&dir, &key()).expect("reopens after a crash");
         check_everything(&store).await;
     });
+}
+
+const RECORD_KEY_HASH: &str = "5e2f7c1a9b3d4e6f8a0c2e4f6a8b0d2f4e6a8c0e2a4c6e8f0a2c4e6a8c0e2f4a";
+
+fn record_key() -> ApiKey {
+    ApiKey {
+        id: "kept".into(),
+        name: "kept key".into(),
+        hash: RECORD_KEY_HASH.into(),
+        active: true,
+        created_at: 1_000,
+        last_used_at: None,
+        permissions: vec![Platform::Claude],
+        concurrency_limit: 2,
+        bindings: Default::default(),
+        expires_at: Some(99_000),
+        tags: vec!["t".into()],
+        limits: Default::default(),
+        blocked_models: vec![],
+        allowed_clients: vec![],
+        activation_days: None,
+        activated_at: None,
+        cost_multiplier_ppm: 1_000_000,
+    }
+}
+
+const T0: i64 = 1_700_000_000_000;
+
+fn window() -> Option<WindowSpec> {
+    Some(WindowSpec {
+        length_ms: 3_600_000,
+        max_requests: 100,
+        max_tokens: 0,
+        max_cost: Money::ZERO,
+    })
+}
+
+fn admission(now: i64) -> Admission<'static> {
+    Admission {
+        key_id: "kept",
+        now,
+        window: window(),
+        day: "2026-11-27",
+        week: "2026-11-23",
+        max_daily: Money::ZERO,
+        max_total: Money::ZERO,
+        max_weekly: Money::ZERO,
+    }
+}
+
+fn one_request() -> UsageCounters {
+    UsageCounters {
+        requests: 1,
+        input_tokens: 10,
+        output_tokens: 5,
+        cost: Money::from_picos(1_000_000_000_001),
+        rated_cost: Money::from_picos(2_000_000_000_003),
+        ..UsageCounters::default()
+    }
+}
+
+fn recent(n: i64) -> RecentRequest {
+    RecentRequest {
+        at: T0 + n,
+        account_id: "acct".into(),
+        model: "claude-sonnet-5".into(),
+        usage: Default::default(),
+        cost: Money::from_picos(7),
+        rated_cost: Money::from_picos(7),
+        client_disconnected: false,
+    }
+}
+
+/// An API key (then a recorded use), two usage batches, recent requests and limit counters.
+async fn write_records(s: &EmbeddedStore) {
+    s.put_key(&record_key()).await.unwrap();
+    s.touch_key("kept", 4_242).await.unwrap();
+    for _ in 0..2 {
+        s.add_usage(&[UsageDelta {
+            dimension: Dimension::Key,
+            id: "kept".into(),
+            bucket: Bucket::TOTAL.into(),
+            counters: one_request(),
+        }])
+        .await
+        .unwrap();
+    }
+    s.push_recent("kept", &[recent(1), recent(2)], 10).await.unwrap();
+    for i in 0..3 {
+        let start = s.admit(&admission(T0 + i)).await.unwrap().unwrap();
+        s.settle(&Settlement {
+            key_id: "kept".into(),
+            window_start: start,
+            tokens: 15,
+            cost: Money::from_picos(2_000_000_000_003),
+            day: "2026-11-27".into(),
+            week: "2026-11-23".into(),
+        })
+        .await
+        .unwrap();
+    }
+}
+
+async fn check_records(s: &EmbeddedStore) {
+    let mut want = record_key();
+    want.last_used_at = Some(4_242);
+    assert_eq!(
+        s.key_by_hash(RECORD_KEY_HASH).await.unwrap(),
+        Some(want),
+        "the key"
+    );
+    let mut two = one_request();
+    two.add(&one_request());
+    assert_eq!(
+        s.usage_of(Dimension::Key, "kept", Bucket::TOTAL).await.unwrap(),
+        two,
+        "usage"
+    );
+    assert_eq!(
+        s.recent("kept", 10).await.unwrap(),
+        vec![recent(2), recent(1)],
+        "recent requests"
+    );
+    let c = s
+        .counters("kept", T0 + 10, 3_600_000, "2026-11-27", "2026-11-23")
+        .await
+        .unwrap();
+    let spent = Money::from_picos(6_000_000_000_009);
+    assert_eq!(
+        (c.window_start, c.window_requests, c.window_tokens, c.window_cost),
+        (Some(T0), 3, 45, spent),
+        "the window"
+    );
+    assert_eq!(
+        (c.daily_cost, c.weekly_cost, c.total_cost),
+        (spent, spent, spent),
+        "cost counters"
+    );
+    // The restored window keeps counting where it was.
+    assert_eq!(s.admit(&admission(T0 + 20)).await.unwrap(), Ok(Some(T0)));
+}
+
+#[test]
+fn keys_usage_and_limit_counters_survive_kill_9() {
+    let dir = scratch_dir();
+    let mut child = spawn_child("records", &dir);
+    wait_for_file(&dir.join("child-ready"), &mut child);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    actix_rt::System::new().block_on(async {
+        let store = EmbeddedStore::open(&dir, &key()).expect("reopens after a crash");
+        check_records(&store).await;
+    });
+}
+
+#[actix_rt::test]
+async fn keys_usage_and_limit_counters_survive_a_restart_in_process() {
+    let dir = scratch_dir();
+    let store = EmbeddedStore::open(&dir, &key()).unwrap();
+    write_records(&store).await;
+    // Dropped at once: the counters not yet written behind are written on drop.
+    drop(store);
+    check_records(&EmbeddedStore::open(&dir, &key()).unwrap()).await;
 }
 
 #[actix_rt::test]
@@ -312,7 +493,7 @@ fn embedded_settings(dir: &Path) -> StoreSettings {
 async fn a_missing_key_is_generated_into_a_0600_file_and_reused() {
     let dir = scratch_dir();
     let settings = embedded_settings(&dir);
-    let store = open_with_env_key(&settings, None).await.unwrap();
+    let store = open_with_env_key(&settings, None).await.unwrap().store;
     store.put_account(&account("k")).await.unwrap();
     drop(store);
     let file = dir.join("encryption-key");
@@ -325,7 +506,7 @@ async fn a_missing_key_is_generated_into_a_0600_file_and_reused() {
         let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600, "key file mode {mode:o}");
     }
-    let again = open_with_env_key(&settings, None).await.unwrap();
+    let again = open_with_env_key(&settings, None).await.unwrap().store;
     assert_eq!(
         again
             .get_account(&AccountId::new("k"))

@@ -13,9 +13,14 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
+use switchyard::keys::{ApiKey, KeyPatch, KeyStore, hash_key};
+use switchyard::limits::{Admission, LimitStore, Settlement, WindowSpec};
+use switchyard::money::Money;
 use switchyard::settings::{StoreBackend, StoreSettings};
 use switchyard::store::key::{ENCRYPTION_KEY_ENV, KeyError};
+use switchyard::store::redis::{DAY_TTL_SECS, WEEK_TTL_SECS};
 use switchyard::store::{EncryptionKey, OpenError, RedisOptions, RedisStore, open_with_env_key};
+use switchyard::usage::{Dimension, RecentRequest, UsageCounters, UsageDelta, UsageStore};
 use switchyard_actors::domain::{
     Account, AccountId, AccountKind, AccountStatus, Cooldown, CooldownReason, Credentials, Health,
     OAuthTokens, Secret,
@@ -93,6 +98,15 @@ fn redis_settings(prefix: &str, key_file: &str) -> StoreSettings {
 }
 
 switchyard_actors::conformance_tests!(fresh_store());
+
+/// All four contracts on one Redis store under a fresh prefix.
+async fn fresh_backends() -> switchyard::startup::Backends {
+    open_with_env_key(&redis_settings(&fresh_prefix(), ""), Some(KEY_HEX))
+        .await
+        .expect("redis store connects")
+}
+
+switchyard::records_conformance_tests!(fresh_backends());
 
 /// Fields that differ between two snapshots of a hash.
 fn changed(before: &HashMap<String, String>, after: &HashMap<String, String>) -> Vec<String> {
@@ -249,7 +263,7 @@ async fn a_different_key_is_refused_at_start_and_on_read() {
     assert!(!msg.contains("PLAINTEXT") && !msg.contains(KEY_HEX) && !msg.contains(OTHER_KEY_HEX));
 }
 
-fn refused(opened: Result<Arc<dyn Store>, OpenError>) -> OpenError {
+fn refused(opened: Result<switchyard::startup::Backends, OpenError>) -> OpenError {
     match opened {
         Ok(_) => panic!("the store opened"),
         Err(e) => e,
@@ -280,7 +294,8 @@ async fn redis_mode_refuses_a_missing_or_weak_key() {
     std::fs::write(&file, format!("{KEY_HEX}\n")).unwrap();
     let store = open_with_env_key(&redis_settings(&prefix, file.to_str().unwrap()), None)
         .await
-        .expect("a key file is enough");
+        .expect("a key file is enough")
+        .store;
     store.put_account(&account("from-file")).await.unwrap();
 }
 
@@ -373,10 +388,15 @@ impl Monitor {
         use std::io::{BufRead, BufReader, Write};
         let mut conn = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
         conn.write_all(b"MONITOR\r\n").unwrap();
+        // Wait for the +OK: commands sent before it would never show.
+        let mut reader = BufReader::new(conn);
+        let mut ok = String::new();
+        reader.read_line(&mut ok).unwrap();
+        assert_eq!(ok.trim_end(), "+OK", "MONITOR started");
         let lines = Arc::new(std::sync::Mutex::new(Vec::new()));
         let sink = lines.clone();
         std::thread::spawn(move || {
-            for line in BufReader::new(conn).lines() {
+            for line in reader.lines() {
                 let Ok(line) = line else { break };
                 sink.lock().unwrap().push(line);
             }
@@ -388,7 +408,7 @@ impl Monitor {
     async fn take(&self, mark: &str, r: &mut redis::aio::MultiplexedConnection) -> Vec<String> {
         let _: String = redis::cmd("ECHO").arg(mark).query_async(r).await.unwrap();
         let quoted = format!("\"{mark}\"");
-        for _ in 0..200 {
+        for _ in 0..1_000 {
             let seen = {
                 let mut lines = self.lines.lock().unwrap();
                 let end = lines.iter().position(|l| l.contains(&quoted));
@@ -456,4 +476,264 @@ async fn a_selection_costs_one_round_trip_and_a_release_one() {
     let sent = monitor.take("released", &mut r).await;
     assert_eq!(sent.len(), 1, "{sent:?}");
     assert!(sent[0].starts_with("\"ZREM\""), "{sent:?}");
+}
+
+fn api_key(id: &str) -> ApiKey {
+    ApiKey {
+        id: id.to_owned(),
+        name: "raw".into(),
+        hash: hash_key(&format!("sk-raw-{id}")),
+        active: true,
+        created_at: 1_000,
+        last_used_at: None,
+        permissions: vec![Platform::Claude],
+        concurrency_limit: 0,
+        bindings: Default::default(),
+        expires_at: Some(5_000_000),
+        tags: vec![],
+        limits: Default::default(),
+        blocked_models: vec![],
+        allowed_clients: vec![],
+        activation_days: None,
+        activated_at: None,
+        cost_multiplier_ppm: 1_000_000,
+    }
+}
+
+/// As a raw client sees it: a key is a hash of JSON fields, every write changes only its
+/// fields, the index maps the hash to the id, and only key changes move the version.
+#[actix_rt::test]
+async fn api_key_writes_touch_only_their_fields() {
+    let prefix = fresh_prefix();
+    let store = connect(&prefix).await;
+    let k = api_key("raw-1");
+    store.put_key(&k).await.unwrap();
+    let key = format!("{prefix}{{keys}}:key:raw-1");
+    let version_key = format!("{prefix}{{keys}}:version");
+    let mut r = raw().await;
+    let _: () = r.hset(&key, "sentinel", "left-alone").await.unwrap();
+    let snapshot = |mut r: redis::aio::MultiplexedConnection, key: String| async move {
+        r.hgetall::<_, HashMap<String, String>>(&key).await.unwrap()
+    };
+    let index: Option<String> = r.hget(format!("{prefix}{{keys}}:hashes"), &k.hash).await.unwrap();
+    assert_eq!(index.as_deref(), Some("raw-1"));
+    let first = snapshot(r.clone(), key.clone()).await;
+    assert_eq!(first["name"], "\"raw\"");
+    assert_eq!(
+        first["hash"],
+        format!("\"{}\"", k.hash),
+        "only the SHA-256 is stored"
+    );
+
+    let v1: u64 = r.get(&version_key).await.unwrap();
+    store.touch_key("raw-1", 4_321).await.unwrap();
+    let after = snapshot(r.clone(), key.clone()).await;
+    assert_eq!(changed(&first, &after), ["last_used_at"]);
+    assert_eq!(after["last_used_at"], "4321");
+    let v: u64 = r.get(&version_key).await.unwrap();
+    assert_eq!(v, v1, "a recorded use moves no version");
+
+    let patch = KeyPatch {
+        name: Some("renamed".into()),
+        expires_at: Some(None),
+        ..KeyPatch::default()
+    };
+    store.patch_key("raw-1", &patch).await.unwrap();
+    let patched = snapshot(r.clone(), key.clone()).await;
+    assert_eq!(changed(&after, &patched), ["expires_at", "name"]);
+    assert!(!patched.contains_key("expires_at"), "a cleared expiry is an HDEL");
+    assert_eq!(patched["sentinel"], "left-alone");
+    let v2: u64 = r.get(&version_key).await.unwrap();
+    assert_eq!(v2, v1 + 1);
+
+    assert!(store.delete_key("raw-1").await.unwrap());
+    let index: Option<String> = r.hget(format!("{prefix}{{keys}}:hashes"), &k.hash).await.unwrap();
+    assert_eq!(index, None, "the hash index entry goes with the key");
+    let ids: Vec<String> = r.smembers(format!("{prefix}{{keys}}:ids")).await.unwrap();
+    assert!(ids.is_empty());
+    assert!(!r.exists::<_, bool>(&key).await.unwrap());
+}
+
+/// Day and week buckets of the limits, and usage buckets, expire by kind; totals never do.
+/// Money is stored as integer picodollars.
+#[actix_rt::test]
+async fn limit_and_usage_keys_expire_by_bucket_kind() {
+    let prefix = fresh_prefix();
+    let store = connect(&prefix).await;
+    let mut r = raw().await;
+    store
+        .settle(&Settlement {
+            key_id: "ttl".into(),
+            window_start: None,
+            tokens: 3,
+            cost: Money::from_picos(12_345_678_901_234_567),
+            day: "2026-11-27".into(),
+            week: "2026-11-23".into(),
+        })
+        .await
+        .unwrap();
+    let r2 = r.clone();
+    let ttl = |key: String| {
+        let mut r = r2.clone();
+        async move { r.ttl::<_, i64>(key).await.unwrap() }
+    };
+    let day_ttl = ttl(format!("{prefix}{{key:ttl}}:day:2026-11-27")).await;
+    let week_ttl = ttl(format!("{prefix}{{key:ttl}}:week:2026-11-23")).await;
+    assert!(
+        (DAY_TTL_SECS as i64 - 5..=DAY_TTL_SECS as i64).contains(&day_ttl),
+        "day TTL {day_ttl}"
+    );
+    assert!(
+        (WEEK_TTL_SECS as i64 - 5..=WEEK_TTL_SECS as i64).contains(&week_ttl),
+        "week TTL {week_ttl}"
+    );
+    let limits = format!("{prefix}{{key:ttl}}:limits");
+    assert_eq!(ttl(limits.clone()).await, -1, "the total never expires");
+    let total: String = r.hget(&limits, "total_cost").await.unwrap();
+    assert_eq!(total, "12345678901234567");
+
+    let counters = UsageCounters {
+        requests: 1,
+        rated_cost: Money::from_picos(9_007_199_254_740_993),
+        ..UsageCounters::default()
+    };
+    let buckets = [
+        ("total", -1),
+        ("m:2026-11", 400 * 86_400),
+        ("d:2026-11-27", 32 * 86_400),
+        ("h:2026-11-27T10", 7 * 86_400),
+    ];
+    let deltas: Vec<UsageDelta> = buckets
+        .iter()
+        .map(|(b, _)| UsageDelta {
+            dimension: Dimension::Model,
+            id: "m".into(),
+            bucket: (*b).into(),
+            counters,
+        })
+        .collect();
+    store.add_usage(&deltas).await.unwrap();
+    for (bucket, want) in buckets {
+        for key in [
+            format!("{prefix}{{usage}}:counters:model:{bucket}:m"),
+            format!("{prefix}{{usage}}:index:model:{bucket}"),
+        ] {
+            let got = ttl(key.clone()).await;
+            assert!(
+                (want - 5..=want).contains(&got) || (want == -1 && got == -1),
+                "{key}: TTL {got}, want {want}"
+            );
+        }
+    }
+    let rated: String = r
+        .hget(format!("{prefix}{{usage}}:counters:model:total:m"), "rated_cost")
+        .await
+        .unwrap();
+    assert_eq!(rated, "9007199254740993");
+
+    let req = RecentRequest {
+        at: 1,
+        account_id: "a".into(),
+        model: "m".into(),
+        usage: Default::default(),
+        cost: Money::ZERO,
+        rated_cost: Money::ZERO,
+        client_disconnected: false,
+    };
+    for _ in 0..3 {
+        store
+            .push_recent("ttl", &[req.clone(), req.clone()], 5)
+            .await
+            .unwrap();
+    }
+    let len: usize = r.llen(format!("{prefix}{{usage}}:recent:ttl")).await.unwrap();
+    assert_eq!(len, 5, "the recent list is capped");
+}
+
+/// One EVALSHA to admit, one to settle; reading the counters is one pipeline; a usage flush
+/// is one MULTI/EXEC of HINCRBY / SADD / EXPIRE.
+#[actix_rt::test]
+async fn admission_and_settlement_cost_one_round_trip_each() {
+    let server = RedisServer::launch();
+    let store = RedisStore::connect(&RedisOptions::new(server.url(), "lim:"), &key())
+        .await
+        .unwrap();
+    let admission = |now: i64| Admission {
+        key_id: "rt",
+        now,
+        window: Some(WindowSpec {
+            length_ms: 60_000,
+            max_requests: 100,
+            max_tokens: 0,
+            max_cost: Money::ZERO,
+        }),
+        day: "2026-11-27",
+        week: "2026-11-23",
+        max_daily: Money::from_picos(1),
+        max_total: Money::ZERO,
+        max_weekly: Money::ZERO,
+    };
+    let settlement = |start: Option<i64>| Settlement {
+        key_id: "rt".into(),
+        window_start: start,
+        tokens: 10,
+        cost: Money::ZERO,
+        day: "2026-11-27".into(),
+        week: "2026-11-23".into(),
+    };
+    let now = SystemClock.now_ms();
+    // Warm up: the first calls load the scripts.
+    let start = store.admit(&admission(now)).await.unwrap().unwrap();
+    store.settle(&settlement(start)).await.unwrap();
+
+    let mut r = redis::Client::open(server.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let monitor = Monitor::attach(server.port());
+    monitor.take("start", &mut r).await;
+    let start = store.admit(&admission(now + 1)).await.unwrap().unwrap();
+    let sent = monitor.take("admitted", &mut r).await;
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert!(sent[0].starts_with("\"EVALSHA\""), "{sent:?}");
+    store.settle(&settlement(start)).await.unwrap();
+    let sent = monitor.take("settled", &mut r).await;
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert!(sent[0].starts_with("\"EVALSHA\""), "{sent:?}");
+    store
+        .counters("rt", now + 2, 60_000, "2026-11-27", "2026-11-23")
+        .await
+        .unwrap();
+    let sent = monitor.take("read", &mut r).await;
+    let verbs: Vec<&str> = sent.iter().map(|c| c.split(' ').next().unwrap()).collect();
+    assert_eq!(verbs, ["\"HMGET\"", "\"GET\"", "\"GET\""], "one pipeline");
+    store
+        .add_usage(&[UsageDelta {
+            dimension: Dimension::Key,
+            id: "rt".into(),
+            bucket: "d:2026-11-27".into(),
+            counters: UsageCounters {
+                requests: 1,
+                input_tokens: 2,
+                ..UsageCounters::default()
+            },
+        }])
+        .await
+        .unwrap();
+    let sent = monitor.take("flushed", &mut r).await;
+    let verbs: Vec<&str> = sent.iter().map(|c| c.split(' ').next().unwrap()).collect();
+    assert_eq!(
+        verbs,
+        [
+            "\"MULTI\"",
+            "\"HINCRBY\"",
+            "\"HINCRBY\"",
+            "\"SADD\"",
+            "\"EXPIRE\"",
+            "\"EXPIRE\"",
+            "\"EXEC\""
+        ],
+        "{sent:?}"
+    );
 }

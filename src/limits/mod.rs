@@ -6,3 +6,6 @@ mod store;
 
 pub use memory::MemoryLimitStore;
 pub use store::{Admission, KeyCounters, LimitStore, Refusal, Settlement, WindowSpec};
+
+/// The in-process admission rules, shared with the embedded store.
+pub(crate) use memory::KeyState;

@@ -24,7 +24,12 @@ pub struct TokenEndpoint {
 
 impl TokenEndpoint {
     pub fn json(url: &str, client_id: &str) -> Self {
-        TokenEndpoint { url: url.to_owned(), client_id: client_id.to_owned(), client_secret: None, json: true }
+        TokenEndpoint {
+            url: url.to_owned(),
+            client_id: client_id.to_owned(),
+            client_secret: None,
+            json: true,
+        }
     }
 
     pub fn form(url: &str, client_id: &str, client_secret: Option<&str>) -> Self {

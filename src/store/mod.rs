@@ -6,18 +6,25 @@
 //!   steps are Lua scripts, see `docs/redis-keys.md`.
 //!
 //! Both keep upstream credentials encrypted at rest ([`crypto`]) with the key found by [`key`],
-//! and both write accounts field by field ([`record`]). [`open`] picks the backend.
+//! and both write accounts and API keys field by field ([`record`], [`key_record`]). Each
+//! backend also implements the API key, limit-counter and usage contracts
+//! ([`KeyStore`](crate::keys::KeyStore), [`LimitStore`](crate::limits::LimitStore),
+//! [`UsageStore`](crate::usage::UsageStore)); [`open`] picks the backend and returns all four
+//! views of it. `conformance_records` is the suite every backend of those three passes.
+#[doc(hidden)]
+pub mod conformance_records;
 pub mod crypto;
 pub mod embedded;
 pub mod key;
+pub mod key_record;
 pub mod record;
 pub mod redis;
 
 use crate::settings::{StoreBackend, StoreSettings};
+use crate::startup::Backends;
 use key::{ENCRYPTION_KEY_ENV, GENERATED_KEY_FILE, KeyError, KeyInputs, KeySource};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use switchyard_actors::Store;
 
 pub use embedded::EmbeddedStore;
 pub use key::EncryptionKey;
@@ -47,10 +54,26 @@ pub enum OpenError {
     Redis { target: String, reason: String },
 }
 
+/// The same store behind all four contracts (scheduling, API keys, usage, limits).
+fn backends<S>(store: Arc<S>) -> Backends
+where
+    S: switchyard_actors::Store
+        + crate::keys::KeyStore
+        + crate::usage::UsageStore
+        + crate::limits::LimitStore,
+{
+    Backends {
+        store: store.clone(),
+        keys: store.clone(),
+        usage: store.clone(),
+        limits: store,
+    }
+}
+
 /// Opens the configured backend. The encryption key comes from `SWITCHYARD_ENCRYPTION_KEY`,
 /// else `store.encryption_key_file`, else (embedded only) `data_dir/encryption-key`, generated
 /// on first start. Redis mode refuses to start without a key.
-pub async fn open(settings: &StoreSettings) -> Result<Arc<dyn Store>, OpenError> {
+pub async fn open(settings: &StoreSettings) -> Result<Backends, OpenError> {
     let env = std::env::var(ENCRYPTION_KEY_ENV).ok();
     open_with_env_key(settings, env.as_deref()).await
 }
@@ -59,7 +82,7 @@ pub async fn open(settings: &StoreSettings) -> Result<Arc<dyn Store>, OpenError>
 pub async fn open_with_env_key(
     settings: &StoreSettings,
     env_key: Option<&str>,
-) -> Result<Arc<dyn Store>, OpenError> {
+) -> Result<Backends, OpenError> {
     let key_file = Some(settings.encryption_key_file.trim())
         .filter(|f| !f.is_empty())
         .map(Path::new);
@@ -74,7 +97,7 @@ pub async fn open_with_env_key(
             log_source(&source);
             let store = EmbeddedStore::open(&settings.data_dir, &key)?;
             tracing::info!(data_dir = %settings.data_dir.display(), "embedded state store open");
-            Ok(Arc::new(store))
+            Ok(backends(Arc::new(store)))
         }
         StoreBackend::Redis => {
             let (key, source) = key::resolve(KeyInputs {
@@ -85,7 +108,7 @@ pub async fn open_with_env_key(
             log_source(&source);
             let store = RedisStore::connect(&RedisOptions::from_settings(settings), &key).await?;
             tracing::info!(prefix = %settings.redis_prefix, "redis state store connected");
-            Ok(Arc::new(store))
+            Ok(backends(Arc::new(store)))
         }
     }
 }

@@ -71,6 +71,64 @@ pub async fn spawn_app_on(backends: Backends, tweak: impl FnOnce(&mut Settings))
     }
 }
 
+/// An app on its own thread, with its own runtime: [`AppThread::stop`] ends the server and
+/// drops that runtime, and with it every task and actor that holds the backends (so an
+/// embedded store's file lock is released and the data dir can be opened again).
+pub struct AppThread {
+    handle: actix_web::dev::ServerHandle,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// Like [`spawn_app_on`], but the app runs on a thread of its own (see [`AppThread`]).
+pub fn spawn_app_on_thread(backends: Backends, tweak: impl FnOnce(&mut Settings)) -> (TestApp, AppThread) {
+    let mock = MockUpstream::start();
+    let data = tempfile::tempdir().expect("temp dir");
+    let mut settings = test_settings(&mock, data.path());
+    tweak(&mut settings);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let app_settings = settings.clone();
+    let thread = std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            let app = Application::build_with(app_settings, backends)
+                .await
+                .expect("app builds");
+            tx.send((app.port(), app.state(), app.handle()))
+                .expect("the test waits for the app");
+            let _ = app.run_until_stopped().await;
+        });
+    });
+    let (port, state, handle) = rx.recv().expect("the app thread starts the app");
+    let app = TestApp {
+        base: format!("http://127.0.0.1:{port}"),
+        http: reqwest::Client::new(),
+        mock,
+        state,
+        settings,
+        _data: data,
+    };
+    (
+        app,
+        AppThread {
+            handle,
+            thread: Some(thread),
+        },
+    )
+}
+
+impl AppThread {
+    /// Stops the server gracefully and waits until the app's thread and runtime are gone.
+    /// Drop every `TestApp::state` clone first: it holds the backends too.
+    pub async fn stop(mut self) {
+        self.handle.stop(true).await;
+        if let Some(thread) = self.thread.take() {
+            tokio::task::spawn_blocking(move || thread.join())
+                .await
+                .expect("joined")
+                .expect("the app thread did not panic");
+        }
+    }
+}
+
 pub fn claude_body(stream: bool) -> Value {
     json!({
         "model": "claude-sonnet-5",

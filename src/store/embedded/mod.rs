@@ -1,11 +1,20 @@
 //! The embedded store (`store.backend = "embedded"`, the default): no external service.
-//! Durable records (accounts, groups, last-used times) live in one redb file under
-//! `store.data_dir`; transient state (health, sticky bindings, slot leases) lives in a
-//! [`MemoryStore`], which is what a single process needs and loses nothing worth keeping.
+//! Durable records (accounts, groups, last-used times, API keys, usage aggregates, limit
+//! counters) live in one redb file under `store.data_dir`; transient state (health, sticky
+//! bindings, slot leases) lives in a [`MemoryStore`], which is what a single process needs and
+//! loses nothing worth keeping.
+//!
+//! Limit counters are decided in memory and written behind (`limits.rs`): `admit` never
+//! waits for the disk, and the counters survive a restart.
 //!
 //! redb locks the file: a second process (or a second open in this one) gets
 //! [`OpenError::DataDirInUse`](super::OpenError::DataDirInUse) instead of a corrupted file.
+mod keys;
+mod limits;
 mod tables;
+mod usage;
+
+pub use limits::PERSIST_DELAY as LIMITS_PERSIST_DELAY;
 
 use super::OpenError;
 use super::crypto::SecretBox;
@@ -35,8 +44,22 @@ pub struct EmbeddedStore {
     secrets: Arc<SecretBox>,
     /// Bumped after every committed record write; one process owns the file, so memory suffices.
     version: AtomicU64,
+    /// Bumped after every committed API key write (not by a recorded use).
+    keys_version: AtomicU64,
+    limits: limits::Limits,
     transient: MemoryStore,
     dir: PathBuf,
+}
+
+impl Drop for EmbeddedStore {
+    /// A clean stop: write the limit counters not yet written, and make the recent-request
+    /// lists (committed without waiting for the disk) durable.
+    fn drop(&mut self) {
+        self.limits.write_now(&self.db);
+        if let Err(e) = usage::sync(&self.db) {
+            tracing::warn!(error = %e, "final embedded database sync failed");
+        }
+    }
 }
 
 impl std::fmt::Debug for EmbeddedStore {
@@ -77,10 +100,16 @@ impl EmbeddedStore {
                 store: format!("the embedded database {}", path.display()),
             });
         }
+        let limits = limits::Limits::load(&db).map_err(|e| OpenError::Database {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
         Ok(EmbeddedStore {
             db: Arc::new(db),
             secrets: Arc::new(secrets),
             version: AtomicU64::new(1),
+            keys_version: AtomicU64::new(1),
+            limits,
             transient: MemoryStore::new(),
             dir: dir.to_owned(),
         })
@@ -109,6 +138,10 @@ impl EmbeddedStore {
 
     fn bump(&self) {
         self.version.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn bump_keys(&self) {
+        self.keys_version.fetch_add(1, Ordering::Relaxed);
     }
 }
 

@@ -8,6 +8,9 @@
 //! | `account_last_used`| account id          | unix ms                        |
 //! | `groups`           | group id            | group JSON                     |
 //! | `meta`             | name                | text (the key check)           |
+//!
+//! API keys, limit counters and usage aggregates have their tables in `keys.rs`, `limits.rs`
+//! and `usage.rs`; [`prepare`] creates them all.
 use crate::store::crypto::SecretBox;
 use crate::store::record::{self, FieldChanges};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
@@ -25,20 +28,20 @@ const KEY_CHECK: &str = "key_check";
 const KEY_CHECK_PLAIN: &[u8] = b"switchyard key check";
 
 /// Upper bound for field names in a per-account range scan (field names are ASCII).
-const LAST_FIELD: &str = "\u{10FFFF}";
+pub(super) const LAST_FIELD: &str = "\u{10FFFF}";
 
-fn failed(e: impl Into<redb::Error>) -> StoreError {
+pub(super) fn failed(e: impl Into<redb::Error>) -> StoreError {
     match e.into() {
         redb::Error::Corrupted(msg) => StoreError::Corrupt(format!("embedded database: {msg}")),
         other => StoreError::Unavailable(format!("embedded database: {other}")),
     }
 }
 
-fn corrupt_json(what: &str, e: serde_json::Error) -> StoreError {
+pub(super) fn corrupt_json(what: &str, e: serde_json::Error) -> StoreError {
     StoreError::Corrupt(format!("{what} does not parse: {e}"))
 }
 
-fn write<T>(db: &Database, f: impl FnOnce(&WriteTransaction) -> StoreResult<T>) -> StoreResult<T> {
+pub(super) fn write<T>(db: &Database, f: impl FnOnce(&WriteTransaction) -> StoreResult<T>) -> StoreResult<T> {
     let txn = db.begin_write().map_err(failed)?;
     let out = f(&txn)?;
     txn.commit().map_err(failed)?;
@@ -52,6 +55,9 @@ pub(super) fn prepare(db: &Database, secrets: &SecretBox) -> StoreResult<bool> {
         txn.open_table(ACCOUNT_FIELDS).map_err(failed)?;
         txn.open_table(LAST_USED).map_err(failed)?;
         txn.open_table(GROUPS).map_err(failed)?;
+        super::keys::create_tables(txn)?;
+        super::limits::create_tables(txn)?;
+        super::usage::create_tables(txn)?;
         let mut meta = txn.open_table(META).map_err(failed)?;
         let stored = meta.get(KEY_CHECK).map_err(failed)?.map(|g| g.value().to_owned());
         match stored {

@@ -7,8 +7,16 @@
 //! - `{sched}`: slot leases, their index and sticky bindings. `acquire_slot` reads a session
 //!   binding and every candidate's leases in one script, so they must share a slot.
 //!
-//! The tag is a constant, so it is the same for any prefix; a prefix that itself contains a
-//! `{...}` tag moves every key to that tag's slot, which is still correct.
+//! - `{keys}`: API key hashes, the `hash → id` index, the id set and the keys version; a key
+//!   write changes the record, the index and the version in one script.
+//! - `{key:<id>}`: one API key's limit counters (window, total, day and week buckets), so the
+//!   admission and settlement scripts touch one slot per key and keys spread over the cluster.
+//! - `{usage}`: usage counters, their per-bucket index sets and recent-request lists; one flush
+//!   is one MULTI/EXEC, which needs one slot.
+//!
+//! The tags are constants (or derived from the key id only), so they are the same for any
+//! prefix; a prefix that itself contains a `{...}` tag moves every key to that tag's slot,
+//! which is still correct.
 
 #[derive(Debug, Clone)]
 pub struct Keys {
@@ -67,6 +75,57 @@ impl Keys {
     pub fn sticky(&self, key: &str) -> String {
         format!("{}{{sched}}:sticky:{key}", self.prefix)
     }
+
+    /// Hash: one field per API key attribute (`key_record::KNOWN_FIELDS`).
+    pub fn api_key(&self, id: &str) -> String {
+        format!("{}{{keys}}:key:{id}", self.prefix)
+    }
+
+    /// Set of API key ids.
+    pub fn api_key_index(&self) -> String {
+        format!("{}{{keys}}:ids", self.prefix)
+    }
+
+    /// Hash: SHA-256 hex of a key → its id.
+    pub fn api_key_hashes(&self) -> String {
+        format!("{}{{keys}}:hashes", self.prefix)
+    }
+
+    /// Counter bumped by every API key write (not by a recorded use).
+    pub fn keys_version(&self) -> String {
+        format!("{}{{keys}}:version", self.prefix)
+    }
+
+    /// Hash: a key's window (`window_start`, `window_requests`, `window_tokens`,
+    /// `window_cost`) and lifetime cost (`total_cost`); money in picodollars.
+    pub fn limits(&self, key_id: &str) -> String {
+        format!("{}{{key:{key_id}}}:limits", self.prefix)
+    }
+
+    /// String: a key's rated cost in one day bucket (picodollars), with a TTL.
+    pub fn limit_day(&self, key_id: &str, day: &str) -> String {
+        format!("{}{{key:{key_id}}}:day:{day}", self.prefix)
+    }
+
+    /// String: a key's rated cost in one weekly bucket (picodollars), with a TTL.
+    pub fn limit_week(&self, key_id: &str, week: &str) -> String {
+        format!("{}{{key:{key_id}}}:week:{week}", self.prefix)
+    }
+
+    /// Hash: one usage counter per field for (dimension, bucket, id).
+    pub fn usage(&self, dimension: &str, bucket: &str, id: &str) -> String {
+        format!("{}{{usage}}:counters:{dimension}:{bucket}:{id}", self.prefix)
+    }
+
+    /// Set: the ids of `dimension` with usage in `bucket`.
+    pub fn usage_index(&self, dimension: &str, bucket: &str) -> String {
+        format!("{}{{usage}}:index:{dimension}:{bucket}", self.prefix)
+    }
+
+    /// List: a key's recent requests (JSON), newest first, capped.
+    pub fn recent(&self, key_id: &str) -> String {
+        format!("{}{{usage}}:recent:{key_id}", self.prefix)
+    }
 }
 
 #[cfg(test)]
@@ -112,6 +171,38 @@ mod tests {
                 "{prefix}: {rec:?}"
             );
             assert!(rec.iter().chain(&sched).all(|key| key.starts_with(prefix)));
+            let keys = [
+                k.api_key("a"),
+                k.api_key("b}"),
+                k.api_key_index(),
+                k.api_key_hashes(),
+                k.keys_version(),
+            ];
+            assert!(
+                keys.iter().all(|key| tag(key) == tag(&keys[0])),
+                "{prefix}: {keys:?}"
+            );
+            for id in ["k1", "odd}id", "{x}"] {
+                let limits = [
+                    k.limits(id),
+                    k.limit_day(id, "2026-11-27"),
+                    k.limit_week(id, "2026-W48"),
+                ];
+                assert!(
+                    limits.iter().all(|key| tag(key) == tag(&limits[0])),
+                    "{prefix}: {limits:?}"
+                );
+            }
+            let usage = [
+                k.usage("key", "d:2026-11-27", "a"),
+                k.usage("model", "total", "x}y"),
+                k.usage_index("key", "h:2026-11-27T10"),
+                k.recent("k1"),
+            ];
+            assert!(
+                usage.iter().all(|key| tag(key) == tag(&usage[0])),
+                "{prefix}: {usage:?}"
+            );
         }
     }
 }

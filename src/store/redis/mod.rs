@@ -2,13 +2,20 @@
 //! One multiplexed connection per store, behind a [`ConnectionManager`] that reconnects by
 //! itself; every operation is bounded by [`RedisOptions::op_timeout`], so a Redis outage turns
 //! into fast [`StoreError::Unavailable`] answers, never a hang, and service resumes when Redis
-//! is back. Key layout and round trips: `docs/redis-keys.md`.
+//! is back. Besides the scheduling contract it keeps API keys (`api_keys.rs`), limit counters
+//! (`limits.rs`) and usage aggregates (`usage.rs`). Key layout and round trips:
+//! `docs/redis-keys.md`.
+mod api_keys;
 mod keys;
+mod limits;
 mod records;
 mod scheduling;
 mod scripts;
+mod usage;
 
 pub use keys::Keys;
+pub use limits::{DAY_TTL_SECS, WEEK_TTL_SECS};
+pub use usage::ttl_secs as usage_ttl_secs;
 
 use super::OpenError;
 use super::crypto::SecretBox;

@@ -82,7 +82,7 @@ impl AccountStore for RedisStore {
 
     async fn patch_account(&self, id: &AccountId, patch: &AccountPatch) -> StoreResult<Option<Account>> {
         let changes = record::encode_patch(patch)?;
-        let mut inv = self.scripts.patch_account.prepare_invoke();
+        let mut inv = self.scripts.patch_record.prepare_invoke();
         inv.key(self.keys.account(id.as_str()))
             .key(self.keys.records_version())
             .arg(changes.set.len());

@@ -77,12 +77,12 @@ end
 return removed
 "#;
 
-/// Operator patch: set and delete only the given fields of an existing account.
+/// Operator patch: set and delete only the given fields of an existing account or API key.
 ///
-/// KEYS: account hash, records version. ARGV: number of set pairs n, n field/value pairs, then
+/// KEYS: the record's hash, its version counter. ARGV: number of set pairs n, n field/value pairs, then
 /// the fields to delete. Returns the whole hash after the change, or nil when the account does
 /// not exist (no partial record is created).
-const PATCH_ACCOUNT: &str = r#"
+const PATCH_RECORD: &str = r#"
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
 local n = tonumber(ARGV[1])
 if n > 0 then
@@ -106,7 +106,8 @@ redis.call('INCR', KEYS[2])
 return 1
 "#;
 
-/// Record uses: per existing account, keep the later of the stored and the given time.
+/// Record uses: per existing account (or API key), keep the later of the stored and the given
+/// time.
 /// Writes only the `last_used_at` field and does not bump the records version (a use is not
 /// a record change other instances must reload for).
 ///
@@ -153,14 +154,130 @@ redis.call('INCR', KEYS[5])
 return existed
 "#;
 
+/// Replace an API key whole and point the hash index at it (dropping the old hash's entry when
+/// the hash changed).
+///
+/// KEYS: key hash, hash index, id set, keys version. ARGV: id, the key's SHA-256 hex, then
+/// field/value pairs (`hash` among them, as JSON text).
+const PUT_KEY: &str = r#"
+local old = redis.call('HGET', KEYS[1], 'hash')
+if old then
+  local ok, h = pcall(cjson.decode, old)
+  if ok and type(h) == 'string' and h ~= ARGV[2] and redis.call('HGET', KEYS[2], h) == ARGV[1] then
+    redis.call('HDEL', KEYS[2], h)
+  end
+end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+redis.call('HSET', KEYS[2], ARGV[2], ARGV[1])
+redis.call('SADD', KEYS[3], ARGV[1])
+redis.call('INCR', KEYS[4])
+return 1
+"#;
+
+/// Delete an API key: its hash, id set entry and hash index entry.
+///
+/// KEYS: key hash, hash index, id set, keys version. ARGV: id. Returns 1 when it existed.
+const DELETE_KEY: &str = r#"
+local old = redis.call('HGET', KEYS[1], 'hash')
+local existed = redis.call('DEL', KEYS[1])
+redis.call('SREM', KEYS[3], ARGV[1])
+if old then
+  local ok, h = pcall(cjson.decode, old)
+  if ok and type(h) == 'string' and redis.call('HGET', KEYS[2], h) == ARGV[1] then
+    redis.call('HDEL', KEYS[2], h)
+  end
+end
+redis.call('INCR', KEYS[4])
+return existed
+"#;
+
+/// `a >= b` for non-negative decimal integers as strings without leading zeros: exact for any
+/// u64 (Lua numbers are doubles and are not, beyond 2^53 picodollars ≈ $9,007).
+const GE: &str = r#"
+local function ge(a, b)
+  if #a ~= #b then return #a > #b end
+  for i = 1, #a do
+    local x, y = string.byte(a, i), string.byte(b, i)
+    if x ~= y then return x > y end
+  end
+  return true
+end
+"#;
+
+/// Admission, the rules of `limits::memory::KeyState::admit`: roll the window when
+/// `now - start >= length`; refuse on the first limit reached (requests, then tokens — which
+/// take precedence over window cost — then daily, total, weekly cost), counting nothing; else
+/// count the request in the window.
+///
+/// KEYS: limits hash, day bucket, week bucket. ARGV: now, window length ms ('' = no window),
+/// max requests, max tokens, max window cost, max daily, max total, max weekly (0 = none;
+/// money in picodollars). Returns `{'ok'[, window start]}` or `{kind, current, limit[, window
+/// start]}`, every value a decimal string.
+const ADMIT: &str = r#"
+local function pos(x) return x ~= '0' end
+local start = false
+if ARGV[2] ~= '' then
+  local w = redis.call('HMGET', KEYS[1], 'window_start', 'window_requests', 'window_tokens', 'window_cost')
+  start = w[1]
+  local reqs, toks, cost = w[2] or '0', w[3] or '0', w[4] or '0'
+  if not start or tonumber(ARGV[1]) - tonumber(start) >= tonumber(ARGV[2]) then
+    start = ARGV[1]
+    reqs, toks, cost = '0', '0', '0'
+    redis.call('HSET', KEYS[1], 'window_start', start, 'window_requests', '0', 'window_tokens', '0',
+      'window_cost', '0')
+  end
+  if pos(ARGV[3]) and ge(reqs, ARGV[3]) then return {'requests', reqs, ARGV[3], start} end
+  if pos(ARGV[4]) then
+    if ge(toks, ARGV[4]) then return {'tokens', toks, ARGV[4], start} end
+  elseif pos(ARGV[5]) and ge(cost, ARGV[5]) then
+    return {'window_cost', cost, ARGV[5], start}
+  end
+end
+local daily = redis.call('GET', KEYS[2]) or '0'
+if pos(ARGV[6]) and ge(daily, ARGV[6]) then return {'daily', daily, ARGV[6]} end
+local total = redis.call('HGET', KEYS[1], 'total_cost') or '0'
+if pos(ARGV[7]) and ge(total, ARGV[7]) then return {'total', total, ARGV[7]} end
+local weekly = redis.call('GET', KEYS[3]) or '0'
+if pos(ARGV[8]) and ge(weekly, ARGV[8]) then return {'weekly', weekly, ARGV[8]} end
+if ARGV[2] ~= '' then
+  redis.call('HINCRBY', KEYS[1], 'window_requests', 1)
+  return {'ok', start}
+end
+return {'ok'}
+"#;
+
+/// Settlement: add a finished request's tokens and rated cost — to the window only if it is
+/// still the one the request was admitted in — and its cost to the total, day and week
+/// (integers: HINCRBY / INCRBY, exact). Day and week buckets get their TTL here.
+///
+/// KEYS: limits hash, day bucket, week bucket. ARGV: admitted window start ('' = none),
+/// tokens, cost (picodollars), day TTL s, week TTL s.
+const SETTLE: &str = r#"
+if ARGV[1] ~= '' and redis.call('HGET', KEYS[1], 'window_start') == ARGV[1] then
+  redis.call('HINCRBY', KEYS[1], 'window_tokens', ARGV[2])
+  redis.call('HINCRBY', KEYS[1], 'window_cost', ARGV[3])
+end
+redis.call('HINCRBY', KEYS[1], 'total_cost', ARGV[3])
+redis.call('INCRBY', KEYS[2], ARGV[3])
+redis.call('EXPIRE', KEYS[2], ARGV[4])
+redis.call('INCRBY', KEYS[3], ARGV[3])
+redis.call('EXPIRE', KEYS[3], ARGV[5])
+return 0
+"#;
+
 /// The scripts, hashed once per store.
 pub struct Scripts {
     pub acquire_slot: Script,
     pub sweep_leases: Script,
-    pub patch_account: Script,
+    pub patch_record: Script,
     pub set_field: Script,
     pub touch_last_used: Script,
     pub delete_account: Script,
+    pub put_key: Script,
+    pub delete_key: Script,
+    pub admit: Script,
+    pub settle: Script,
 }
 
 impl Default for Scripts {
@@ -168,10 +285,14 @@ impl Default for Scripts {
         Scripts {
             acquire_slot: Script::new(ACQUIRE_SLOT),
             sweep_leases: Script::new(SWEEP_LEASES),
-            patch_account: Script::new(PATCH_ACCOUNT),
+            patch_record: Script::new(PATCH_RECORD),
             set_field: Script::new(SET_FIELD),
             touch_last_used: Script::new(TOUCH_LAST_USED),
             delete_account: Script::new(DELETE_ACCOUNT),
+            put_key: Script::new(PUT_KEY),
+            delete_key: Script::new(DELETE_KEY),
+            admit: Script::new(&format!("{GE}{ADMIT}")),
+            settle: Script::new(SETTLE),
         }
     }
 }

@@ -1,0 +1,190 @@
+//! Usage aggregates in Redis, under the `{usage}` hash tag. A (dimension, bucket, id) is a hash
+//! with one integer field per counter (costs in picodollars); an index set per (dimension,
+//! bucket) lists its ids for `usage_by`. One `add_usage` batch — one flush interval of the
+//! recorder — is one MULTI/EXEC pipeline of HINCRBYs: one round trip, applied whole or not at
+//! all. Buckets expire by kind ([`ttl_secs`]); recent requests are a capped list.
+use super::RedisStore;
+use crate::money::Money;
+use crate::usage::{Dimension, RecentRequest, UsageCounters, UsageDelta, UsageStore};
+use ::redis::AsyncCommands;
+use async_trait::async_trait;
+use std::collections::HashMap;
+use switchyard_actors::store::{StoreError, StoreResult};
+
+/// Hourly buckets are kept 7 days, daily 32 days, monthly about 13 months, totals for ever.
+pub fn ttl_secs(bucket: &str) -> Option<u64> {
+    const DAY: u64 = 86_400;
+    match bucket.split_once(':').map(|(kind, _)| kind) {
+        Some("h") => Some(7 * DAY),
+        Some("d") => Some(32 * DAY),
+        Some("m") => Some(400 * DAY),
+        _ => None,
+    }
+}
+
+const FIELDS: [&str; 8] = [
+    "requests",
+    "input_tokens",
+    "output_tokens",
+    "cache_creation_5m_tokens",
+    "cache_creation_1h_tokens",
+    "cache_read_tokens",
+    "cost",
+    "rated_cost",
+];
+
+fn values(c: &UsageCounters) -> [u64; 8] {
+    [
+        c.requests,
+        c.input_tokens,
+        c.output_tokens,
+        c.cache_creation_5m_tokens,
+        c.cache_creation_1h_tokens,
+        c.cache_read_tokens,
+        c.cost.picos(),
+        c.rated_cost.picos(),
+    ]
+}
+
+fn decode(hash: &HashMap<String, String>) -> StoreResult<UsageCounters> {
+    let mut v = [0u64; 8];
+    for (slot, name) in v.iter_mut().zip(FIELDS) {
+        if let Some(text) = hash.get(name) {
+            *slot = text.parse().map_err(|_| {
+                StoreError::Corrupt(format!("usage counter {name} is not an integer: {text:?}"))
+            })?;
+        }
+    }
+    Ok(UsageCounters {
+        requests: v[0],
+        input_tokens: v[1],
+        output_tokens: v[2],
+        cache_creation_5m_tokens: v[3],
+        cache_creation_1h_tokens: v[4],
+        cache_read_tokens: v[5],
+        cost: Money::from_picos(v[6]),
+        rated_cost: Money::from_picos(v[7]),
+    })
+}
+
+#[async_trait]
+impl UsageStore for RedisStore {
+    async fn add_usage(&self, deltas: &[UsageDelta]) -> StoreResult<()> {
+        if deltas.is_empty() {
+            return Ok(());
+        }
+        let k = &self.keys;
+        let mut pipe = ::redis::pipe();
+        pipe.atomic();
+        for d in deltas {
+            let dim = d.dimension.as_str();
+            let key = k.usage(dim, &d.bucket, &d.id);
+            let index = k.usage_index(dim, &d.bucket);
+            for (i, (name, v)) in FIELDS.iter().zip(values(&d.counters)).enumerate() {
+                // `requests` always, so a delta of zeros still lists the id like the memory store.
+                if v > 0 || i == 0 {
+                    pipe.hincr(&key, *name, v).ignore();
+                }
+            }
+            pipe.sadd(&index, &d.id).ignore();
+            if let Some(ttl) = ttl_secs(&d.bucket) {
+                pipe.expire(&key, ttl as i64).ignore();
+                pipe.expire(&index, ttl as i64).ignore();
+            }
+        }
+        let mut c = self.conn();
+        self.timed("add_usage", async { pipe.query_async::<()>(&mut c).await })
+            .await
+    }
+
+    async fn usage_of(&self, dimension: Dimension, id: &str, bucket: &str) -> StoreResult<UsageCounters> {
+        let mut c = self.conn();
+        let key = self.keys.usage(dimension.as_str(), bucket, id);
+        let hash: HashMap<String, String> = self.timed("usage_of", async { c.hgetall(&key).await }).await?;
+        decode(&hash)
+    }
+
+    /// SMEMBERS of the index, then one pipeline of HGETALL.
+    async fn usage_by(
+        &self,
+        dimension: Dimension,
+        bucket: &str,
+    ) -> StoreResult<Vec<(String, UsageCounters)>> {
+        let mut c = self.conn();
+        let dim = dimension.as_str();
+        let index = self.keys.usage_index(dim, bucket);
+        let mut ids: Vec<String> = self.timed("usage_by", async { c.smembers(&index).await }).await?;
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        ids.sort();
+        let mut pipe = ::redis::pipe();
+        for id in &ids {
+            pipe.hgetall(self.keys.usage(dim, bucket, id));
+        }
+        let hashes: Vec<HashMap<String, String>> = self
+            .timed("usage_by", async { pipe.query_async(&mut c).await })
+            .await?;
+        ids.into_iter()
+            .zip(hashes)
+            .filter(|(_, h)| !h.is_empty())
+            .map(|(id, h)| Ok((id, decode(&h)?)))
+            .collect()
+    }
+
+    /// LPUSH (oldest of the batch first, so the newest ends at the head) + LTRIM, in MULTI.
+    async fn push_recent(&self, key_id: &str, requests: &[RecentRequest], keep: usize) -> StoreResult<()> {
+        let key = self.keys.recent(key_id);
+        let mut pipe = ::redis::pipe();
+        pipe.atomic();
+        if keep == 0 {
+            pipe.del(&key).ignore();
+        } else {
+            if requests.is_empty() {
+                return Ok(());
+            }
+            let encoded = requests
+                .iter()
+                .map(serde_json::to_string)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| StoreError::Corrupt(format!("cannot encode a recent request: {e}")))?;
+            pipe.lpush(&key, encoded).ignore();
+            pipe.ltrim(&key, 0, keep as isize - 1).ignore();
+        }
+        let mut c = self.conn();
+        self.timed("push_recent", async { pipe.query_async::<()>(&mut c).await })
+            .await
+    }
+
+    async fn recent(&self, key_id: &str, limit: usize) -> StoreResult<Vec<RecentRequest>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut c = self.conn();
+        let key = self.keys.recent(key_id);
+        let items: Vec<String> = self
+            .timed("recent", async { c.lrange(&key, 0, limit as isize - 1).await })
+            .await?;
+        items
+            .iter()
+            .map(|s| {
+                serde_json::from_str(s).map_err(|e| {
+                    StoreError::Corrupt(format!("a recent request of key {key_id} does not parse: {e}"))
+                })
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_expire_by_kind() {
+        assert_eq!(ttl_secs("h:2026-11-27T10"), Some(7 * 86_400));
+        assert_eq!(ttl_secs("d:2026-11-27"), Some(32 * 86_400));
+        assert_eq!(ttl_secs("m:2026-11"), Some(400 * 86_400));
+        assert_eq!(ttl_secs("total"), None);
+    }
+}

@@ -1,0 +1,442 @@
+//! The whole application over real HTTP on both configured backends — the embedded store in a
+//! temp dir and Redis (a real `redis-server`): counters that add up exactly over 1,000
+//! concurrent requests, a key's concurrency limit, API keys shared by two instances, keys and
+//! usage kept across a restart, and readiness that follows the store.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+#[path = "support/redis_server.rs"]
+mod redis_server;
+mod support;
+
+use mock_upstream::MockUsage;
+use redis_server::RedisServer;
+use reqwest::Method;
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use std::sync::{Arc, LazyLock};
+use std::time::{Duration, Instant};
+use support::*;
+use switchyard::settings::{Settings, StoreBackend, StoreSettings};
+use switchyard::startup::Backends;
+use switchyard::store::{OpenError, open_with_env_key};
+
+const KEY_HEX: &str = "3f9a1c7e5b2d8046a1e3c5b7d9f20486ac4e6b8d0f1a3c5e7092b4d6f8a1c3e5";
+
+static SERVER: LazyLock<RedisServer> = LazyLock::new(RedisServer::launch);
+static NEXT_PREFIX: AtomicU32 = AtomicU32::new(0);
+
+fn embedded_settings(dir: &Path) -> StoreSettings {
+    StoreSettings {
+        backend: StoreBackend::Embedded,
+        data_dir: dir.to_owned(),
+        ..StoreSettings::default()
+    }
+}
+
+fn redis_settings(url: &str, prefix: &str) -> StoreSettings {
+    StoreSettings {
+        backend: StoreBackend::Redis,
+        redis_url: url.to_owned(),
+        redis_prefix: prefix.to_owned(),
+        ..StoreSettings::default()
+    }
+}
+
+fn fresh_redis() -> StoreSettings {
+    let prefix = format!(
+        "e2e{}-{}:",
+        std::process::id(),
+        NEXT_PREFIX.fetch_add(1, Ordering::Relaxed)
+    );
+    redis_settings(&SERVER.url(), &prefix)
+}
+
+fn scratch_dir() -> PathBuf {
+    tempfile::Builder::new()
+        .prefix("e2e-")
+        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+        .unwrap()
+        .keep()
+}
+
+async fn open(store: &StoreSettings) -> Backends {
+    open_with_env_key(store, Some(KEY_HEX))
+        .await
+        .expect("store opens")
+}
+
+/// The app settings name the store the backends come from.
+fn on(store: &StoreSettings) -> impl FnOnce(&mut Settings) + use<> {
+    let store = store.clone();
+    move |s: &mut Settings| {
+        let data_dir = s.store.data_dir.clone();
+        s.store = store;
+        if s.store.backend == StoreBackend::Redis {
+            s.store.data_dir = data_dir;
+        }
+    }
+}
+
+/// 1,000 in, 500 out, 2,000 written for 5 min, 1,000 for 1 h, 10,000 read from cache:
+/// $0.027 per request on claude-sonnet-5.
+fn priced_usage() -> MockUsage {
+    MockUsage {
+        input_tokens: 1_000,
+        output_tokens: 500,
+        cache_creation_5m: 2_000,
+        cache_creation_1h: 1_000,
+        cache_read: 10_000,
+    }
+}
+
+async fn usage_view(app: &TestApp, key: &str) -> Value {
+    let resp = app
+        .http
+        .get(app.url("/v1/usage"))
+        .header("x-api-key", key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    resp.json().await.unwrap()
+}
+
+/// Sends `n` concurrent requests from a thread and runtime of their own, like an outside
+/// client: the test's runtime (which also drives the app's store connection and actors) is
+/// not the one generating the load.
+async fn post_all(app: &TestApp, key: &str, n: usize, tag: &str) -> Vec<u16> {
+    let (url, key, tag) = (app.url("/v1/messages"), key.to_owned(), tag.to_owned());
+    let load = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let http = reqwest::Client::new();
+            futures::future::join_all((0..n).map(|i| {
+                let mut b = claude_body(false);
+                b["messages"][0]["content"] = json!(format!("{tag} {i}"));
+                let req = http
+                    .post(&url)
+                    .header("x-api-key", &key)
+                    .header("anthropic-version", "2023-06-01")
+                    .json(&b);
+                async move {
+                    let resp = req.send().await.expect("request sent");
+                    let status = resp.status().as_u16();
+                    if status != 200 {
+                        eprintln!("{status}: {}", resp.text().await.unwrap_or_default());
+                    }
+                    status
+                }
+            }))
+            .await
+        })
+    });
+    tokio::task::spawn_blocking(move || load.join().expect("load thread"))
+        .await
+        .unwrap()
+}
+
+/// Checks `GET /v1/usage` after `n` priced requests: lifetime, window and spent counters.
+fn assert_usage(v: &Value, n: u64) {
+    let dollars = format!("{}.{:06}", n * 27 / 1_000, (n * 27 % 1_000) * 1_000);
+    assert_eq!(v["requests"], n, "{v}");
+    assert_eq!(v["input_tokens"], n * 1_000);
+    assert_eq!(v["output_tokens"], n * 500);
+    assert_eq!(v["cache_creation_5m_input_tokens"], n * 2_000);
+    assert_eq!(v["cache_creation_1h_input_tokens"], n * 1_000);
+    assert_eq!(v["cache_read_input_tokens"], n * 10_000);
+    assert_eq!(v["cost_usd"], dollars);
+    assert_eq!(v["today"]["usage"]["requests"], n);
+    assert_eq!(v["window"]["requests"], n);
+    assert_eq!(v["window"]["tokens"], n * 14_500);
+    assert_eq!(v["window"]["cost_usd"], dollars);
+    assert_eq!(v["spent"]["daily_cost_usd"], dollars);
+    assert_eq!(v["spent"]["weekly_cost_usd"], dollars);
+    assert_eq!(v["spent"]["total_cost_usd"], dollars);
+}
+
+/// `GET /admin/usage` by key, account and model (all time): one row each, `n` requests.
+async fn assert_breakdown(app: &TestApp, key_id: &str, n: u64) {
+    for by in ["key", "account", "model"] {
+        let (status, v) = app
+            .admin(Method::GET, &format!("/admin/usage?by={by}&period=total"), None)
+            .await;
+        assert_eq!(status, 200, "{v}");
+        let rows = v["rows"].as_array().expect("rows");
+        assert_eq!(rows.len(), 1, "{by}: {v}");
+        assert_eq!(rows[0]["requests"], n, "{by}: {v}");
+        if by == "key" {
+            assert_eq!(rows[0]["id"], key_id);
+        }
+    }
+}
+
+/// 1,000 concurrent requests on one key: every counter adds up exactly. Returns the key.
+async fn thousand_requests_add_up(app: &TestApp) -> (String, String) {
+    app.add_console("a", "sk-ant-a").await;
+    app.mock.set_usage("sk-ant-a", priced_usage());
+    let (key_id, key) = app
+        .create_key(json!({"limits": {
+            "window_minutes": 60, "window_requests": 100000, "daily_cost_usd": 1000,
+            "weekly_cost_usd": 1000, "total_cost_usd": 1000
+        }}))
+        .await;
+    let statuses = post_all(app, &key, 1_000, "request").await;
+    let failed: Vec<&u16> = statuses.iter().filter(|s| **s != 200).collect();
+    assert!(
+        failed.is_empty(),
+        "{} failed: {:?}",
+        failed.len(),
+        &failed[..failed.len().min(10)]
+    );
+    app.state.usage.drain().await.expect("usage drains");
+    assert_usage(&usage_view(app, &key).await, 1_000);
+    let t = app.wait_for_usage(&key_id, 1_000).await;
+    assert_eq!(t.rated_cost.usd_string(), "27.000000");
+    assert_eq!(t.cost.picos(), 27_000_000_000_000, "every picodollar");
+    assert_breakdown(app, &key_id, 1_000).await;
+    app.assert_slots_released().await;
+    (key_id, key)
+}
+
+#[actix_web::test]
+async fn a_thousand_concurrent_requests_add_up_exactly_on_the_embedded_store() {
+    let store = embedded_settings(&scratch_dir());
+    let app = spawn_app_on(open(&store).await, on(&store)).await;
+    thousand_requests_add_up(&app).await;
+}
+
+#[actix_web::test]
+async fn a_thousand_concurrent_requests_add_up_exactly_on_redis() {
+    let store = fresh_redis();
+    let app = spawn_app_on(open(&store).await, on(&store)).await;
+    thousand_requests_add_up(&app).await;
+}
+
+/// 60 requests queue for a key allowed 3 at a time: sampled from the store, never more than 3.
+async fn key_concurrency_holds(app: &TestApp) {
+    app.add_console("a", "sk-ant-a").await;
+    let (id, key) = app.create_key(json!({"concurrency_limit": 3})).await;
+    for _ in 0..60 {
+        app.mock
+            .enqueue("sk-ant-a", mock_upstream::Fault::Delay { ms: 40 });
+    }
+    let peak = Arc::new(AtomicUsize::new(0));
+    let done = Arc::new(AtomicBool::new(false));
+    let watcher = {
+        let (peak, done, state) = (peak.clone(), done.clone(), app.state.clone());
+        let holder = format!("key:{id}");
+        actix_web::rt::spawn(async move {
+            while !done.load(Ordering::SeqCst) {
+                let n = state.scheduling.slot_count(&holder).await.unwrap_or(0) as usize;
+                peak.fetch_max(n, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(3)).await;
+            }
+        })
+    };
+    let statuses = post_all(app, &key, 60, "queued").await;
+    done.store(true, Ordering::SeqCst);
+    watcher.await.unwrap();
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    let peak = peak.load(Ordering::SeqCst);
+    assert!((1..=3).contains(&peak), "peak {peak} slots for a limit of 3");
+    app.assert_slots_released().await;
+}
+
+fn with_queue(store: &StoreSettings) -> impl FnOnce(&mut Settings) + use<> {
+    let tweak = on(store);
+    move |s: &mut Settings| {
+        tweak(s);
+        s.keys.queue_enabled = true;
+        s.keys.queue_max = 100;
+        s.keys.queue_timeout_ms = 20_000;
+    }
+}
+
+#[actix_web::test]
+async fn a_key_never_holds_more_than_its_concurrency_limit_on_the_embedded_store() {
+    let store = embedded_settings(&scratch_dir());
+    let app = spawn_app_on(open(&store).await, with_queue(&store)).await;
+    key_concurrency_holds(&app).await;
+}
+
+#[actix_web::test]
+async fn a_key_never_holds_more_than_its_concurrency_limit_on_redis() {
+    let store = fresh_redis();
+    let app = spawn_app_on(open(&store).await, with_queue(&store)).await;
+    key_concurrency_holds(&app).await;
+}
+
+async fn status_of(app: &TestApp, key: &str) -> u16 {
+    app.post_messages(key, &claude_body(false))
+        .await
+        .status()
+        .as_u16()
+}
+
+/// Waits until `key` gets `want` from `app` (the other instance's cache follows the keys
+/// version, checked every second).
+async fn eventually_status(app: &TestApp, key: &str, want: u16) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let got = status_of(app, key).await;
+        if got == want {
+            return;
+        }
+        assert!(Instant::now() < deadline, "still {got}, want {want}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[actix_web::test]
+async fn keys_written_on_one_instance_take_effect_on_another() {
+    let store = fresh_redis();
+    let a = spawn_app_on(open(&store).await, on(&store)).await;
+    a.add_console("a", "sk-ant-a").await;
+    a.mock.set_usage("sk-ant-a", priced_usage());
+    let b = spawn_app_on(open(&store).await, on(&store)).await;
+    let (id, key) = a
+        .create_key(json!({"limits": {"window_minutes": 60, "window_requests": 5}}))
+        .await;
+    assert_eq!(
+        status_of(&b, &key).await,
+        200,
+        "a key created on A authenticates on B"
+    );
+    assert_eq!(status_of(&a, &key).await, 200);
+
+    // Usage and the shared window add up across instances.
+    for app in [&a, &b] {
+        app.state.usage.drain().await.unwrap();
+    }
+    for app in [&a, &b] {
+        let v = usage_view(app, &key).await;
+        assert_eq!(
+            (v["requests"].as_u64(), v["window"]["requests"].as_u64()),
+            (Some(2), Some(2))
+        );
+        assert_eq!(v["cost_usd"], "0.054000");
+    }
+    for _ in 0..3 {
+        assert_eq!(status_of(&a, &key).await, 200);
+    }
+    assert_eq!(
+        status_of(&b, &key).await,
+        429,
+        "the window is shared: 5 requests in all"
+    );
+
+    // B has the key cached; A disables it: B follows the keys version.
+    let (status, _) = a
+        .admin(
+            Method::PATCH,
+            &format!("/admin/keys/{id}"),
+            Some(json!({"active": false})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    eventually_status(&b, &key, 401).await;
+    let (status, _) = a
+        .admin(
+            Method::PATCH,
+            &format!("/admin/keys/{id}"),
+            Some(json!({"active": true})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    eventually_status(&b, &key, 429).await;
+
+    let (status, _) = a.admin(Method::DELETE, &format!("/admin/keys/{id}"), None).await;
+    assert_eq!(status, 204);
+    eventually_status(&b, &key, 401).await;
+    let (status, listed) = b.admin(Method::GET, "/admin/keys", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(listed["keys"], json!([]), "{listed}");
+}
+
+/// Opens the embedded store once the previous owner let go of its file lock.
+async fn reopen(store: &StoreSettings) -> Backends {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match open_with_env_key(store, Some(KEY_HEX)).await {
+            Ok(b) => return b,
+            Err(OpenError::DataDirInUse { .. }) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(e) => panic!("the embedded store does not reopen: {e}"),
+        }
+    }
+}
+
+#[actix_web::test]
+async fn the_embedded_store_keeps_keys_usage_and_limits_across_a_restart() {
+    let store = embedded_settings(&scratch_dir());
+    let (first, thread) = spawn_app_on_thread(open(&store).await, on(&store));
+    let (key_id, key) = thousand_requests_add_up(&first).await;
+    // What `serve` does at a clean stop: apply settlements, flush usage and last-used times.
+    first.state.usage.drain().await.unwrap();
+    first.state.keys.sync().await;
+    // Keep the upstream the stored account points at; drop the rest (its state holds the store).
+    let TestApp { mock, state, .. } = first;
+    drop(state);
+    thread.stop().await;
+
+    let second = spawn_app_on(reopen(&store).await, on(&store)).await;
+    let (status, listed) = second.admin(Method::GET, "/admin/keys", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(listed["keys"][0]["id"], key_id.as_str(), "{listed}");
+    assert_usage(&usage_view(&second, &key).await, 1_000);
+    assert_breakdown(&second, &key_id, 1_000).await;
+
+    // And it keeps counting from there.
+    mock.set_usage("sk-ant-a", priced_usage());
+    assert_eq!(status_of(&second, &key).await, 200);
+    second.state.usage.drain().await.unwrap();
+    assert_usage(&usage_view(&second, &key).await, 1_001);
+}
+
+async fn ready_status(app: &TestApp) -> u16 {
+    app.http
+        .get(app.url("/ready"))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+async fn eventually_ready(app: &TestApp, want: u16) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let got = ready_status(app).await;
+        if got == want {
+            return;
+        }
+        assert!(Instant::now() < deadline, "/ready still {got}, want {want}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[actix_web::test]
+async fn readiness_follows_redis_down_and_back() {
+    // Its own server: stopping it must not disturb the other tests.
+    let mut server = RedisServer::launch();
+    let store = redis_settings(&server.url(), "ready:");
+    let app = spawn_app_on(open(&store).await, on(&store)).await;
+    assert_eq!(ready_status(&app).await, 200);
+    server.stop();
+    let started = Instant::now();
+    eventually_ready(&app, 503).await;
+    let resp = app.http.get(app.url("/ready")).send().await.unwrap();
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(v["components"]["store"]["ok"], false, "{v}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "noticed in {:?}",
+        started.elapsed()
+    );
+    server.start();
+    eventually_ready(&app, 200).await;
+}
