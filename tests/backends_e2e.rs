@@ -101,41 +101,8 @@ async fn usage_view(app: &TestApp, key: &str) -> Value {
     resp.json().await.unwrap()
 }
 
-/// Sends `n` concurrent requests from a thread and runtime of their own, like an outside
-/// client: the test's runtime (which also drives the app's store connection and actors) is
-/// not the one generating the load.
 async fn post_all(app: &TestApp, key: &str, n: usize, tag: &str) -> Vec<u16> {
-    let (url, key, tag) = (app.url("/v1/messages"), key.to_owned(), tag.to_owned());
-    let load = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let http = reqwest::Client::new();
-            futures::future::join_all((0..n).map(|i| {
-                let mut b = claude_body(false);
-                b["messages"][0]["content"] = json!(format!("{tag} {i}"));
-                let req = http
-                    .post(&url)
-                    .header("x-api-key", &key)
-                    .header("anthropic-version", "2023-06-01")
-                    .json(&b);
-                async move {
-                    let resp = req.send().await.expect("request sent");
-                    let status = resp.status().as_u16();
-                    if status != 200 {
-                        eprintln!("{status}: {}", resp.text().await.unwrap_or_default());
-                    }
-                    status
-                }
-            }))
-            .await
-        })
-    });
-    tokio::task::spawn_blocking(move || load.join().expect("load thread"))
-        .await
-        .unwrap()
+    app.post_many(key, n, tag).await
 }
 
 /// Checks `GET /v1/usage` after `n` priced requests: lifetime, window and spent counters.

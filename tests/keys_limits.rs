@@ -338,17 +338,10 @@ async fn counters_add_up_exactly_over_a_thousand_concurrent_requests() {
     let (key_id, key) = app
         .create_key(json!({"limits": {"window_minutes": 60, "window_requests": 100000}}))
         .await;
-    let body = claude_body(false);
-    let results = futures::future::join_all((0..1_000).map(|i| {
-        let mut b = body.clone();
-        b["messages"][0]["content"] = json!(format!("request {i}"));
-        let (app, key) = (&app, &key);
-        async move { app.post_messages(key, &b).await.status().as_u16() }
-    }))
-    .await;
+    let results = app.post_many(&key, 1_000, "request").await;
     assert!(
         results.iter().all(|s| *s == 200),
-        "{:?}",
+        "{} failed",
         results.iter().filter(|s| **s != 200).count()
     );
     settled(&app).await;

@@ -211,6 +211,44 @@ impl TestApp {
             .expect("request sent")
     }
 
+    /// Sends `n` concurrent `/v1/messages` requests (message text `"{tag} {i}"`, so each is its
+    /// own session) from a thread and runtime of their own, like outside clients: the test's
+    /// runtime, which also runs the app's actors and store connection, does not generate the
+    /// load. Returns the statuses.
+    pub async fn post_many(&self, key: &str, n: usize, tag: &str) -> Vec<u16> {
+        let (url, key, tag) = (self.url("/v1/messages"), key.to_owned(), tag.to_owned());
+        let load = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async move {
+                let http = reqwest::Client::new();
+                futures::future::join_all((0..n).map(|i| {
+                    let mut b = claude_body(false);
+                    b["messages"][0]["content"] = json!(format!("{tag} {i}"));
+                    let req = http
+                        .post(&url)
+                        .header("x-api-key", &key)
+                        .header("anthropic-version", "2023-06-01")
+                        .json(&b);
+                    async move {
+                        let resp = req.send().await.expect("request sent");
+                        let status = resp.status().as_u16();
+                        if status != 200 {
+                            eprintln!("{status}: {}", resp.text().await.unwrap_or_default());
+                        }
+                        status
+                    }
+                }))
+                .await
+            })
+        });
+        tokio::task::spawn_blocking(move || load.join().expect("load thread"))
+            .await
+            .expect("joined")
+    }
+
     /// Live leases per account, as the store counts them.
     pub async fn slots_in_use(&self) -> u32 {
         self.state
