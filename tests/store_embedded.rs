@@ -14,7 +14,9 @@ use switchyard::money::Money;
 use switchyard::settings::{StoreBackend, StoreSettings};
 use switchyard::store::embedded::{DB_FILE, LIMITS_PERSIST_DELAY};
 use switchyard::store::{EmbeddedStore, EncryptionKey, OpenError, open_with_env_key};
-use switchyard::usage::{Bucket, Dimension, RecentRequest, UsageCounters, UsageDelta, UsageStore};
+use switchyard::usage::{
+    Bucket, Dimension, RecentRequest, UsageBatch, UsageCounters, UsageDelta, UsageStore,
+};
 use switchyard_actors::domain::{
     Account, AccountId, AccountKind, Credentials, Group, OAuthTokens, Platform, Secret,
 };
@@ -261,12 +263,12 @@ async fn write_records(s: &EmbeddedStore) {
     s.put_key(&record_key()).await.unwrap();
     s.touch_key("kept", 4_242).await.unwrap();
     for _ in 0..2 {
-        s.add_usage(&[UsageDelta {
+        s.add_usage(&UsageBatch::new(vec![UsageDelta {
             dimension: Dimension::Key,
             id: "kept".into(),
             bucket: Bucket::TOTAL.into(),
             counters: one_request(),
-        }])
+        }]))
         .await
         .unwrap();
     }
@@ -561,4 +563,119 @@ async fn a_different_key_is_refused_at_start_and_on_read() {
     assert!(matches!(err, StoreError::Corrupt(_)), "{msg}");
     assert!(msg.contains("encryption key does not match"), "{msg}");
     assert!(!msg.contains("PLAINTEXT"));
+}
+
+/// Retention: the store prunes dated usage buckets by itself (in the first flush after
+/// opening, then at most hourly) — hourly after 7 days, daily after 32, monthly after 400 —
+/// and never touches totals.
+#[actix_rt::test]
+async fn old_usage_buckets_are_pruned_and_totals_stay() {
+    use switchyard::calendar::Calendar;
+    const DAY: i64 = 86_400_000;
+    let dir = scratch_dir();
+    let cal = Calendar::default();
+    let now = SystemClock.now_ms();
+    let ago = |days: i64| now - days * DAY;
+    let buckets = [
+        (Bucket::TOTAL.to_owned(), true),
+        (Bucket::hour(&cal, now), true),
+        (Bucket::hour(&cal, ago(6)), true),
+        (Bucket::hour(&cal, ago(8)), false),
+        (Bucket::day(&cal, ago(31)), true),
+        (Bucket::day(&cal, ago(33)), false),
+        (Bucket::month(&cal, ago(370)), true),
+        (Bucket::month(&cal, ago(450)), false),
+    ];
+    let one = UsageCounters {
+        requests: 1,
+        input_tokens: 7,
+        rated_cost: Money::from_picos(9_007_199_254_740_993),
+        ..UsageCounters::default()
+    };
+    let batch = |id: &str| {
+        UsageBatch::new(
+            buckets
+                .iter()
+                .flat_map(|(bucket, _)| {
+                    [Dimension::Key, Dimension::Account, Dimension::Model].map(|dimension| UsageDelta {
+                        dimension,
+                        id: id.into(),
+                        bucket: bucket.clone(),
+                        counters: one,
+                    })
+                })
+                .collect(),
+        )
+    };
+    {
+        let s = EmbeddedStore::open(&dir, &key()).unwrap();
+        // The first flush after opening prunes before it writes: these rows are all still there.
+        s.add_usage(&batch("old")).await.unwrap();
+        for (bucket, _) in &buckets {
+            assert_eq!(
+                s.usage_of(Dimension::Model, "old", bucket).await.unwrap(),
+                one,
+                "{bucket}"
+            );
+        }
+        // The pass runs at most once an hour: a second flush prunes nothing.
+        s.add_usage(&batch("second")).await.unwrap();
+        assert_eq!(
+            s.usage_of(Dimension::Key, "second", &buckets[3].0).await.unwrap(),
+            one
+        );
+    }
+    let s = EmbeddedStore::open(&dir, &key()).unwrap();
+    s.add_usage(&UsageBatch::new(vec![UsageDelta {
+        dimension: Dimension::Key,
+        id: "new".into(),
+        bucket: Bucket::TOTAL.into(),
+        counters: one,
+    }]))
+    .await
+    .unwrap();
+    for (bucket, kept) in &buckets {
+        for dimension in [Dimension::Key, Dimension::Account, Dimension::Model] {
+            for id in ["old", "second"] {
+                let want = if *kept { one } else { UsageCounters::default() };
+                assert_eq!(
+                    s.usage_of(dimension, id, bucket).await.unwrap(),
+                    want,
+                    "{dimension:?} {id} {bucket}: kept {kept}"
+                );
+            }
+            let listed: Vec<String> = s
+                .usage_by(dimension, bucket)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|(id, _)| id)
+                .filter(|id| id != "new")
+                .collect();
+            assert_eq!(listed.len(), if *kept { 2 } else { 0 }, "{bucket}: {listed:?}");
+        }
+    }
+    // Explicitly, a week later: the 6-day-old hour goes too; totals stay.
+    let removed = s.prune_usage(now + 7 * DAY).await.unwrap();
+    assert!(removed >= 6, "removed {removed}");
+    assert_eq!(
+        s.usage_of(Dimension::Key, "old", &Bucket::hour(&cal, ago(6)))
+            .await
+            .unwrap(),
+        UsageCounters::default()
+    );
+    assert_eq!(
+        s.usage_of(Dimension::Key, "old", Bucket::TOTAL).await.unwrap(),
+        one
+    );
+    assert_eq!(
+        s.usage_of(Dimension::Key, "new", Bucket::TOTAL).await.unwrap(),
+        one,
+        "totals never go"
+    );
+    assert_eq!(
+        s.prune_usage(now + 7 * DAY).await.unwrap(),
+        0,
+        "nothing left to prune"
+    );
 }

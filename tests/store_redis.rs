@@ -14,13 +14,13 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 use switchyard::keys::{ApiKey, KeyPatch, KeyStore, hash_key};
-use switchyard::limits::{Admission, LimitStore, Settlement, WindowSpec};
+use switchyard::limits::{Admission, LimitStore, SettleBatch, Settlement, WindowSpec};
 use switchyard::money::Money;
 use switchyard::settings::{StoreBackend, StoreSettings};
 use switchyard::store::key::{ENCRYPTION_KEY_ENV, KeyError};
-use switchyard::store::redis::{DAY_TTL_SECS, WEEK_TTL_SECS};
+use switchyard::store::redis::{DAY_TTL_SECS, SETTLE_BATCH_TTL_SECS, USAGE_BATCH_TTL_SECS, WEEK_TTL_SECS};
 use switchyard::store::{EncryptionKey, OpenError, RedisOptions, RedisStore, open_with_env_key};
-use switchyard::usage::{Dimension, RecentRequest, UsageCounters, UsageDelta, UsageStore};
+use switchyard::usage::{Dimension, RecentRequest, UsageBatch, UsageCounters, UsageDelta, UsageStore};
 use switchyard_actors::domain::{
     Account, AccountId, AccountKind, AccountStatus, Cooldown, CooldownReason, Credentials, Health,
     OAuthTokens, Secret,
@@ -589,6 +589,13 @@ async fn limit_and_usage_keys_expire_by_bucket_kind() {
     );
     let limits = format!("{prefix}{{key:ttl}}:limits");
     assert_eq!(ttl(limits.clone()).await, -1, "the total never expires");
+    let markers: Vec<String> = r.keys(format!("{prefix}{{key:ttl}}:settled:*")).await.unwrap();
+    assert_eq!(markers.len(), 1, "one settlement batch marker: {markers:?}");
+    let marker_ttl = ttl(markers[0].clone()).await;
+    assert!(
+        (SETTLE_BATCH_TTL_SECS as i64 - 5..=SETTLE_BATCH_TTL_SECS as i64).contains(&marker_ttl),
+        "settlement marker TTL {marker_ttl}"
+    );
     let total: String = r.hget(&limits, "total_cost").await.unwrap();
     assert_eq!(total, "12345678901234567");
 
@@ -612,7 +619,13 @@ async fn limit_and_usage_keys_expire_by_bucket_kind() {
             counters,
         })
         .collect();
-    store.add_usage(&deltas).await.unwrap();
+    let batch = UsageBatch::new(deltas);
+    store.add_usage(&batch).await.unwrap();
+    let marker_ttl = ttl(format!("{prefix}{{usage}}:batch:{}", batch.id)).await;
+    assert!(
+        (USAGE_BATCH_TTL_SECS as i64 - 5..=USAGE_BATCH_TTL_SECS as i64).contains(&marker_ttl),
+        "usage batch marker TTL {marker_ttl}"
+    );
     for (bucket, want) in buckets {
         for key in [
             format!("{prefix}{{usage}}:counters:model:{bucket}:m"),
@@ -650,8 +663,9 @@ async fn limit_and_usage_keys_expire_by_bucket_kind() {
     assert_eq!(len, 5, "the recent list is capped");
 }
 
-/// One EVALSHA to admit, one to settle; reading the counters is one pipeline; a usage flush
-/// is one MULTI/EXEC of HINCRBY / SADD / EXPIRE.
+/// One EVALSHA to admit, one to settle (a batch over one key); reading the counters is one
+/// pipeline; a usage flush is one EVALSHA (`ADD_USAGE`); a settlement batch over three keys is
+/// one pipeline of three EVALSHA.
 #[actix_rt::test]
 async fn admission_and_settlement_cost_one_round_trip_each() {
     let server = RedisServer::launch();
@@ -682,9 +696,22 @@ async fn admission_and_settlement_cost_one_round_trip_each() {
         week: "2026-11-23".into(),
     };
     let now = SystemClock.now_ms();
+    let flush = || {
+        UsageBatch::new(vec![UsageDelta {
+            dimension: Dimension::Key,
+            id: "rt".into(),
+            bucket: "d:2026-11-27".into(),
+            counters: UsageCounters {
+                requests: 1,
+                input_tokens: 2,
+                ..UsageCounters::default()
+            },
+        }])
+    };
     // Warm up: the first calls load the scripts.
     let start = store.admit(&admission(now)).await.unwrap().unwrap();
     store.settle(&settlement(start)).await.unwrap();
+    store.add_usage(&flush()).await.unwrap();
 
     let mut r = redis::Client::open(server.url())
         .unwrap()
@@ -708,32 +735,78 @@ async fn admission_and_settlement_cost_one_round_trip_each() {
     let sent = monitor.take("read", &mut r).await;
     let verbs: Vec<&str> = sent.iter().map(|c| c.split(' ').next().unwrap()).collect();
     assert_eq!(verbs, ["\"HMGET\"", "\"GET\"", "\"GET\""], "one pipeline");
-    store
-        .add_usage(&[UsageDelta {
-            dimension: Dimension::Key,
-            id: "rt".into(),
-            bucket: "d:2026-11-27".into(),
-            counters: UsageCounters {
-                requests: 1,
-                input_tokens: 2,
-                ..UsageCounters::default()
+    store.add_usage(&flush()).await.unwrap();
+    let sent = monitor.take("flushed", &mut r).await;
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert!(sent[0].starts_with("\"EVALSHA\""), "{sent:?}");
+    let batch = SettleBatch::new(
+        ["rt", "rt-2", "rt", "rt-3", "rt-2"]
+            .iter()
+            .map(|k| Settlement {
+                key_id: (*k).into(),
+                ..settlement(start)
+            })
+            .collect(),
+    );
+    store.settle_many(&batch).await.unwrap();
+    let sent = monitor.take("batch settled", &mut r).await;
+    assert_eq!(sent.len(), 3, "one script per key: {sent:?}");
+    assert!(sent.iter().all(|c| c.starts_with("\"EVALSHA\"")), "{sent:?}");
+}
+
+/// Settlement throughput of the accounting task on Redis: 20,000 finished requests over 10
+/// keys are queued at once and the task applies them. Prints settlements per second; run with
+/// `cargo test -p switchyard --test store_redis settle_throughput -- --ignored --nocapture`.
+#[actix_rt::test]
+#[ignore = "a measurement, not a check"]
+async fn settle_throughput() {
+    use switchyard::calendar::Calendar;
+    use switchyard::pricing::Pricing;
+    use switchyard::usage::{TokenUsage, UsageRecord, UsageRecorder};
+    const N: usize = 20_000;
+    let store = Arc::new(connect(&fresh_prefix()).await);
+    let recorder = UsageRecorder::new(
+        store.clone(),
+        store.clone(),
+        Arc::new(Pricing::builtin()),
+        Calendar::default(),
+        10,
+    );
+    // Flushes (usage aggregates) out of the way: only settlements are measured.
+    recorder.spawn(Duration::from_secs(3_600));
+    let at = now();
+    let started = std::time::Instant::now();
+    for i in 0..N {
+        recorder.record(
+            &UsageRecord {
+                key_id: format!("tp-{}", i % 10),
+                account_id: AccountId::new("acct"),
+                platform: Platform::Claude,
+                model: "claude-sonnet-4-5".into(),
+                usage: TokenUsage {
+                    input_tokens: 100,
+                    output_tokens: 10,
+                    ..TokenUsage::default()
+                },
+                at,
+                client_disconnected: false,
+                cost_multiplier_ppm: 1_000_000,
+                window_start: None,
             },
-        }])
+            "2026-11-23".into(),
+        );
+    }
+    while recorder.queued_settlements() > 0 {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let took = started.elapsed();
+    let c = store
+        .counters("tp-3", at, 0, &Calendar::default().day(at), "2026-11-23")
         .await
         .unwrap();
-    let sent = monitor.take("flushed", &mut r).await;
-    let verbs: Vec<&str> = sent.iter().map(|c| c.split(' ').next().unwrap()).collect();
-    assert_eq!(
-        verbs,
-        [
-            "\"MULTI\"",
-            "\"HINCRBY\"",
-            "\"HINCRBY\"",
-            "\"SADD\"",
-            "\"EXPIRE\"",
-            "\"EXPIRE\"",
-            "\"EXEC\""
-        ],
-        "{sent:?}"
+    assert!(c.total_cost > Money::ZERO);
+    println!(
+        "{N} settlements in {took:?}: {:.0} settlements/s",
+        N as f64 / took.as_secs_f64()
     );
 }

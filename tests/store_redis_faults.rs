@@ -1,6 +1,8 @@
 //! Redis going away and coming back under a running instance: selections fail fast with
 //! `StoreError::Unavailable` (no hang, no panic), recover by themselves once Redis is back on
-//! the same port, and a release lost during the outage is made good by the lease TTL.
+//! the same port, and a release lost during the outage is made good by the lease TTL. A usage
+//! flush or settlement batch that Redis ran but whose answer was lost is retried and counted
+//! once.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "support/redis_server.rs"]
@@ -9,8 +11,13 @@ mod redis_server;
 use redis_server::RedisServer;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use switchyard::calendar::Calendar;
+use switchyard::limits::{LimitStore, SettleBatch, Settlement};
+use switchyard::money::Money;
+use switchyard::pricing::Pricing;
 use switchyard::store::{EncryptionKey, RedisOptions, RedisStore};
-use switchyard_actors::domain::{Account, AccountKind, Credentials, Secret};
+use switchyard::usage::{Bucket, Dimension, TokenUsage, UsageRecord, UsageRecorder, UsageStore};
+use switchyard_actors::domain::{Account, AccountId, AccountKind, Credentials, Secret};
 use switchyard_actors::settings::SchedulingSettings;
 use switchyard_actors::system::ActorName;
 use switchyard_actors::{
@@ -177,4 +184,185 @@ async fn a_hung_redis_costs_one_timeout_not_a_hang() {
             }
         }
     }
+}
+
+/// Polls `read` until it returns `want` (Redis ran what was queued while it was frozen).
+async fn until<F, Fut>(what: &str, want: u64, mut read: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = u64>,
+{
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let got = read().await;
+        if got == want {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{what}: {got}, want {want}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn raw_u64(url: String, cmd: redis::Cmd) -> u64 {
+    let mut raw = redis::Client::open(url)
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let v: Option<u64> = cmd.query_async(&mut raw).await.unwrap();
+    v.unwrap_or(0)
+}
+
+/// Retries `op` until it succeeds (the connection may need a moment after the freeze).
+async fn until_ok<F, Fut>(what: &str, mut op: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), StoreError>>,
+{
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while let Err(e) = op().await {
+        assert!(Instant::now() < deadline, "{what} never succeeded: {e:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A flush that Redis runs while the client has already given up (frozen past the 1 s
+/// timeout with the script queued, then thawed) is retried by the recorder under the same
+/// batch id: the requests count once.
+#[actix_rt::test]
+async fn a_usage_flush_whose_answer_was_lost_counts_once() {
+    let server = RedisServer::launch();
+    let key = EncryptionKey::parse_hex(KEY_HEX, "test").unwrap();
+    let store = Arc::new(
+        RedisStore::connect(&RedisOptions::new(server.url(), "lost:"), &key)
+            .await
+            .unwrap(),
+    );
+    let recorder = UsageRecorder::new(
+        store.clone(),
+        store.clone(),
+        Arc::new(Pricing::builtin()),
+        Calendar::default(),
+        10,
+    );
+    let at = SystemClock.now_ms();
+    let rec = |key_id: &str| UsageRecord {
+        key_id: key_id.into(),
+        account_id: AccountId::new("acct"),
+        platform: Platform::Claude,
+        model: "claude-sonnet-4-5".into(),
+        usage: TokenUsage {
+            input_tokens: 100,
+            output_tokens: 10,
+            ..TokenUsage::default()
+        },
+        at,
+        client_disconnected: false,
+        cost_multiplier_ppm: 1_000_000,
+        window_start: None,
+    };
+    // Warm up: the script is loaded, so the frozen server gets a plain EVALSHA.
+    recorder.record(&rec("warm-up"), "2026-11-23".into());
+    recorder.flush().await.unwrap();
+    let requests = || {
+        raw_u64(
+            server.url(),
+            redis::cmd("HGET")
+                .arg("lost:{usage}:counters:key:total:k")
+                .arg("requests")
+                .clone(),
+        )
+    };
+
+    recorder.record(&rec("k"), "2026-11-23".into());
+    server.pause();
+    let started = Instant::now();
+    let lost = recorder.flush().await;
+    let took = started.elapsed();
+    server.resume();
+    assert!(matches!(lost, Err(StoreError::Unavailable(_))), "{lost:?}");
+    assert!(took < FAIL_FAST, "gave up in {took:?}");
+    // The queued script runs once Redis thaws: the batch landed, its answer was lost.
+    until("stored requests after the thaw", 1, requests).await;
+
+    // Recorded meanwhile: a batch of its own, sent after the retry.
+    recorder.record(&rec("k"), "2026-11-23".into());
+    until_ok("the retried flush", || recorder.flush()).await;
+    assert_eq!(
+        requests().await,
+        2,
+        "the lost batch counted once, the new one once"
+    );
+    assert_eq!(
+        store
+            .usage_of(Dimension::Key, "k", Bucket::TOTAL)
+            .await
+            .unwrap()
+            .requests,
+        2
+    );
+    assert_eq!(
+        recorder
+            .usage_of(Dimension::Key, "k", Bucket::TOTAL)
+            .await
+            .unwrap()
+            .requests,
+        2,
+        "nothing left pending"
+    );
+}
+
+/// The same for a settlement batch sent straight to the store: run while the client timed
+/// out, sent again with the same id, counted once.
+#[actix_rt::test]
+async fn a_settlement_batch_whose_answer_was_lost_counts_once() {
+    let server = RedisServer::launch();
+    let key = EncryptionKey::parse_hex(KEY_HEX, "test").unwrap();
+    let store = RedisStore::connect(&RedisOptions::new(server.url(), "lost:"), &key)
+        .await
+        .unwrap();
+    let settlement = |key_id: &str, picos: u64| Settlement {
+        key_id: key_id.into(),
+        window_start: None,
+        tokens: 10,
+        cost: Money::from_picos(picos),
+        day: "2026-11-27".into(),
+        week: "2026-11-23".into(),
+    };
+    store.settle(&settlement("warm-up", 1)).await.unwrap();
+    let batch = SettleBatch::new(vec![
+        settlement("s1", 1_000),
+        settlement("s2", 20_000),
+        settlement("s1", 300_000),
+    ]);
+    let total = |key_id: &'static str| {
+        raw_u64(
+            server.url(),
+            redis::cmd("HGET")
+                .arg(format!("lost:{{key:{key_id}}}:limits"))
+                .arg("total_cost")
+                .clone(),
+        )
+    };
+
+    server.pause();
+    let lost = store.settle_many(&batch).await;
+    server.resume();
+    assert!(matches!(lost, Err(StoreError::Unavailable(_))), "{lost:?}");
+    until("s1 after the thaw", 301_000, || total("s1")).await;
+    until_ok("the retried batch", || store.settle_many(&batch)).await;
+    store.settle_many(&batch).await.unwrap();
+    assert_eq!((total("s1").await, total("s2").await), (301_000, 20_000));
+    let c = store
+        .counters("s1", SystemClock.now_ms(), 0, "2026-11-27", "2026-11-23")
+        .await
+        .unwrap();
+    assert_eq!(
+        (c.daily_cost, c.weekly_cost, c.total_cost),
+        (
+            Money::from_picos(301_000),
+            Money::from_picos(301_000),
+            Money::from_picos(301_000)
+        )
+    );
 }

@@ -1,5 +1,8 @@
 //! In-memory limit counters (tests, and a single embedded instance between flushes).
-use super::store::{Admission, KeyCounters, LimitStore, Refusal, Settlement};
+use super::store::{
+    Admission, KeyCounters, LimitStore, Refusal, SETTLE_BATCH_MEMORY, SettleBatch, Settlement,
+};
+use crate::batch::AppliedBatches;
 use crate::money::Money;
 use async_trait::async_trait;
 use parking_lot::Mutex;
@@ -112,9 +115,18 @@ impl KeyState {
     }
 }
 
-#[derive(Default)]
 pub struct MemoryLimitStore {
     keys: Mutex<HashMap<String, KeyState>>,
+    applied: AppliedBatches,
+}
+
+impl Default for MemoryLimitStore {
+    fn default() -> Self {
+        MemoryLimitStore {
+            keys: Mutex::default(),
+            applied: AppliedBatches::new(SETTLE_BATCH_MEMORY),
+        }
+    }
 }
 
 impl MemoryLimitStore {
@@ -136,6 +148,17 @@ impl LimitStore for MemoryLimitStore {
 
     async fn settle(&self, s: &Settlement) -> StoreResult<()> {
         self.keys.lock().entry(s.key_id.clone()).or_default().settle(s);
+        Ok(())
+    }
+
+    async fn settle_many(&self, batch: &SettleBatch) -> StoreResult<()> {
+        let mut keys = self.keys.lock();
+        if !self.applied.first_time(&batch.id) {
+            return Ok(());
+        }
+        for s in &batch.settlements {
+            keys.entry(s.key_id.clone()).or_default().settle(s);
+        }
         Ok(())
     }
 

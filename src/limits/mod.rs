@@ -5,7 +5,9 @@ mod memory;
 mod store;
 
 pub use memory::MemoryLimitStore;
-pub use store::{Admission, KeyCounters, LimitStore, Refusal, Settlement, WindowSpec};
+pub use store::{
+    Admission, KeyCounters, LimitStore, Refusal, SETTLE_BATCH_MEMORY, SettleBatch, Settlement, WindowSpec,
+};
 
 /// The in-process admission rules, shared with the embedded store.
 pub(crate) use memory::KeyState;

@@ -1,4 +1,5 @@
 //! The limit-counter contract (memory here; embedded and Redis in `crate::store`).
+use crate::batch::BatchId;
 use crate::money::Money;
 use async_trait::async_trait;
 use serde::Serialize;
@@ -61,6 +62,11 @@ pub enum Refusal {
     },
 }
 
+/// How long a store remembers an applied settlement batch id at least. The accounting task
+/// gives up on a batch after 5 tries (about 7 s with 1 s timeouts); this outlasts that with a
+/// wide margin, while keeping Redis' markers (one per batch and key) few.
+pub const SETTLE_BATCH_MEMORY: std::time::Duration = std::time::Duration::from_secs(120);
+
 /// Usage to add once a request's answer is known.
 #[derive(Debug, Clone)]
 pub struct Settlement {
@@ -73,6 +79,24 @@ pub struct Settlement {
     pub cost: Money,
     pub day: String,
     pub week: String,
+}
+
+/// Settlements applied together (the accounting task drains its queue into one), under an id
+/// that stays the same when the batch is retried.
+#[derive(Debug, Clone)]
+pub struct SettleBatch {
+    pub id: BatchId,
+    pub settlements: Vec<Settlement>,
+}
+
+impl SettleBatch {
+    /// The settlements under a fresh id.
+    pub fn new(settlements: Vec<Settlement>) -> Self {
+        SettleBatch {
+            id: BatchId::fresh(),
+            settlements,
+        }
+    }
 }
 
 /// Current values, for the self-service usage view.
@@ -93,6 +117,20 @@ pub trait LimitStore: Send + Sync + 'static {
     /// else count the request in the window. Returns the admitted request's window start.
     async fn admit(&self, req: &Admission<'_>) -> StoreResult<Result<Option<Millis>, Refusal>>;
     async fn settle(&self, s: &Settlement) -> StoreResult<()>;
+    /// Applies every settlement of the batch, each as `settle` would in batch order, at most
+    /// once per batch id: a batch retried after a lost answer counts nothing twice. A store
+    /// remembers an id for at least [`SETTLE_BATCH_MEMORY`] (the recorder's retries of one batch
+    /// span seconds).
+    ///
+    /// The default applies them one by one and remembers nothing: right only for a store whose
+    /// calls cannot fail after applying (in process). The memory, embedded and Redis stores
+    /// override it.
+    async fn settle_many(&self, batch: &SettleBatch) -> StoreResult<()> {
+        for s in &batch.settlements {
+            self.settle(s).await?;
+        }
+        Ok(())
+    }
     /// `window_ms` = the key's window length (0: none), to tell whether the stored window ended.
     async fn counters(
         &self,

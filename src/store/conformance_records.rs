@@ -5,10 +5,10 @@
 //! own clock (`now`), so window roll-over is tested at its exact boundary without sleeping.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::missing_panics_doc)]
 use crate::keys::{ApiKey, ClientKind, KeyLimits, KeyPatch, hash_key};
-use crate::limits::{Admission, KeyCounters, LimitStore, Refusal, Settlement, WindowSpec};
+use crate::limits::{Admission, KeyCounters, LimitStore, Refusal, SettleBatch, Settlement, WindowSpec};
 use crate::money::Money;
 use crate::startup::Backends;
-use crate::usage::{Dimension, RecentRequest, TokenUsage, UsageCounters, UsageDelta};
+use crate::usage::{Dimension, RecentRequest, TokenUsage, UsageBatch, UsageCounters, UsageDelta};
 use futures::future::join_all;
 use switchyard_actors::clock::Millis;
 use switchyard_actors::domain::{AccountId, Binding, KeyBindings, Platform};
@@ -27,9 +27,12 @@ macro_rules! records_conformance_tests {
             settlements_land_in_their_own_window_only, day_and_week_buckets_are_separate,
             money_stays_exact_beyond_double_precision,
             concurrent_admissions_admit_exactly_the_limit,
-            concurrent_settlements_add_up_exactly, usage_adds_up_per_dimension_and_bucket,
+            concurrent_settlements_add_up_exactly,
+            a_settlement_batch_equals_its_settlements_one_by_one,
+            a_settlement_batch_counts_once, concurrent_settlement_batches_add_up_exactly,
+            usage_adds_up_per_dimension_and_bucket,
             usage_by_lists_one_dimension_and_bucket, recent_requests_are_newest_first_and_capped,
-            concurrent_usage_batches_add_up_exactly);
+            concurrent_usage_batches_add_up_exactly, a_usage_batch_counts_once);
     };
     (@each $make:expr; $($name:ident),*) => {
         $(
@@ -612,6 +615,150 @@ pub async fn concurrent_settlements_add_up_exactly(b: Backends) {
     );
 }
 
+/// Every day and week bucket a key's settlements can land in, with the totals.
+async fn all_counters(l: &dyn LimitStore, key: &str) -> Vec<KeyCounters> {
+    let mut out = Vec::new();
+    for (day, week) in [
+        ("2026-11-27", "2026-11-23"),
+        ("2026-11-28", "2026-11-23"),
+        ("2026-11-30", "2026-11-30"),
+    ] {
+        out.push(l.counters(key, T0 + 150, 100, day, week).await.unwrap());
+    }
+    out
+}
+
+/// A mixed batch over two keys: the current window, an ended one, no window; three days and
+/// two weeks; two keys interleaved.
+fn mixed_batch(a: &str, b: &str, windows: (Option<Millis>, Option<Millis>)) -> Vec<Settlement> {
+    let (old, current) = windows;
+    let on = |key: &str, start, tokens, cost: Money, day: &str, week: &str| Settlement {
+        day: day.to_owned(),
+        week: week.to_owned(),
+        ..settlement(key, start, tokens, cost)
+    };
+    vec![
+        on(a, current, 10, usd(1), "2026-11-27", "2026-11-23"),
+        on(b, None, 3, Money::from_picos(7), "2026-11-27", "2026-11-23"),
+        on(a, old, 20, usd(2), "2026-11-27", "2026-11-23"),
+        on(
+            a,
+            current,
+            30,
+            Money::from_picos(4_000_000_000_001),
+            "2026-11-28",
+            "2026-11-23",
+        ),
+        on(a, None, 40, usd(8), "2026-11-30", "2026-11-30"),
+        on(b, None, 5, usd(16), "2026-11-30", "2026-11-30"),
+        on(a, current, 50, usd(32), "2026-11-30", "2026-11-30"),
+    ]
+}
+
+pub async fn a_settlement_batch_equals_its_settlements_one_by_one(b: Backends) {
+    let l = &*b.limits;
+    let w = window(100, 0, 1_000_000, Money::ZERO);
+    let mut starts = Vec::new();
+    for key in ["one-a", "many-a"] {
+        let old = admit(l, &adm(key, T0, w)).await.unwrap();
+        let current = admit(l, &adm(key, T0 + 100, w)).await.unwrap();
+        starts.push((old, current));
+    }
+    for s in mixed_batch("one-a", "one-b", starts[0]) {
+        l.settle(&s).await.unwrap();
+    }
+    l.settle_many(&SettleBatch::new(mixed_batch("many-a", "many-b", starts[1])))
+        .await
+        .unwrap();
+    for (one, many) in [("one-a", "many-a"), ("one-b", "many-b")] {
+        let want = all_counters(l, one).await;
+        assert_eq!(all_counters(l, many).await, want, "{many}");
+        assert!(want.iter().all(|c| c.total_cost > Money::ZERO));
+    }
+    let a = all_counters(l, "many-a").await;
+    assert_eq!(
+        (a[0].window_tokens, a[0].window_cost),
+        (90, usd(33) + Money::from_picos(4_000_000_000_001)),
+        "only the current window's settlements count in it"
+    );
+    l.settle_many(&SettleBatch::new(Vec::new())).await.unwrap();
+}
+
+pub async fn a_settlement_batch_counts_once(b: Backends) {
+    let l = &b.limits;
+    let w = window(100, 0, 1_000_000, Money::ZERO);
+    let old = admit(&**l, &adm("once-a", T0, w)).await.unwrap();
+    let current = admit(&**l, &adm("once-a", T0 + 100, w)).await.unwrap();
+    let batch = SettleBatch::new(mixed_batch("once-a", "once-b", (old, current)));
+    l.settle_many(&batch).await.unwrap();
+    let want = (
+        all_counters(&**l, "once-a").await,
+        all_counters(&**l, "once-b").await,
+    );
+    // Sent again (a lost answer), also several times at once: nothing changes.
+    l.settle_many(&batch).await.unwrap();
+    join_all((0..5).map(|_| {
+        let (l, batch) = (l.clone(), batch.clone());
+        async move { l.settle_many(&batch).await.expect("settle_many") }
+    }))
+    .await;
+    let got = (
+        all_counters(&**l, "once-a").await,
+        all_counters(&**l, "once-b").await,
+    );
+    assert_eq!(got, want, "a batch id is applied once");
+    // The same settlements under a new id are a new batch.
+    l.settle_many(&SettleBatch::new(batch.settlements.clone()))
+        .await
+        .unwrap();
+    let again = all_counters(&**l, "once-b").await;
+    assert_eq!(again[0].total_cost, want.1[0].total_cost + want.1[0].total_cost);
+}
+
+pub async fn concurrent_settlement_batches_add_up_exactly(b: Backends) {
+    let l = &b.limits;
+    let w = window(3_600_000, 0, 0, usd(1_000_000));
+    let start = admit(&**l, &adm("bsum", T0, w)).await.unwrap();
+    let cost = Money::from_picos(12_345_678_901_234);
+    let batches: Vec<SettleBatch> = (0..100)
+        .map(|i| {
+            SettleBatch::new(
+                (0..10)
+                    .map(|j| {
+                        settlement(
+                            if (i + j) % 3 == 0 { "bsum-2" } else { "bsum" },
+                            start,
+                            1_234,
+                            cost,
+                        )
+                    })
+                    .collect(),
+            )
+        })
+        .collect();
+    // Every batch twice, all at once: each counts once.
+    join_all(batches.iter().chain(&batches).map(|batch| {
+        let l = l.clone();
+        async move { l.settle_many(batch).await.expect("settle_many") }
+    }))
+    .await;
+    let one = counters(&**l, "bsum", T0 + 1, 3_600_000).await;
+    let two = counters(&**l, "bsum-2", T0 + 1, 3_600_000).await;
+    let to_two = (0..100u64)
+        .flat_map(|i| (0..10).map(move |j| (i + j) % 3 == 0))
+        .filter(|two| *two)
+        .count() as u64;
+    let total = Money::from_picos(cost.picos() * (1_000 - to_two));
+    assert_eq!(one.window_tokens, 1_234 * (1_000 - to_two));
+    assert_eq!(
+        (one.window_cost, one.daily_cost, one.weekly_cost, one.total_cost),
+        (total, total, total, total),
+        "every picodollar counted once"
+    );
+    assert_eq!(two.total_cost, Money::from_picos(cost.picos() * to_two));
+    assert_eq!(two.window_tokens, 0, "bsum-2 has no window");
+}
+
 // ---------------------------------------------------------------- usage
 
 fn uc(requests: u64, base: u64) -> UsageCounters {
@@ -636,6 +783,11 @@ fn delta(dimension: Dimension, id: &str, bucket: &str, c: UsageCounters) -> Usag
     }
 }
 
+/// The deltas as a batch under a fresh id.
+fn fresh(deltas: &[UsageDelta]) -> UsageBatch {
+    UsageBatch::new(deltas.to_vec())
+}
+
 fn times(c: UsageCounters, n: u64) -> UsageCounters {
     let mut out = UsageCounters::default();
     for _ in 0..n {
@@ -650,7 +802,7 @@ pub async fn usage_adds_up_per_dimension_and_bucket(b: Backends) {
         u.usage_of(Dimension::Key, "k", "total").await.unwrap(),
         UsageCounters::default()
     );
-    u.add_usage(&[]).await.unwrap();
+    u.add_usage(&fresh(&[])).await.unwrap();
     let one = uc(1, 100);
     let batch = [
         delta(Dimension::Key, "k", "total", one),
@@ -660,8 +812,8 @@ pub async fn usage_adds_up_per_dimension_and_bucket(b: Backends) {
         delta(Dimension::Account, "acct", "total", uc(2, 7)),
         delta(Dimension::Model, "claude-sonnet-5", "total", uc(3, 9)),
     ];
-    u.add_usage(&batch).await.unwrap();
-    u.add_usage(&batch[..1]).await.unwrap();
+    u.add_usage(&fresh(&batch)).await.unwrap();
+    u.add_usage(&fresh(&batch[..1])).await.unwrap();
     assert_eq!(
         u.usage_of(Dimension::Key, "k", "total").await.unwrap(),
         times(one, 2)
@@ -693,10 +845,10 @@ pub async fn usage_adds_up_per_dimension_and_bucket(b: Backends) {
         cost: Money::from_picos((1 << 53) + 1),
         ..UsageCounters::default()
     };
-    u.add_usage(&[delta(Dimension::Key, "big", "total", huge)])
+    u.add_usage(&fresh(&[delta(Dimension::Key, "big", "total", huge)]))
         .await
         .unwrap();
-    u.add_usage(&[delta(Dimension::Key, "big", "total", huge)])
+    u.add_usage(&fresh(&[delta(Dimension::Key, "big", "total", huge)]))
         .await
         .unwrap();
     assert_eq!(
@@ -713,16 +865,16 @@ pub async fn usage_by_lists_one_dimension_and_bucket(b: Backends) {
             .unwrap()
             .is_empty()
     );
-    u.add_usage(&[
+    u.add_usage(&fresh(&[
         delta(Dimension::Key, "k2", "d:2026-11-27", uc(2, 20)),
         delta(Dimension::Key, "k1", "d:2026-11-27", uc(1, 10)),
         delta(Dimension::Key, "k3", "d:2026-11-28", uc(3, 30)),
         delta(Dimension::Account, "a1", "d:2026-11-27", uc(4, 40)),
         delta(Dimension::Key, "k1", "total", uc(5, 50)),
-    ])
+    ]))
     .await
     .unwrap();
-    u.add_usage(&[delta(Dimension::Key, "k1", "d:2026-11-27", uc(1, 10))])
+    u.add_usage(&fresh(&[delta(Dimension::Key, "k1", "d:2026-11-27", uc(1, 10))]))
         .await
         .unwrap();
     assert_eq!(
@@ -794,11 +946,11 @@ pub async fn concurrent_usage_batches_add_up_exactly(b: Backends) {
     join_all((0..1_000).map(|_| {
         let u = u.clone();
         async move {
-            u.add_usage(&[
+            u.add_usage(&fresh(&[
                 delta(Dimension::Key, "hot", "total", one),
                 delta(Dimension::Model, "m", "d:2026-11-27", one),
                 delta(Dimension::Account, "a", "h:2026-11-27T10", one),
-            ])
+            ]))
             .await
             .expect("add_usage")
         }
@@ -816,5 +968,40 @@ pub async fn concurrent_usage_batches_add_up_exactly(b: Backends) {
             .await
             .unwrap(),
         want
+    );
+}
+
+pub async fn a_usage_batch_counts_once(b: Backends) {
+    let u = &b.usage;
+    let one = uc(1, 321);
+    let batch = fresh(&[
+        delta(Dimension::Key, "dup", "total", one),
+        delta(Dimension::Key, "dup", "h:2026-11-27T10", one),
+        delta(Dimension::Model, "dup-model", "d:2026-11-27", one),
+    ]);
+    u.add_usage(&batch).await.unwrap();
+    // Sent again (a lost answer), also several times at once: counted once.
+    u.add_usage(&batch).await.unwrap();
+    join_all((0..5).map(|_| {
+        let (u, batch) = (u.clone(), batch.clone());
+        async move { u.add_usage(&batch).await.expect("add_usage") }
+    }))
+    .await;
+    assert_eq!(u.usage_of(Dimension::Key, "dup", "total").await.unwrap(), one);
+    assert_eq!(
+        u.usage_of(Dimension::Key, "dup", "h:2026-11-27T10")
+            .await
+            .unwrap(),
+        one
+    );
+    assert_eq!(
+        u.usage_by(Dimension::Model, "d:2026-11-27").await.unwrap(),
+        vec![("dup-model".to_owned(), one)]
+    );
+    // The same deltas under a new id are a new batch.
+    u.add_usage(&fresh(&batch.deltas)).await.unwrap();
+    assert_eq!(
+        u.usage_of(Dimension::Key, "dup", "total").await.unwrap(),
+        times(one, 2)
     );
 }

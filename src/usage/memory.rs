@@ -1,15 +1,26 @@
 //! In-memory usage aggregates.
 use super::counters::{Dimension, RecentRequest, UsageCounters};
-use super::store::{UsageDelta, UsageStore};
+use super::store::{USAGE_BATCH_MEMORY, UsageBatch, UsageStore};
+use crate::batch::AppliedBatches;
 use async_trait::async_trait;
 use parking_lot::Mutex;
 use std::collections::{HashMap, VecDeque};
 use switchyard_actors::store::StoreResult;
 
-#[derive(Default)]
 pub struct MemoryUsageStore {
     counters: Mutex<HashMap<(Dimension, String, String), UsageCounters>>,
     recent: Mutex<HashMap<String, VecDeque<RecentRequest>>>,
+    applied: AppliedBatches,
+}
+
+impl Default for MemoryUsageStore {
+    fn default() -> Self {
+        MemoryUsageStore {
+            counters: Mutex::default(),
+            recent: Mutex::default(),
+            applied: AppliedBatches::new(USAGE_BATCH_MEMORY),
+        }
+    }
 }
 
 impl MemoryUsageStore {
@@ -20,9 +31,12 @@ impl MemoryUsageStore {
 
 #[async_trait]
 impl UsageStore for MemoryUsageStore {
-    async fn add_usage(&self, deltas: &[UsageDelta]) -> StoreResult<()> {
+    async fn add_usage(&self, batch: &UsageBatch) -> StoreResult<()> {
         let mut c = self.counters.lock();
-        for d in deltas {
+        if batch.deltas.is_empty() || !self.applied.first_time(&batch.id) {
+            return Ok(());
+        }
+        for d in &batch.deltas {
             c.entry((d.dimension, d.id.clone(), d.bucket.clone()))
                 .or_default()
                 .add(&d.counters);

@@ -8,7 +8,7 @@ mod store;
 pub use counters::{Bucket, Dimension, RecentRequest, UsageCounters};
 pub use memory::MemoryUsageStore;
 pub use recorder::UsageRecorder;
-pub use store::{UsageDelta, UsageStore};
+pub use store::{USAGE_BATCH_MEMORY, UsageBatch, UsageDelta, UsageStore};
 
 use serde::{Deserialize, Serialize};
 use switchyard_actors::clock::Millis;

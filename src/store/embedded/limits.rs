@@ -7,11 +7,16 @@
 //! dropped) writes what is left, so nothing is lost; a crash loses at most the last
 //! [`PERSIST_DELAY`] of counting.
 //!
+//! A settlement batch (`settle_many`) is applied under one lock and written by one commit; its
+//! id is remembered in memory only ([`SETTLE_BATCH_MEMORY`]): a retry of a batch comes from
+//! the accounting task of this same process, which a restart ends too.
+//!
 //! | table            | key    | value                                   |
 //! |------------------|--------|-----------------------------------------|
 //! | `limit_counters` | key id | JSON: window, total, day and week sums (integer picodollars) |
 use super::tables::{failed, write};
-use crate::limits::KeyState;
+use crate::batch::AppliedBatches;
+use crate::limits::{KeyState, SETTLE_BATCH_MEMORY, SettleBatch};
 use crate::money::Money;
 use parking_lot::Mutex;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
@@ -94,6 +99,7 @@ struct Shared {
 
 pub(super) struct Limits {
     shared: Arc<Shared>,
+    applied: AppliedBatches,
 }
 
 impl Limits {
@@ -117,7 +123,22 @@ impl Limits {
         };
         Ok(Limits {
             shared: Arc::new(shared),
+            applied: AppliedBatches::new(SETTLE_BATCH_MEMORY),
         })
+    }
+
+    /// Applies a settlement batch under one lock, once per batch id; false when it was applied
+    /// before (nothing to write).
+    pub(super) fn settle_batch(&self, batch: &SettleBatch) -> bool {
+        let mut inner = self.shared.inner.lock();
+        if !self.applied.first_time(&batch.id) {
+            return false;
+        }
+        for s in &batch.settlements {
+            inner.keys.entry(s.key_id.clone()).or_default().settle(s);
+            inner.dirty.insert(s.key_id.clone());
+        }
+        !batch.settlements.is_empty()
     }
 
     /// Runs `f` on a key's state under the lock; `dirty` marks it for the next write.
@@ -213,6 +234,13 @@ impl crate::limits::LimitStore for super::EmbeddedStore {
     async fn settle(&self, s: &crate::limits::Settlement) -> StoreResult<()> {
         self.limits.with(&s.key_id, true, |k| k.settle(s));
         self.limits.schedule_write(&self.db);
+        Ok(())
+    }
+
+    async fn settle_many(&self, batch: &SettleBatch) -> StoreResult<()> {
+        if self.limits.settle_batch(batch) {
+            self.limits.schedule_write(&self.db);
+        }
         Ok(())
     }
 

@@ -15,6 +15,7 @@ mod tables;
 mod usage;
 
 pub use limits::PERSIST_DELAY as LIMITS_PERSIST_DELAY;
+pub use usage::PRUNE_EVERY as USAGE_PRUNE_EVERY;
 
 use super::OpenError;
 use super::crypto::SecretBox;
@@ -26,6 +27,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 use switchyard_actors::clock::Millis;
 use switchyard_actors::domain::{Account, AccountId, Credentials, Group, GroupId, Health};
 use switchyard_actors::lease::LeaseId;
@@ -47,6 +49,8 @@ pub struct EmbeddedStore {
     /// Bumped after every committed API key write (not by a recorded use).
     keys_version: AtomicU64,
     limits: limits::Limits,
+    /// When the usage retention pass last ran (`None`: not since opening).
+    usage_pruned: parking_lot::Mutex<Option<Instant>>,
     transient: MemoryStore,
     dir: PathBuf,
 }
@@ -110,6 +114,7 @@ impl EmbeddedStore {
             version: AtomicU64::new(1),
             keys_version: AtomicU64::new(1),
             limits,
+            usage_pruned: parking_lot::Mutex::new(None),
             transient: MemoryStore::new(),
             dir: dir.to_owned(),
         })
@@ -117,6 +122,24 @@ impl EmbeddedStore {
 
     pub fn data_dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// The usage retention pass as of `now` (unix ms), in a transaction of its own: removes
+    /// hourly, daily and monthly usage rows older than 7, 32 and 400 days (totals stay). The
+    /// store runs it by itself with usage flushes (at most once per [`USAGE_PRUNE_EVERY`]).
+    /// Returns how many rows went.
+    pub async fn prune_usage(&self, now: Millis) -> StoreResult<u64> {
+        self.blocking(move |db, _| usage::prune_now(db, now)).await
+    }
+
+    /// True (and the pass counts as run) when the retention pass is due.
+    fn usage_prune_due(&self) -> bool {
+        let mut last = self.usage_pruned.lock();
+        if last.is_some_and(|at| at.elapsed() < USAGE_PRUNE_EVERY) {
+            return false;
+        }
+        *last = Some(Instant::now());
+        true
     }
 
     /// Runs a database transaction off the async threads (commits wait for `fsync`).

@@ -9,10 +9,11 @@
 //!
 //! - `{keys}`: API key hashes, the `hash → id` index, the id set and the keys version; a key
 //!   write changes the record, the index and the version in one script.
-//! - `{key:<id>}`: one API key's limit counters (window, total, day and week buckets), so the
-//!   admission and settlement scripts touch one slot per key and keys spread over the cluster.
-//! - `{usage}`: usage counters, their per-bucket index sets and recent-request lists; one flush
-//!   is one MULTI/EXEC, which needs one slot.
+//! - `{key:<id>}`: one API key's limit counters (window, total, day and week buckets) and its
+//!   settlement batch markers, so the admission and settlement scripts touch one slot per key
+//!   and keys spread over the cluster.
+//! - `{usage}`: usage counters, their per-bucket index sets, usage batch markers and
+//!   recent-request lists; one flush is one script, which needs one slot.
 //!
 //! The tags are constants (or derived from the key id only), so they are the same for any
 //! prefix; a prefix that itself contains a `{...}` tag moves every key to that tag's slot,
@@ -112,6 +113,16 @@ impl Keys {
         format!("{}{{key:{key_id}}}:week:{week}", self.prefix)
     }
 
+    /// String `1` with a TTL: this key's share of settlement batch `batch` was applied.
+    pub fn settled(&self, key_id: &str, batch: &str) -> String {
+        format!("{}{{key:{key_id}}}:settled:{batch}", self.prefix)
+    }
+
+    /// String `1` with a TTL: usage batch `batch` was applied.
+    pub fn usage_batch(&self, batch: &str) -> String {
+        format!("{}{{usage}}:batch:{batch}", self.prefix)
+    }
+
     /// Hash: one usage counter per field for (dimension, bucket, id).
     pub fn usage(&self, dimension: &str, bucket: &str, id: &str) -> String {
         format!("{}{{usage}}:counters:{dimension}:{bucket}:{id}", self.prefix)
@@ -187,6 +198,7 @@ mod tests {
                     k.limits(id),
                     k.limit_day(id, "2026-11-27"),
                     k.limit_week(id, "2026-W48"),
+                    k.settled(id, "0123abcd-7"),
                 ];
                 assert!(
                     limits.iter().all(|key| tag(key) == tag(&limits[0])),
@@ -198,6 +210,7 @@ mod tests {
                 k.usage("model", "total", "x}y"),
                 k.usage_index("key", "h:2026-11-27T10"),
                 k.recent("k1"),
+                k.usage_batch("0123abcd-7"),
             ];
             assert!(
                 usage.iter().all(|key| tag(key) == tag(&usage[0])),

@@ -1,9 +1,19 @@
-//! Limit counters in Redis: one `ADMIT` script before a request and one `SETTLE` script after
-//! it — one round trip each — over the key's `{key:<id>}` keys (its limits hash and its day and
-//! week buckets). Money travels and is stored as integer picodollars, compared as decimal
+//! Limit counters in Redis: one `ADMIT` script before a request — one round trip — over the
+//! key's `{key:<id>}` keys (its limits hash and its day and week buckets), and settlements in
+//! batches: one pipeline per batch with one `SETTLE_BATCH` script per key in it, each applying
+//! that key's share at most once (a marker `{key:<id>}:settled:<batch id>` with a TTL, set in the
+//! same script). Money travels and is stored as integer picodollars, compared as decimal
 //! strings inside Lua (exact for any u64) and added with HINCRBY / INCRBY (exact).
+//!
+//! Why a retried batch cannot count twice: each key's share is one atomic script that sets
+//! its marker and adds, or finds the marker and adds nothing. A pipeline whose answer was
+//! lost may have run for some keys and not others; the retry (same id) adds exactly the
+//! missing shares. The marker outlives every retry ([`SETTLE_BATCH_TTL_SECS`] against the
+//! accounting task's ~7 s of retries).
 use super::RedisStore;
-use crate::limits::{Admission, KeyCounters, LimitStore, Refusal, Settlement};
+use crate::limits::{
+    Admission, KeyCounters, LimitStore, Refusal, SETTLE_BATCH_MEMORY, SettleBatch, Settlement,
+};
 use crate::money::Money;
 use async_trait::async_trait;
 use switchyard_actors::clock::Millis;
@@ -12,6 +22,57 @@ use switchyard_actors::store::{StoreError, StoreResult};
 /// Day buckets outlive their day (in any time zone) with a margin; week buckets their week.
 pub const DAY_TTL_SECS: u64 = 3 * 86_400;
 pub const WEEK_TTL_SECS: u64 = 15 * 86_400;
+/// A settlement batch marker's TTL.
+pub const SETTLE_BATCH_TTL_SECS: u64 = SETTLE_BATCH_MEMORY.as_secs();
+
+/// One key's share of a settlement batch, summed (exact integer sums; see `SETTLE_BATCH`).
+#[derive(Default)]
+struct KeyShare<'a> {
+    total: u64,
+    /// (admitted window start, tokens, cost)
+    windows: Vec<(Millis, u64, u64)>,
+    days: Vec<(&'a str, u64)>,
+    weeks: Vec<(&'a str, u64)>,
+}
+
+fn add_to<'a>(list: &mut Vec<(&'a str, u64)>, bucket: &'a str, cost: u64) {
+    match list.iter_mut().find(|(b, _)| *b == bucket) {
+        Some((_, sum)) => *sum = sum.saturating_add(cost),
+        None => list.push((bucket, cost)),
+    }
+}
+
+impl<'a> KeyShare<'a> {
+    fn add(&mut self, s: &'a Settlement) {
+        let cost = s.cost.picos();
+        self.total = self.total.saturating_add(cost);
+        if let Some(start) = s.window_start {
+            match self.windows.iter_mut().find(|(w, _, _)| *w == start) {
+                Some((_, tokens, sum)) => {
+                    *tokens = tokens.saturating_add(s.tokens);
+                    *sum = sum.saturating_add(cost);
+                }
+                None => self.windows.push((start, s.tokens, cost)),
+            }
+        }
+        add_to(&mut self.days, &s.day, cost);
+        add_to(&mut self.weeks, &s.week, cost);
+    }
+}
+
+/// Each key's share of a batch, keys in first-seen order.
+fn shares(batch: &SettleBatch) -> Vec<(&str, KeyShare<'_>)> {
+    let mut out: Vec<(&str, KeyShare<'_>)> = Vec::new();
+    let mut at: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for s in &batch.settlements {
+        let i = *at.entry(s.key_id.as_str()).or_insert_with(|| {
+            out.push((s.key_id.as_str(), KeyShare::default()));
+            out.len() - 1
+        });
+        out[i].1.add(s);
+    }
+    out
+}
 
 fn corrupt(what: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("redis limits: {what}"))
@@ -104,21 +165,56 @@ impl LimitStore for RedisStore {
         admission_result(&answer, req.window.map_or(0, |w| w.length_ms))
     }
 
+    /// A batch of one (the accounting task sends batches; this is for callers with one).
     async fn settle(&self, s: &Settlement) -> StoreResult<()> {
+        self.settle_many(&SettleBatch::new(vec![s.clone()])).await
+    }
+
+    /// One pipeline: one `SETTLE_BATCH` per key of the batch (so one EVALSHA for a batch of one
+    /// key). On NOSCRIPT (a restarted Redis) the script is loaded and the pipeline sent again:
+    /// the markers make that safe.
+    async fn settle_many(&self, batch: &SettleBatch) -> StoreResult<()> {
+        if batch.settlements.is_empty() {
+            return Ok(());
+        }
         let k = &self.keys;
-        let mut inv = self.scripts.settle.prepare_invoke();
-        inv.key(k.limits(&s.key_id))
-            .key(k.limit_day(&s.key_id, &s.day))
-            .key(k.limit_week(&s.key_id, &s.week))
-            .arg(s.window_start.map(|w| w.to_string()).unwrap_or_default())
-            .arg(s.tokens)
-            .arg(s.cost.picos())
-            .arg(DAY_TTL_SECS)
-            .arg(WEEK_TTL_SECS);
+        let script = &self.scripts.settle_batch;
+        let mut pipe = ::redis::pipe();
+        for (key_id, share) in shares(batch) {
+            let mut inv = script.prepare_invoke();
+            inv.key(k.limits(key_id))
+                .key(k.settled(key_id, batch.id.as_str()));
+            for (day, _) in &share.days {
+                inv.key(k.limit_day(key_id, day));
+            }
+            for (week, _) in &share.weeks {
+                inv.key(k.limit_week(key_id, week));
+            }
+            inv.arg(SETTLE_BATCH_TTL_SECS)
+                .arg(DAY_TTL_SECS)
+                .arg(WEEK_TTL_SECS)
+                .arg(share.total)
+                .arg(share.days.len())
+                .arg(share.windows.len());
+            for (start, tokens, cost) in &share.windows {
+                inv.arg(start.to_string()).arg(*tokens).arg(*cost);
+            }
+            for (_, cost) in share.days.iter().chain(&share.weeks) {
+                inv.arg(*cost);
+            }
+            pipe.invoke_script(&inv).ignore();
+        }
         let mut c = self.conn();
-        self.timed("settle", async { inv.invoke_async::<i64>(&mut c).await })
-            .await
-            .map(drop)
+        self.timed("settle", async {
+            match pipe.query_async::<()>(&mut c).await {
+                Err(e) if e.kind() == ::redis::ErrorKind::Server(::redis::ServerErrorKind::NoScript) => {
+                    script.prepare_invoke().load_async(&mut c).await?;
+                    pipe.query_async::<()>(&mut c).await
+                }
+                other => other,
+            }
+        })
+        .await
     }
 
     /// One pipeline: HMGET of the limits hash, GET of the day and week buckets.

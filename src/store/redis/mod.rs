@@ -14,8 +14,8 @@ mod scripts;
 mod usage;
 
 pub use keys::Keys;
-pub use limits::{DAY_TTL_SECS, WEEK_TTL_SECS};
-pub use usage::ttl_secs as usage_ttl_secs;
+pub use limits::{DAY_TTL_SECS, SETTLE_BATCH_TTL_SECS, WEEK_TTL_SECS};
+pub use usage::{USAGE_BATCH_TTL_SECS, ttl_secs as usage_ttl_secs};
 
 use super::OpenError;
 use super::crypto::SecretBox;

@@ -247,23 +247,67 @@ end
 return {'ok'}
 "#;
 
-/// Settlement: add a finished request's tokens and rated cost — to the window only if it is
-/// still the one the request was admitted in — and its cost to the total, day and week
-/// (integers: HINCRBY / INCRBY, exact). Day and week buckets get their TTL here.
+/// A settlement batch's share for one key, at most once: SET NX of the batch's marker (with a
+/// TTL), and only if it was not there, add the settlements — tokens and rated cost to the window
+/// only if it is still the one they were admitted in, cost to the total, day and week (integers:
+/// HINCRBY / INCRBY, exact). Day and week buckets get their TTL here. The caller sums the
+/// batch's settlements per window start, day and week (integer sums: the same result as one
+/// `settle` after another, since nothing here moves the window).
 ///
-/// KEYS: limits hash, day bucket, week bucket. ARGV: admitted window start ('' = none),
-/// tokens, cost (picodollars), day TTL s, week TTL s.
-const SETTLE: &str = r#"
-if ARGV[1] ~= '' and redis.call('HGET', KEYS[1], 'window_start') == ARGV[1] then
-  redis.call('HINCRBY', KEYS[1], 'window_tokens', ARGV[2])
-  redis.call('HINCRBY', KEYS[1], 'window_cost', ARGV[3])
+/// KEYS: limits hash, batch marker, the day buckets, then the week buckets.
+/// ARGV: marker TTL s, day TTL s, week TTL s, total cost, number of day buckets d, number of
+/// window entries w, then w triples (window start, tokens, cost), then d day costs, then one
+/// cost per week bucket (money in picodollars).
+/// Returns 1 when applied, 0 when the batch was applied before.
+const SETTLE_BATCH: &str = r#"
+if not redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[1]) then return 0 end
+local d, w = tonumber(ARGV[5]), tonumber(ARGV[6])
+if w > 0 then
+  local start = redis.call('HGET', KEYS[1], 'window_start')
+  for i = 0, w - 1 do
+    if start == ARGV[7 + 3 * i] then
+      redis.call('HINCRBY', KEYS[1], 'window_tokens', ARGV[8 + 3 * i])
+      redis.call('HINCRBY', KEYS[1], 'window_cost', ARGV[9 + 3 * i])
+    end
+  end
 end
-redis.call('HINCRBY', KEYS[1], 'total_cost', ARGV[3])
-redis.call('INCRBY', KEYS[2], ARGV[3])
-redis.call('EXPIRE', KEYS[2], ARGV[4])
-redis.call('INCRBY', KEYS[3], ARGV[3])
-redis.call('EXPIRE', KEYS[3], ARGV[5])
-return 0
+redis.call('HINCRBY', KEYS[1], 'total_cost', ARGV[4])
+local a = 7 + 3 * w
+for i = 3, #KEYS do
+  redis.call('INCRBY', KEYS[i], ARGV[a + i - 3])
+  redis.call('EXPIRE', KEYS[i], (i < 3 + d) and ARGV[2] or ARGV[3])
+end
+return 1
+"#;
+
+/// A usage batch, at most once: SET NX of the batch's marker (with a TTL), and only if it was
+/// not there, per delta HINCRBY of its non-zero counters (`requests` always, so a delta of zeros
+/// still lists the id), SADD of the id to the bucket's index, and EXPIRE of both for dated
+/// buckets. Atomic: a batch is applied whole or not at all.
+///
+/// KEYS: batch marker, then per delta its counters hash and its index set.
+/// ARGV: marker TTL s, then per delta: id, TTL s (0 = none), the 8 counters in
+/// `usage::FIELDS` order.
+/// Returns 1 when applied, 0 when the batch was applied before.
+const ADD_USAGE: &str = r#"
+if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return 0 end
+local fields = {'requests', 'input_tokens', 'output_tokens', 'cache_creation_5m_tokens',
+  'cache_creation_1h_tokens', 'cache_read_tokens', 'cost', 'rated_cost'}
+local a = 2
+for k = 2, #KEYS, 2 do
+  local hash, index = KEYS[k], KEYS[k + 1]
+  for f = 1, 8 do
+    local v = ARGV[a + 1 + f]
+    if f == 1 or v ~= '0' then redis.call('HINCRBY', hash, fields[f], v) end
+  end
+  redis.call('SADD', index, ARGV[a])
+  if ARGV[a + 1] ~= '0' then
+    redis.call('EXPIRE', hash, ARGV[a + 1])
+    redis.call('EXPIRE', index, ARGV[a + 1])
+  end
+  a = a + 10
+end
+return 1
 "#;
 
 /// The scripts, hashed once per store.
@@ -277,7 +321,8 @@ pub struct Scripts {
     pub put_key: Script,
     pub delete_key: Script,
     pub admit: Script,
-    pub settle: Script,
+    pub settle_batch: Script,
+    pub add_usage: Script,
 }
 
 impl Default for Scripts {
@@ -292,7 +337,8 @@ impl Default for Scripts {
             put_key: Script::new(PUT_KEY),
             delete_key: Script::new(DELETE_KEY),
             admit: Script::new(&format!("{GE}{ADMIT}")),
-            settle: Script::new(SETTLE),
+            settle_batch: Script::new(SETTLE_BATCH),
+            add_usage: Script::new(ADD_USAGE),
         }
     }
 }

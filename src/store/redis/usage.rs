@@ -1,15 +1,20 @@
 //! Usage aggregates in Redis, under the `{usage}` hash tag. A (dimension, bucket, id) is a hash
 //! with one integer field per counter (costs in picodollars); an index set per (dimension,
 //! bucket) lists its ids for `usage_by`. One `add_usage` batch — one flush interval of the
-//! recorder — is one MULTI/EXEC pipeline of HINCRBYs: one round trip, applied whole or not at
-//! all. Buckets expire by kind ([`ttl_secs`]); recent requests are a capped list.
+//! recorder — is one `ADD_USAGE` script: one round trip, applied whole or not at all, and at
+//! most once per batch id (a marker `{usage}:batch:<id>` set NX in the same script, kept
+//! [`USAGE_BATCH_TTL_SECS`]). Buckets expire by kind ([`ttl_secs`]); recent requests are a
+//! capped list.
 use super::RedisStore;
 use crate::money::Money;
-use crate::usage::{Dimension, RecentRequest, UsageCounters, UsageDelta, UsageStore};
+use crate::usage::{Dimension, RecentRequest, USAGE_BATCH_MEMORY, UsageBatch, UsageCounters, UsageStore};
 use ::redis::AsyncCommands;
 use async_trait::async_trait;
 use std::collections::HashMap;
 use switchyard_actors::store::{StoreError, StoreResult};
+
+/// A usage batch marker's TTL.
+pub const USAGE_BATCH_TTL_SECS: u64 = USAGE_BATCH_MEMORY.as_secs();
 
 /// Hourly buckets are kept 7 days, daily 32 days, monthly about 13 months, totals for ever.
 pub fn ttl_secs(bucket: &str) -> Option<u64> {
@@ -69,32 +74,28 @@ fn decode(hash: &HashMap<String, String>) -> StoreResult<UsageCounters> {
 
 #[async_trait]
 impl UsageStore for RedisStore {
-    async fn add_usage(&self, deltas: &[UsageDelta]) -> StoreResult<()> {
-        if deltas.is_empty() {
+    async fn add_usage(&self, batch: &UsageBatch) -> StoreResult<()> {
+        if batch.deltas.is_empty() {
             return Ok(());
         }
         let k = &self.keys;
-        let mut pipe = ::redis::pipe();
-        pipe.atomic();
-        for d in deltas {
+        let mut inv = self.scripts.add_usage.prepare_invoke();
+        inv.key(k.usage_batch(batch.id.as_str()))
+            .arg(USAGE_BATCH_TTL_SECS);
+        for d in &batch.deltas {
             let dim = d.dimension.as_str();
-            let key = k.usage(dim, &d.bucket, &d.id);
-            let index = k.usage_index(dim, &d.bucket);
-            for (i, (name, v)) in FIELDS.iter().zip(values(&d.counters)).enumerate() {
-                // `requests` always, so a delta of zeros still lists the id like the memory store.
-                if v > 0 || i == 0 {
-                    pipe.hincr(&key, *name, v).ignore();
-                }
-            }
-            pipe.sadd(&index, &d.id).ignore();
-            if let Some(ttl) = ttl_secs(&d.bucket) {
-                pipe.expire(&key, ttl as i64).ignore();
-                pipe.expire(&index, ttl as i64).ignore();
+            inv.key(k.usage(dim, &d.bucket, &d.id))
+                .key(k.usage_index(dim, &d.bucket))
+                .arg(&d.id)
+                .arg(ttl_secs(&d.bucket).unwrap_or(0));
+            for v in values(&d.counters) {
+                inv.arg(v);
             }
         }
         let mut c = self.conn();
-        self.timed("add_usage", async { pipe.query_async::<()>(&mut c).await })
+        self.timed("add_usage", async { inv.invoke_async::<i64>(&mut c).await })
             .await
+            .map(drop)
     }
 
     async fn usage_of(&self, dimension: Dimension, id: &str, bucket: &str) -> StoreResult<UsageCounters> {
