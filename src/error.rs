@@ -167,6 +167,7 @@ impl ApiError {
     /// Seconds the client should wait, when we know.
     fn retry_after_secs(&self) -> Option<u64> {
         match self {
+            ApiError::NoAccount(NoAccount::AllFull) => Some(1),
             ApiError::NoAccount(n) => {
                 let now = SystemClock.now_ms();
                 n.retry_at()

@@ -928,3 +928,36 @@ async fn a_client_that_gives_up_before_the_answer_aborts_the_upstream_call() {
     }
     app.assert_slots_released().await;
 }
+
+#[actix_web::test]
+async fn upstream_ids_and_error_pages_reach_the_client_in_a_usable_form() {
+    let app = spawn_app_with(|s| s.relay.max_attempts = 1).await;
+    app.add_console("a", "sk-ant-a").await;
+    let key = app.key().await;
+    let ok = app.post_messages(&key, &claude_body(false)).await;
+    assert!(
+        ok.headers()["request-id"].to_str().unwrap().starts_with("req_"),
+        "switchyard's own id"
+    );
+    assert!(
+        ok.headers().contains_key("upstream-request-id"),
+        "the upstream's id is kept too"
+    );
+    let html = Fault::Status {
+        status: 502,
+        headers: vec![("content-type".into(), "text/html".into())],
+        body: "<html><body>Bad gateway</body></html>".into(),
+    };
+    app.mock.enqueue("sk-ant-a", html);
+    let resp = app.post_messages(&key, &claude_body(false)).await;
+    assert_eq!(resp.status(), 502);
+    assert_eq!(
+        resp.headers()["content-type"],
+        "application/json",
+        "a re-wrapped body is labelled JSON"
+    );
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(v["type"], "error");
+    assert!(v["error"]["message"].as_str().unwrap().contains("Bad gateway"));
+    app.assert_slots_released().await;
+}

@@ -635,3 +635,65 @@ async fn expired_gemini_and_codex_tokens_are_refreshed_through_their_token_urls(
     }
     app.assert_slots_released().await;
 }
+
+#[actix_web::test]
+async fn chat_streams_are_always_counted_without_showing_the_extra_usage_chunk() {
+    let app = spawn_app().await;
+    add_responses(&app, "r", "sk-proj-r").await;
+    let (_, key) = app.create_key(json!({})).await;
+    let body = json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}], "stream": true});
+    let text = openai_post(&app, &key, "/v1/chat/completions", &body)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(text.trim_end().ends_with("data: [DONE]"), "{text}");
+    assert!(
+        !text.contains("\"choices\":[]"),
+        "the usage chunk the client did not ask for is dropped: {text}"
+    );
+    let sent = app.mock.requests().last().unwrap().json();
+    assert_eq!(
+        sent["stream_options"]["include_usage"], true,
+        "switchyard asked for usage"
+    );
+    settled(&app).await;
+    let u = lifetime(&app, &key).await;
+    assert_eq!(
+        (u["requests"].as_u64(), u["output_tokens"].as_u64()),
+        (Some(1), Some(12))
+    );
+    app.assert_slots_released().await;
+}
+
+#[actix_web::test]
+async fn gemini_paths_cannot_reach_other_upstream_endpoints() {
+    let app = spawn_app().await;
+    add_gemini_api(&app, "g", "AIza-g").await;
+    let (_, key) = app.create_key(json!({})).await;
+    for path in [
+        "/gemini/v1beta/models/x%2F..%2F..%2FcachedContents%3F:generateContent",
+        "/v1beta/models/gemini-2.5-pro:generateContent%23:countTokens",
+        "/gemini/v1beta/models/..:generateContent",
+    ] {
+        let resp = gemini_post(&app, &key, path, &gemini_body()).await;
+        assert_eq!(resp.status(), 404, "{path}");
+        assert_eq!(
+            resp.json::<Value>().await.unwrap()["error"]["status"],
+            "NOT_FOUND"
+        );
+    }
+    let resp = gemini_post(
+        &app,
+        &key,
+        "/gemini/v1internal:setCodeAssistGlobalUserSetting",
+        &json!({}),
+    )
+    .await;
+    assert_eq!(
+        resp.status(),
+        404,
+        "only the Code Assist methods Gemini CLI uses are relayed"
+    );
+    assert!(app.mock.requests().is_empty());
+}

@@ -15,6 +15,9 @@ pub struct KeyService {
     clock: SharedClock,
     by_hash: DashMap<String, Arc<ApiKey>>,
     seen_version: AtomicU64,
+    /// Bumped by every invalidation: a look-up that started before one must not cache what it
+    /// read (it may be the record an operator just disabled).
+    epoch: AtomicU64,
     /// Last-used times not yet written (one write per key per flush, not per request).
     unflushed_use: DashMap<String, Millis>,
 }
@@ -26,6 +29,7 @@ impl KeyService {
             clock,
             by_hash: DashMap::new(),
             seen_version: AtomicU64::new(u64::MAX),
+            epoch: AtomicU64::new(0),
             unflushed_use: DashMap::new(),
         }
     }
@@ -43,13 +47,16 @@ impl KeyService {
         let key = match self.by_hash.get(&hash) {
             Some(k) => k.clone(),
             None => {
+                let epoch = self.epoch.load(Ordering::SeqCst);
                 let found = self
                     .store
                     .key_by_hash(&hash)
                     .await?
                     .ok_or(ApiError::InvalidKey("API key not found"))?;
                 let found = Arc::new(found);
-                self.by_hash.insert(hash, found.clone());
+                if self.epoch.load(Ordering::SeqCst) == epoch {
+                    self.by_hash.insert(hash, found.clone());
+                }
                 found
             }
         };
@@ -66,6 +73,7 @@ impl KeyService {
 
     /// Drops cached keys (after a local write).
     pub fn invalidate(&self) {
+        self.epoch.fetch_add(1, Ordering::SeqCst);
         self.by_hash.clear();
     }
 

@@ -10,6 +10,8 @@ use switchyard_actors::{Account, AccountId, Credentials, OAuthTokens, Scheduling
 
 /// Refresh when the token has less than this left.
 const REFRESH_MARGIN_MS: i64 = 60_000;
+/// How long a refresh waits for another instance's refresh of the same account.
+const LOCK_WAIT: Duration = Duration::from_secs(10);
 
 /// Where and how one provider refreshes tokens.
 #[derive(Debug, Clone)]
@@ -107,6 +109,33 @@ impl TokenRefresher {
         }
     }
 
+    /// Forgets tokens this process refreshed (an operator wrote new credentials, or removed the
+    /// account): the stored ones are the truth again.
+    pub fn forget(&self, id: &AccountId) {
+        self.fresh.remove(id);
+    }
+
+    /// A slot of the store's lease machinery used as a lock shared by every instance: at most one
+    /// refresh per account at a time. Waits up to [`LOCK_WAIT`]; without it (store down, or
+    /// another instance stuck) the refresh goes ahead rather than failing the request.
+    async fn instance_lock(&self, id: &AccountId) -> Option<switchyard_actors::Lease> {
+        let holder = format!("refresh:{id}");
+        let deadline = std::time::Instant::now() + LOCK_WAIT;
+        loop {
+            match self.scheduling.hold_slot(&holder, 1).await {
+                Ok(Some(lease)) => return Some(lease),
+                Ok(None) if std::time::Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Ok(None) => return None,
+                Err(e) => {
+                    tracing::warn!(account = %id, error = %e, "refresh lock unavailable; refreshing without it");
+                    return None;
+                }
+            }
+        }
+    }
+
     fn usable(&self, t: &OAuthTokens, now: Millis) -> bool {
         t.expires_at.is_some_and(|at| at - REFRESH_MARGIN_MS > now)
     }
@@ -123,7 +152,16 @@ impl TokenRefresher {
         }
         let lock = self.locks.entry(account.id.clone()).or_default().clone();
         let _held = lock.lock().await;
-        // Someone else may have refreshed while we waited.
+        // Instances sharing a store refresh one at a time too: providers rotate refresh tokens,
+        // so a second refresh with the old one would fail (or revoke the grant).
+        let _across_instances = self.instance_lock(&account.id).await;
+        // Someone (here or on another instance) may have refreshed while we waited.
+        if let Ok(Some(latest)) = self.store.get_account(&account.id).await
+            && let Credentials::OAuth(t) = latest.credentials
+            && t.expires_at.unwrap_or(0) > self.current(account).and_then(|c| c.expires_at).unwrap_or(0)
+        {
+            self.fresh.insert(account.id.clone(), t);
+        }
         let tokens = self.current(account).ok_or(RefreshError::NoTokens)?;
         if self.usable(&tokens, self.clock.now_ms()) {
             return Ok(tokens.access_token);

@@ -142,8 +142,11 @@ impl Provider for Gemini {
         }
     }
 
-    fn usage_tap(&self, _stream: bool) -> Box<dyn UsageTap> {
-        Box::new(GeminiUsage::default())
+    fn usage_tap(&self, sse: bool) -> Box<dyn UsageTap> {
+        Box::new(GeminiUsage {
+            sse,
+            ..Default::default()
+        })
     }
 
     fn hints(&self, headers: &HeaderMap, now: Millis) -> Hints {

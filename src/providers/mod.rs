@@ -76,7 +76,8 @@ pub trait Provider: Send + Sync + 'static {
         credential: &str,
         inbound: &Inbound,
     ) -> Result<UpstreamCall, ApiError>;
-    fn usage_tap(&self, stream: bool) -> Box<dyn UsageTap>;
+    /// `sse`: the answer is an event stream (else JSON, possibly a streamed JSON array).
+    fn usage_tap(&self, sse: bool) -> Box<dyn UsageTap>;
     fn hints(&self, headers: &HeaderMap, now: Millis) -> Hints;
     /// How to turn this account's answer into the client's format; `None`: pass it as is.
     fn adapter(&self, _account: &Account, _inbound: &Inbound) -> Option<Box<dyn BodyAdapter>> {

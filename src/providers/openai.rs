@@ -93,15 +93,23 @@ impl Provider for OpenAi {
                 )));
             }
         };
-        Ok(UpstreamCall {
-            url,
-            headers,
-            body: inbound.body.clone(),
-        })
+        let body = if needs_usage_chunk(inbound) {
+            with_include_usage(&inbound.body)?
+        } else {
+            inbound.body.clone()
+        };
+        Ok(UpstreamCall { url, headers, body })
     }
 
-    fn usage_tap(&self, _stream: bool) -> Box<dyn UsageTap> {
-        Box::new(OpenAiUsage::default())
+    fn adapter(&self, _account: &Account, inbound: &Inbound) -> Option<Box<dyn super::BodyAdapter>> {
+        needs_usage_chunk(inbound).then(|| Box::new(DropUsageChunk::default()) as Box<dyn super::BodyAdapter>)
+    }
+
+    fn usage_tap(&self, sse: bool) -> Box<dyn UsageTap> {
+        Box::new(OpenAiUsage {
+            sse,
+            ..Default::default()
+        })
     }
 
     fn hints(&self, headers: &HeaderMap, now: Millis) -> Hints {
@@ -118,6 +126,86 @@ impl Provider for OpenAi {
             retry_after_ms,
             reset_at: None,
         }
+    }
+}
+
+/// A streamed chat completion carries usage only when the client asks for it
+/// (`stream_options.include_usage`); switchyard always needs it, so it asks on the client's
+/// behalf and removes the extra chunk from what the client receives.
+fn needs_usage_chunk(inbound: &Inbound) -> bool {
+    #[derive(Deserialize)]
+    struct Opts {
+        #[serde(default)]
+        include_usage: Option<bool>,
+    }
+    #[derive(Deserialize)]
+    struct Body {
+        #[serde(default)]
+        stream_options: Option<Opts>,
+    }
+    inbound.upstream_path == CHAT_PATH
+        && inbound.stream
+        && serde_json::from_slice::<Body>(&inbound.body)
+            .map(|b| b.stream_options.and_then(|o| o.include_usage) != Some(true))
+            .unwrap_or(false)
+}
+
+fn with_include_usage(body: &bytes::Bytes) -> Result<bytes::Bytes, ApiError> {
+    let mut v: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))?;
+    if let Some(obj) = v.as_object_mut() {
+        let opts = obj
+            .entry("stream_options")
+            .or_insert_with(|| serde_json::json!({}));
+        if let Some(o) = opts.as_object_mut() {
+            o.insert("include_usage".into(), serde_json::Value::Bool(true));
+        }
+    }
+    serde_json::to_vec(&v)
+        .map(bytes::Bytes::from)
+        .map_err(|e| ApiError::Internal(e.to_string()))
+}
+
+/// Removes the usage-only chunk (`"choices": []` with a `usage`) the client did not ask for.
+#[derive(Default)]
+struct DropUsageChunk {
+    lines: LineSplitter,
+    /// The blank line that ends a dropped event goes too.
+    skip_blank: bool,
+}
+
+impl DropUsageChunk {
+    fn line(&mut self, line: &[u8], out: &mut bytes::BytesMut) {
+        if line.is_empty() && std::mem::take(&mut self.skip_blank) {
+            return;
+        }
+        let usage_only = data_payload(line)
+            .and_then(|d| serde_json::from_slice::<serde_json::Value>(d).ok())
+            .is_some_and(|v| {
+                v.get("choices")
+                    .and_then(|c| c.as_array())
+                    .is_some_and(Vec::is_empty)
+                    && v.get("usage").is_some_and(|u| !u.is_null())
+            });
+        if usage_only {
+            self.skip_blank = true;
+            return;
+        }
+        out.extend_from_slice(line);
+        out.extend_from_slice(b"\n");
+    }
+}
+
+impl super::BodyAdapter for DropUsageChunk {
+    fn chunk(&mut self, input: &[u8], out: &mut bytes::BytesMut) {
+        let mut lines = std::mem::take(&mut self.lines);
+        lines.feed(input, |l| self.line(l, out));
+        self.lines = lines;
+    }
+
+    fn finish(&mut self, out: &mut bytes::BytesMut) {
+        let mut lines = std::mem::take(&mut self.lines);
+        lines.flush(|l| self.line(l, out));
     }
 }
 

@@ -49,18 +49,18 @@ impl RelayBody {
         }
     }
 
-    /// What the client gets for `chunk` (adapted when needed); usage is read from that.
+    /// What the client gets for `chunk` (adapted when needed). Usage is read from the upstream's
+    /// own bytes: an adapter may drop what carries it.
     fn pass(&mut self, chunk: Bytes) -> Bytes {
-        let out = match self.adapter.as_mut() {
+        self.finish.feed(&chunk);
+        match self.adapter.as_mut() {
             None => chunk,
             Some(a) => {
                 let mut buf = BytesMut::new();
                 a.chunk(&chunk, &mut buf);
                 buf.freeze()
             }
-        };
-        self.finish.feed(&out);
-        out
+        }
     }
 
     /// The adapter's closing bytes, if any.
@@ -68,11 +68,7 @@ impl RelayBody {
         let mut buf = BytesMut::new();
         self.adapter.as_mut()?.finish(&mut buf);
         self.adapter = None;
-        (!buf.is_empty()).then(|| {
-            let out = buf.freeze();
-            self.finish.feed(&out);
-            out
-        })
+        (!buf.is_empty()).then(|| buf.freeze())
     }
 }
 
@@ -101,7 +97,7 @@ impl Stream for RelayBody {
                     // Past the first byte there is no failover: cut the client's stream the same way.
                     this.ended = true;
                     this.finish.complete(Ending::UpstreamError);
-                    Poll::Ready(Some(Err(StreamError::Upstream(e.to_string()))))
+                    Poll::Ready(Some(Err(StreamError::Upstream(e.without_url().to_string()))))
                 }
                 Poll::Ready(None) => {
                     if let Some(tail) = this.closing() {

@@ -105,6 +105,8 @@ impl Finish {
         }
         let u = usage.unwrap_or_default();
         let platform = self.platform.as_str();
+        // Model names come from clients and upstreams: bound the label's size.
+        let model_label: String = model.chars().take(64).collect();
         self.metrics
             .upstream_seconds
             .with_label_values(&[platform])
@@ -118,14 +120,14 @@ impl Finish {
             ] {
                 self.metrics
                     .tokens
-                    .with_label_values(&[platform, &model, class])
+                    .with_label_values(&[platform, &model_label, class])
                     .inc_by(n);
             }
         }
         if let Some(c) = cost {
             self.metrics
                 .cost_micro_usd
-                .with_label_values(&[platform, &model])
+                .with_label_values(&[platform, &model_label])
                 .inc_by(c.real.micros());
         }
         tracing::info!(

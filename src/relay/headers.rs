@@ -87,12 +87,19 @@ pub fn set_header(headers: &mut HeaderMap, name: &'static str, value: &str) {
     }
 }
 
-/// Upstream answer headers that may reach the client.
+/// Upstream answer headers that may reach the client. The upstream's request id is passed on
+/// as `upstream-request-id` (switchyard's own id is the answer's `request-id`).
 pub fn client_visible(headers: &HeaderMap) -> impl Iterator<Item = (&str, &[u8])> {
     headers
         .iter()
         .filter(|(n, _)| matches(RESPONSE_ALLOW, n.as_str()))
-        .map(|(n, v)| (n.as_str(), v.as_bytes()))
+        .map(|(n, v)| {
+            let name = match n.as_str() {
+                "request-id" | "x-request-id" => "upstream-request-id",
+                other => other,
+            };
+            (name, v.as_bytes())
+        })
 }
 
 #[cfg(test)]
@@ -127,8 +134,10 @@ mod tests {
         set_header(&mut h, "x-api-key", "sk-ant-upstream");
         set_header(&mut h, "anthropic-ratelimit-unified-reset", "1");
         set_header(&mut h, "anthropic-organization-id", "org");
+        set_header(&mut h, "request-id", "req_upstream");
         let names: Vec<_> = client_visible(&h).map(|(n, _)| n.to_owned()).collect();
-        assert_eq!(names.len(), 2);
+        assert_eq!(names.len(), 3);
+        assert!(names.contains(&"upstream-request-id".to_owned()));
         assert!(names.contains(&"content-type".to_owned()));
     }
 }

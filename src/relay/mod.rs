@@ -65,10 +65,13 @@ impl Failure {
                 body,
             } => {
                 let mut resp = HttpResponse::build(status);
-                for (n, v) in headers::client_visible(&headers) {
+                let json = serde_json::from_slice::<serde_json::Value>(&body).is_ok();
+                // A re-wrapped body (an HTML error page, say) must not keep its old content type.
+                for (n, v) in headers::client_visible(&headers).filter(|(n, _)| json || *n != "content-type")
+                {
                     resp.append_header((n, v));
                 }
-                if serde_json::from_slice::<serde_json::Value>(&body).is_ok() {
+                if json {
                     resp.body(body)
                 } else {
                     let msg = String::from_utf8_lossy(&body)
@@ -128,12 +131,18 @@ pub async fn relay(
         let selection = match state.scheduling.select(select).await {
             Ok(s) => s,
             Err(SelectError::NoAccount(reason)) => {
-                return match last {
+                let outcome = match last {
                     Some(f) => Ok(f.into_response(provider.format())),
                     None => Err(reason.into()),
                 };
+                log_unanswered(&req, provider, &outcome, tried.len(), started);
+                return outcome;
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => {
+                let outcome = Err(e.into());
+                log_unanswered(&req, provider, &outcome, tried.len(), started);
+                return outcome;
+            }
         };
         if !tried.is_empty() {
             state
@@ -162,14 +171,42 @@ pub async fn relay(
             }
         }
     }
-    Ok(last
+    let outcome = Ok(last
         .map(|f| f.into_response(provider.format()))
         .unwrap_or_else(|| {
             failure_body(
                 provider.format(),
                 ApiError::Internal("no attempt was made".into()),
             )
-        }))
+        }));
+    log_unanswered(&req, provider, &outcome, tried.len(), started);
+    outcome
+}
+
+/// The request's log line when no upstream answer reached the client (no account, or every
+/// attempt failed); answered requests are logged when they finish.
+fn log_unanswered(
+    req: &RelayRequest,
+    provider: &dyn Provider,
+    outcome: &Result<HttpResponse, ApiError>,
+    attempts: usize,
+    started: Instant,
+) {
+    let (status, reason) = match outcome {
+        Ok(resp) => (resp.status().as_u16(), "all_attempts_failed"),
+        Err(e) => (e.status().as_u16(), e.code()),
+    };
+    tracing::info!(
+        request_id = %req.request_id,
+        key_id = %req.key.id,
+        platform = %provider.platform(),
+        model = %req.inbound.model,
+        status,
+        reason,
+        attempts,
+        duration_ms = started.elapsed().as_millis() as u64,
+        "request finished"
+    );
 }
 
 /// Compact failure description for logs (never bodies: they may echo prompts).
@@ -208,23 +245,65 @@ async fn mark(state: &AppState, account: &Account, outcome: Outcome, model: &str
     }
 }
 
+/// A misconfigured account (no project id, a proxy that cannot be built) would take one of
+/// every request's attempts: rest it like an auth failure and say why in the log.
+async fn misconfigured(state: &AppState, account: &Account, model: &str, e: String) -> Attempt {
+    tracing::error!(account = %account.id, error = %e, "account cannot be used as configured");
+    let outcome = Outcome::Status {
+        status: 401,
+        retry_after_ms: None,
+        reset_at: None,
+    };
+    mark(state, account, outcome, model).await;
+    Attempt::Failed(Failure::Unusable(e))
+}
+
+/// Why an account's credential could not be produced, and how the account should rest.
+struct CredentialError {
+    message: String,
+    outcome: Outcome,
+}
+
 async fn credential(
     state: &AppState,
     account: &Account,
     endpoint: Option<&TokenEndpoint>,
-) -> Result<String, String> {
+) -> Result<String, CredentialError> {
+    let auth_failure = |message: String| CredentialError {
+        message,
+        outcome: Outcome::Status {
+            status: 401,
+            retry_after_ms: None,
+            reset_at: None,
+        },
+    };
     match &account.credentials {
         Credentials::ApiKey { key } => Ok(key.expose().to_owned()),
         Credentials::OAuth(_) => {
-            let endpoint = endpoint.ok_or("this platform has no token endpoint configured")?;
+            let endpoint =
+                endpoint.ok_or_else(|| auth_failure("this platform has no token endpoint".into()))?;
             state
                 .oauth
                 .access_token(account, endpoint)
                 .await
                 .map(|s| s.expose().to_owned())
-                .map_err(|e| e.to_string())
+                .map_err(|e| {
+                    // A token endpoint that cannot be reached says nothing about the account's grant.
+                    let outcome = match e {
+                        crate::oauth::RefreshError::Unreachable(_) => Outcome::ConnectError,
+                        _ => Outcome::Status {
+                            status: 401,
+                            retry_after_ms: None,
+                            reset_at: None,
+                        },
+                    };
+                    CredentialError {
+                        message: e.to_string(),
+                        outcome,
+                    }
+                })
         }
-        Credentials::None => Err("the account has no credentials".into()),
+        Credentials::None => Err(auth_failure("the account has no credentials".into())),
     }
 }
 
@@ -247,28 +326,17 @@ async fn attempt(
     let secret = match credential(state, &account, req.token_endpoint.as_ref()).await {
         Ok(s) => s,
         Err(why) => {
-            // A credential that cannot be refreshed: rest the account like an auth failure.
-            mark(
-                state,
-                &account,
-                Outcome::Status {
-                    status: 401,
-                    retry_after_ms: None,
-                    reset_at: None,
-                },
-                &inbound.model,
-            )
-            .await;
-            return Attempt::Failed(Failure::Unusable(why));
+            mark(state, &account, why.outcome, &inbound.model).await;
+            return Attempt::Failed(Failure::Unusable(why.message));
         }
     };
     let call = match provider.upstream(&account, &secret, inbound) {
         Ok(c) => c,
-        Err(e) => return Attempt::Failed(Failure::Unusable(e.to_string())),
+        Err(e) => return misconfigured(state, &account, &inbound.model, e.to_string()).await,
     };
     let client = match clients.for_proxy(account.proxy.as_deref()) {
         Ok(c) => c,
-        Err(e) => return Attempt::Failed(Failure::Unusable(e.to_string())),
+        Err(e) => return misconfigured(state, &account, &inbound.model, e.to_string()).await,
     };
     let platform_label = provider.platform().as_str();
     state
@@ -343,7 +411,7 @@ async fn attempt(
         key: req.key.clone(),
         window_start: req.window_start,
         tap: if status.is_success() {
-            provider.usage_tap(streaming)
+            provider.usage_tap(is_sse)
         } else {
             Box::new(NoUsage)
         },
@@ -401,6 +469,7 @@ async fn attempt(
     let mut finish = finish;
     match read_limited(resp, usize::MAX, idle).await {
         Ok(body) => {
+            finish.feed(&body);
             let body = match adapter.as_mut() {
                 None => body,
                 Some(a) => {
@@ -410,7 +479,6 @@ async fn attempt(
                     out.freeze()
                 }
             };
-            finish.feed(&body);
             finish.complete(Ending::Complete);
             Attempt::Answered(builder.body(body))
         }

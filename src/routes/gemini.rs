@@ -15,6 +15,26 @@ use switchyard_actors::session::gemini_session;
 use switchyard_actors::{AccountKind, Platform};
 
 const ACTIONS: [&str; 3] = ["generateContent", "streamGenerateContent", "countTokens"];
+/// Code Assist methods Gemini CLI calls; anything else is not relayed with a shared account.
+const INTERNAL_METHODS: [&str; 7] = [
+    "generateContent",
+    "streamGenerateContent",
+    "countTokens",
+    "loadCodeAssist",
+    "onboardUser",
+    "listExperiments",
+    "retrieveUserQuota",
+];
+
+/// A model name safe to put in an upstream path: no `/`, `?`, `#`, `%` or `..` can reach the URL
+/// (the path segment arrives percent-decoded).
+fn valid_model(m: &str) -> bool {
+    let mut chars = m.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+        && !m.contains("..")
+        && m.len() <= 128
+}
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     for prefix in ["/gemini", ""] {
@@ -63,7 +83,7 @@ async fn generate(
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
     let (model, action) = match path.rsplit_once(':') {
-        Some((m, a)) if !m.is_empty() && ACTIONS.contains(&a) => (m.to_owned(), a.to_owned()),
+        Some((m, a)) if valid_model(m) && ACTIONS.contains(&a) => (m.to_owned(), a.to_owned()),
         _ => {
             return Err(fail(ApiError::RouteNotFound {
                 method: "POST".into(),
@@ -108,7 +128,7 @@ async fn internal(
     method: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
     let method = method.into_inner();
-    if method.is_empty() || !method.bytes().all(|b| b.is_ascii_alphanumeric()) {
+    if !INTERNAL_METHODS.contains(&method.as_str()) {
         return Err(fail(ApiError::RouteNotFound {
             method: "POST".into(),
             path: req.path().to_owned(),
@@ -164,4 +184,31 @@ async fn models(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<HttpR
         })
         .collect();
     Ok(HttpResponse::Ok().json(json!({ "models": models })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::valid_model;
+
+    #[test]
+    fn only_plain_model_names_reach_the_upstream_path() {
+        assert!(
+            valid_model("gemini-2.5-flash")
+                && valid_model("gemini-3.1-pro-preview")
+                && valid_model("tuned_x")
+        );
+        for bad in [
+            "",
+            "x/../../cachedContents?",
+            "a?b",
+            "a#b",
+            "a%2Fb",
+            "../x",
+            "a..b",
+            "-x",
+            "a b",
+        ] {
+            assert!(!valid_model(bad), "{bad}");
+        }
+    }
 }

@@ -99,7 +99,7 @@ impl<'a> ClaudeRequestView<'a> {
             .and_then(|m| m.user_id.as_deref())
             .and_then(session_from_user_id)
         {
-            return Some(SessionId::new(id));
+            return Some(verbatim_or_hashed(id));
         }
         let hash = |s: String| {
             Some(s)
@@ -111,6 +111,20 @@ impl<'a> ClaudeRequestView<'a> {
         hash(cacheable_content(&system, messages))
             .or_else(|| hash(system_text(&system)))
             .or_else(|| hash(first_message_text(messages).unwrap_or_default()))
+    }
+}
+
+/// Claude Code's session ids (UUIDs) are kept as they are, like the original; anything longer or
+/// stranger is hashed, so a client cannot make switchyard store arbitrary strings as binding keys.
+fn verbatim_or_hashed(id: String) -> SessionId {
+    let plain = id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if plain {
+        SessionId::new(id)
+    } else {
+        SessionId::hashed(&id, 32)
     }
 }
 
@@ -219,6 +233,21 @@ mod tests {
         let no_device = r#"{"device_id":"","session_id":"abc"}"#;
         let body = json!({"messages":[{"role":"user","content":"hi"}],"metadata":{"user_id":no_device}});
         assert_eq!(sid(body).unwrap().len(), 32, "falls through to the content hash");
+    }
+
+    #[test]
+    fn long_or_odd_session_ids_are_hashed() {
+        let huge = "a".repeat(10_000);
+        let uid = format!(r#"{{"device_id":"d","session_id":"{huge}"}}"#);
+        let got = sid(json!({"messages":[],"metadata":{"user_id":uid}})).unwrap();
+        assert_eq!(got.len(), 32);
+        let odd = r#"{"device_id":"d","session_id":"claude:x/../y"}"#;
+        assert_eq!(
+            sid(json!({"messages":[],"metadata":{"user_id":odd}}))
+                .unwrap()
+                .len(),
+            32
+        );
     }
 
     #[test]

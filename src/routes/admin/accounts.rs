@@ -17,9 +17,9 @@ use switchyard_actors::{
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OAuthInput {
-    access_token: String,
+    access_token: Secret,
     #[serde(default)]
-    refresh_token: Option<String>,
+    refresh_token: Option<Secret>,
     #[serde(default)]
     expires_at: Option<Millis>,
 }
@@ -36,7 +36,7 @@ pub struct NewAccount {
     #[serde(default)]
     base_url: Option<String>,
     #[serde(default)]
-    api_key: Option<String>,
+    api_key: Option<Secret>,
     #[serde(default)]
     oauth: Option<OAuthInput>,
     #[serde(default)]
@@ -60,7 +60,7 @@ pub struct AccountUpdate {
     #[serde(flatten)]
     fields: AccountPatch,
     #[serde(default)]
-    api_key: Option<String>,
+    api_key: Option<Secret>,
     #[serde(default)]
     oauth: Option<OAuthInput>,
 }
@@ -139,25 +139,25 @@ fn view(a: &Account, entry: Option<&Entry>, slots: u32, now: Millis) -> AccountV
 }
 
 fn credentials_from(
-    api_key: Option<String>,
+    api_key: Option<Secret>,
     oauth: Option<OAuthInput>,
 ) -> Result<Option<Credentials>, ApiError> {
     match (api_key, oauth) {
         (Some(_), Some(_)) => Err(ApiError::BadRequest(
             "give either api_key or oauth, not both".into(),
         )),
-        (Some(k), None) if k.trim().is_empty() => {
+        (Some(k), None) if k.expose().trim().is_empty() => {
             Err(ApiError::BadRequest("api_key must not be empty".into()))
         }
         (Some(k), None) => Ok(Some(Credentials::ApiKey {
-            key: Secret::new(k.trim()),
+            key: Secret::new(k.expose().trim()),
         })),
-        (None, Some(o)) if o.access_token.trim().is_empty() => Err(ApiError::BadRequest(
+        (None, Some(o)) if o.access_token.expose().trim().is_empty() => Err(ApiError::BadRequest(
             "oauth.access_token must not be empty".into(),
         )),
         (None, Some(o)) => Ok(Some(Credentials::OAuth(OAuthTokens {
-            access_token: Secret::new(o.access_token),
-            refresh_token: o.refresh_token.filter(|r| !r.is_empty()).map(Secret::new),
+            access_token: o.access_token,
+            refresh_token: o.refresh_token.filter(|r| !r.is_empty()),
             expires_at: o.expires_at,
         }))),
         (None, None) => Ok(None),
@@ -321,6 +321,7 @@ pub async fn update(
         .ok_or_else(|| fail(ApiError::NotFound(format!("account {id}"))))?;
     if let Some(c) = creds {
         state.store.set_credentials(&aid, &c).await.map_err(fail)?;
+        state.oauth.forget(&aid);
         updated.credentials = c;
     }
     republish(&state).await.map_err(fail)?;
@@ -339,6 +340,7 @@ pub async fn remove(_: Admin, state: web::Data<AppState>, id: web::Path<String>)
         .delete_account(&AccountId::new(id.as_str()))
         .await
         .map_err(fail)?;
+    state.oauth.forget(&AccountId::new(id.as_str()));
     if !existed {
         return Err(fail(ApiError::NotFound(format!("account {id}"))));
     }
