@@ -25,20 +25,31 @@ use switchyard_actors::{
 
 const SIZES: [usize; 3] = [1, 100, 10_000];
 
-/// What a single-thread measurement counts: wall time (default), or with
-/// `SWITCHYARD_BENCH_CLOCK=thread-cpu` the time the driving thread spent on a CPU. The driving
-/// thread runs the callers and every actor there, so on a shared, busy machine its CPU time is
-/// the work done, without the time other processes held the core.
+/// What a measurement counts: wall time (default), or with `SWITCHYARD_BENCH_CLOCK=thread-cpu`
+/// time spent on a CPU. In the single-thread layouts the driving thread runs the callers and
+/// every actor, so its CPU time is the work done, without the time other processes held the core
+/// of a shared, busy machine. The two-thread layouts then count the CPU time of every thread of
+/// the process, summed (the work of both threads, wake-ups and context switches included).
 #[derive(Clone, Copy)]
 enum Stopwatch {
     Wall(Instant),
     ThreadCpu(Duration),
+    ProcessCpu(Duration),
 }
 
 impl Stopwatch {
+    /// For a measurement where the driving thread does all the work.
     fn start() -> Self {
         match std::env::var("SWITCHYARD_BENCH_CLOCK").as_deref() {
             Ok("thread-cpu") => Stopwatch::ThreadCpu(thread_cpu_time()),
+            _ => Stopwatch::Wall(Instant::now()),
+        }
+    }
+
+    /// For a measurement with threads besides the driving one at work.
+    fn start_all_threads() -> Self {
+        match std::env::var("SWITCHYARD_BENCH_CLOCK").as_deref() {
+            Ok("thread-cpu") => Stopwatch::ProcessCpu(process_cpu_time()),
             _ => Stopwatch::Wall(Instant::now()),
         }
     }
@@ -47,8 +58,19 @@ impl Stopwatch {
         match self {
             Stopwatch::Wall(at) => at.elapsed(),
             Stopwatch::ThreadCpu(at) => thread_cpu_time().saturating_sub(at),
+            Stopwatch::ProcessCpu(at) => process_cpu_time().saturating_sub(at),
         }
     }
+}
+
+/// On-CPU time of every thread of this process, summed (`/proc/self/task/*/schedstat`).
+fn process_cpu_time() -> Duration {
+    let tasks = std::fs::read_dir("/proc/self/task").expect("/proc/self/task (Linux)");
+    let nanos: u64 = tasks
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum();
+    Duration::from_nanos(nanos)
 }
 
 /// On-CPU time of the calling thread (Linux: the first field of `/proc/thread-self/schedstat`).
@@ -132,9 +154,8 @@ impl Bench {
     fn concurrent(&self, req: &SelectAccount, iters: u64) -> Duration {
         self.system.block_on(async {
             let per = iters.div_ceil(IN_FLIGHT as u64);
-            // Two threads at work when the actors have their own: wall time then.
             let start = match self.arbiter {
-                Some(_) => Stopwatch::Wall(Instant::now()),
+                Some(_) => Stopwatch::start_all_threads(),
                 None => Stopwatch::start(),
             };
             futures::future::join_all((0..IN_FLIGHT).map(|_| async {
@@ -233,7 +254,8 @@ fn select_throughput(c: &mut Criterion) {
 }
 
 /// Sequential select + drop at 100 accounts when the pool is on another thread: all actors
-/// there, or local schedulers on the callers' thread. Two threads at work: wall time.
+/// there, or local schedulers on the callers' thread. Two threads at work: wall time, or the
+/// CPU time of both with `SWITCHYARD_BENCH_CLOCK=thread-cpu`.
 fn select_round_trip_cross_thread(c: &mut Criterion) {
     let mut g = c.benchmark_group("select_round_trip_cross_thread_100_accounts");
     g.throughput(Throughput::Elements(1));
@@ -249,7 +271,7 @@ fn select_round_trip_cross_thread(c: &mut Criterion) {
                 let bench = bench();
                 b.iter_custom(|iters| {
                     bench.system.block_on(async {
-                        let start = Instant::now();
+                        let start = Stopwatch::start_all_threads();
                         for _ in 0..iters {
                             let selection = bench.scheduling.select(req.clone()).await.expect("selected");
                             drop(selection);
@@ -383,7 +405,7 @@ fn baseline(c: &mut Criterion) {
             b.iter_custom(|iters| {
                 system.block_on(async {
                     let per = iters.div_ceil(IN_FLIGHT as u64);
-                    let start = Instant::now();
+                    let start = Stopwatch::start_all_threads();
                     futures::future::join_all((0..IN_FLIGHT).map(|_| async {
                         for i in 0..per {
                             std::hint::black_box(remote.send(Bare(i)).await.expect("answer"));

@@ -1,7 +1,7 @@
 //! A held concurrency slot. Dropping the [`Lease`] releases the slot exactly once, whichever
 //! way the request ended (finished, failed, client gone, task panicked).
 use crate::domain::AccountId;
-use crate::pool::{AccountPool, PoolView, ReleaseSlot};
+use crate::pool::{AccountPool, FlushReleases, PoolView, ReleaseSlot};
 use actix::Addr;
 use rand::Rng;
 use std::fmt;
@@ -101,18 +101,15 @@ impl fmt::Debug for Lease {
 
 impl Drop for Lease {
     fn drop(&mut self) {
-        // Stop renewing at once; the store release follows through the pool's mailbox.
+        // Stop renewing at once; the store release follows through the pool.
         self.view.live_leases.remove(&self.id);
-        let msg = ReleaseSlot {
-            account: self.account.clone(),
-            lease: self.id.clone(),
-        };
-        if self.pool.connected() {
-            // `do_send` ignores the mailbox bound on purpose: a release must never be dropped.
-            self.pool.do_send(msg);
-        } else {
+        let (account, lease) = (self.account.clone(), self.id.clone());
+        if !self.pool.connected() {
             // The actor system is gone (shutdown): release straight through the store.
-            self.view.release_directly(msg);
+            self.view.release_directly(ReleaseSlot { account, lease });
+        } else if self.view.queue_release(account, lease) {
+            // `do_send` ignores the mailbox bound on purpose: a release must never be dropped.
+            self.pool.do_send(FlushReleases);
         }
     }
 }

@@ -5,6 +5,11 @@
 //! [`sticky::StickySessions`] owns session bindings, and one [`scheduler::Scheduler`] per platform
 //! applies the selection rules. State goes through the [`store::Store`] contract so the same actors
 //! run on the embedded store or on Redis. Nothing here speaks HTTP.
+//!
+//! [`Scheduling`] is the handle callers use. [`Scheduling::local`] gives a worker thread its own
+//! scheduler actors (selections then stay on that thread) over the one shared pool, and
+//! [`Scheduling::hold_slot`] takes concurrency slots for holders other than accounts (the
+//! server's per-key limit) through the same leases.
 #![forbid(unsafe_code)]
 #![deny(rust_2018_idioms)]
 

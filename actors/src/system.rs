@@ -265,7 +265,13 @@ impl Scheduling {
                 lease_ttl_ms: core.lease_ttl_ms(),
                 now: core.clock.now_ms(),
             };
-            let Some(grant) = core.store.acquire_slot(&req).await? else {
+            let mut grant = core.store.acquire_slot(&req).await?;
+            // At the limit: slots dropped a moment ago may still wait for the pool's next release
+            // flush. Hand them to the store now and try once more, so a free slot is never refused.
+            if grant.is_none() && core.view.release_queued_now().await {
+                grant = core.store.acquire_slot(&req).await?;
+            }
+            let Some(grant) = grant else {
                 return Ok(None);
             };
             Ok(Some(Lease::held(

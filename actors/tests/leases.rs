@@ -166,3 +166,65 @@ async fn slot_counts_never_exceed_the_limit_while_requests_come_and_go() {
     assert!(granted.get() > 0);
     h.settle_counts(&[]).await;
 }
+
+#[actix_rt::test]
+async fn leases_dropped_on_many_threads_at_once_are_all_released() {
+    // Drops queue their slot and wake the pool once per batch: no slot may be left behind
+    // whichever way the drops and the pool's flushes interleave.
+    let h = start().await;
+    h.add([claude("a", h.now())]).await;
+    for round in 0..20 {
+        let mut held = Vec::new();
+        for _ in 0..200 {
+            held.push(h.select(claude_req()).await.unwrap());
+        }
+        h.settle_counts(&[("a", 200)]).await;
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(8));
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let part: Vec<_> = held.drain(..25).collect();
+                let barrier = barrier.clone();
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    for s in part {
+                        drop(s);
+                        std::thread::yield_now();
+                    }
+                })
+            })
+            .collect();
+        // Keep the pool busy flushing while the threads drop.
+        while !threads.iter().all(|t| t.is_finished()) {
+            actix_rt::task::yield_now().await;
+        }
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(h.scheduling.live_leases(), 0, "round {round}");
+        h.settle_counts(&[]).await;
+    }
+}
+
+#[actix_rt::test]
+async fn a_slot_dropped_a_moment_ago_is_never_refused() {
+    // Releases reach the store in batches (at most one flush per millisecond while they keep
+    // coming); a selection that finds every candidate full first hands the queued releases on
+    // itself. Here on one thread, and with the drop on another arbiter's thread.
+    let h = start().await;
+    let mut a = claude("a", h.now());
+    a.max_concurrency = 1;
+    h.add([a]).await;
+    for i in 0..2_000 {
+        let s = h.select(claude_req()).await;
+        assert!(s.is_ok(), "selection {i}: {s:?}");
+    }
+    let arbiter = actix_rt::Arbiter::new();
+    for i in 0..200 {
+        let s = h.select(claude_req()).await;
+        let s = s.unwrap_or_else(|e| panic!("selection {i} after a drop elsewhere: {e:?}"));
+        on_arbiter(&arbiter.handle(), move || async move { drop(s) }).await;
+    }
+    h.settle_counts(&[]).await;
+    arbiter.stop();
+    arbiter.join().unwrap();
+}

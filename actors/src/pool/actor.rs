@@ -12,7 +12,7 @@ use crate::supervise::{ActorFault, InjectPanic, Ping, RestartCounter, guarded};
 use actix::prelude::*;
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub(crate) const NAME: &str = "AccountPool";
 
@@ -31,7 +31,15 @@ pub struct AccountPool {
     /// Health writes sent to the store and not yet done: until they land, the store's health
     /// is older than ours and a refresh must not replace ours with it.
     health_writes_in_flight: u32,
+    /// When queued releases were last handed to the store.
+    last_release_flush: Option<Instant>,
+    /// A flush is scheduled for later (see [`FlushReleases`]).
+    release_flush_deferred: bool,
 }
+
+/// Queued releases are handed to the store at most once per this gap while releases keep
+/// coming; after a quiet gap, at once. See [`FlushReleases`].
+pub(crate) const RELEASE_FLUSH_GAP: Duration = Duration::from_millis(1);
 
 impl AccountPool {
     pub(crate) fn new(
@@ -53,6 +61,26 @@ impl AccountPool {
             records_version: None,
             health_epoch: 0,
             health_writes_in_flight: 0,
+            last_release_flush: None,
+            release_flush_deferred: false,
+        }
+    }
+
+    /// Hands every queued release to the store.
+    fn flush_releases(&mut self) {
+        self.last_release_flush = Some(Instant::now());
+        let batch = self.view.take_releases();
+        if batch.is_empty() {
+            return;
+        }
+        let store = self.store.clone();
+        let mut releasing = Box::pin(async move { super::view::release_all(&*store, &batch).await });
+        // A store that answers at once (the memory store) is done here, so no acquisition can
+        // fall between taking the batch and the slots being free; a networked one goes on in
+        // a task (polled again there, with a real waker).
+        let mut cx = std::task::Context::from_waker(futures::task::noop_waker_ref());
+        if releasing.as_mut().poll(&mut cx).is_pending() {
+            actix::spawn(releasing);
         }
     }
 
@@ -217,6 +245,10 @@ impl Actor for AccountPool {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         ctx.set_mailbox_capacity(self.settings.actors.pool.mailbox_capacity);
+        // After a restart: a deferred flush died with the old context, and no lease sends
+        // another while one is marked on its way. Release whatever is queued now.
+        self.release_flush_deferred = false;
+        self.flush_releases();
         // Hold the mailbox until state is rebuilt: no selection sees a half-loaded pool.
         ctx.wait(self.reload().map(|res, _act, _ctx| {
             if let Err(e) = res {
@@ -250,7 +282,8 @@ impl Supervised for AccountPool {
     }
 }
 
-/// Gives back one slot. Sent by [`crate::Lease`]'s `Drop`.
+/// Gives back one slot in the store. A dropped [`crate::Lease`] queues its slot in the pool view
+/// and sends [`FlushReleases`]; this message releases one slot directly.
 #[derive(Debug, Clone, Message)]
 #[rtype(result = "()")]
 pub struct ReleaseSlot {
@@ -271,6 +304,37 @@ impl Handler<ReleaseSlot> for AccountPool {
                 }
             });
         });
+    }
+}
+
+/// Releases, in the store, every slot queued by dropped leases. Sent by a [`crate::Lease`]'s
+/// `Drop` when no flush is on its way yet, so one message serves every lease dropped meanwhile,
+/// on any thread. Each message from another thread costs that thread a wake-up of the pool's
+/// arbiter (a syscall and often a context switch): while releases keep coming, the pool
+/// therefore flushes at most once per millisecond, and leases dropped in between
+/// ride along without a message. After a quiet gap a release is handed on at once.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "()")]
+pub struct FlushReleases;
+
+impl Handler<FlushReleases> for AccountPool {
+    type Result = ();
+
+    fn handle(&mut self, _: FlushReleases, ctx: &mut Context<Self>) {
+        if self.release_flush_deferred {
+            return;
+        }
+        let since = self.last_release_flush.map(|at| at.elapsed());
+        match since {
+            Some(since) if since < RELEASE_FLUSH_GAP => {
+                self.release_flush_deferred = true;
+                ctx.run_later(RELEASE_FLUSH_GAP - since, |act, _| {
+                    act.release_flush_deferred = false;
+                    act.flush_releases();
+                });
+            }
+            _ => self.flush_releases(),
+        }
     }
 }
 

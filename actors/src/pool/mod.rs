@@ -4,7 +4,7 @@ mod outcome;
 mod snapshot;
 mod view;
 
-pub use actor::{AccountPool, MarkOutcome, ReleaseSlot, ReloadAccounts, SlotCounts};
+pub use actor::{AccountPool, FlushReleases, MarkOutcome, ReleaseSlot, ReloadAccounts, SlotCounts};
 
 pub(crate) fn actor_name() -> &'static str {
     actor::NAME

@@ -11,6 +11,7 @@ use dashmap::DashMap;
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 pub struct PoolView {
     snapshot: ArcSwap<PoolSnapshot>,
@@ -19,6 +20,13 @@ pub struct PoolView {
     pub(crate) lease_ids: LeaseIds,
     /// Last-used times not yet written to the store.
     pub(crate) unflushed_use: Mutex<HashMap<AccountId, Millis>>,
+    /// Slots given back by dropped leases, waiting for the pool to release them in the store.
+    /// Leases are dropped on every thread; queueing them and waking the pool once per batch
+    /// spares each drop a cross-thread wake-up of the pool's arbiter.
+    released: Mutex<Vec<(AccountId, LeaseId)>>,
+    /// A [`FlushReleases`](super::actor::FlushReleases) is on its way to the pool and has not
+    /// taken the queue yet.
+    flush_sent: AtomicBool,
     pub(crate) store: Arc<dyn Store>,
 }
 
@@ -30,6 +38,8 @@ impl PoolView {
             live_leases: DashMap::new(),
             lease_ids: LeaseIds::default(),
             unflushed_use: Mutex::default(),
+            released: Mutex::default(),
+            flush_sent: AtomicBool::new(false),
             store,
         }
     }
@@ -54,6 +64,33 @@ impl PoolView {
         self.unflushed_use.lock().insert(account.clone(), now);
     }
 
+    /// Queues a slot for release. Answers whether the caller must send the pool a
+    /// `FlushReleases` (none is on its way yet).
+    pub(crate) fn queue_release(&self, account: AccountId, lease: LeaseId) -> bool {
+        self.released.lock().push((account, lease));
+        !self.flush_sent.swap(true, Ordering::AcqRel)
+    }
+
+    /// Takes the queued releases (the pool, handling `FlushReleases`). The flag is cleared
+    /// first: a slot queued after that sends a new flush, so none is ever left behind.
+    pub(crate) fn take_releases(&self) -> Vec<(AccountId, LeaseId)> {
+        self.flush_sent.store(false, Ordering::Release);
+        std::mem::take(&mut *self.released.lock())
+    }
+
+    /// Hands the queued releases to the store from the caller's task, without waiting for the
+    /// pool's next flush: an acquisition found every candidate full while dropped slots were
+    /// still queued, and must not be refused for a slot that is already free. Answers whether
+    /// any release was queued.
+    pub(crate) async fn release_queued_now(&self) -> bool {
+        let batch = self.take_releases();
+        if batch.is_empty() {
+            return false;
+        }
+        release_all(&*self.store, &batch).await;
+        true
+    }
+
     /// Release path for a lease dropped after the actor system stopped.
     pub(crate) fn release_directly(&self, msg: ReleaseSlot) {
         let store = self.store.clone();
@@ -68,5 +105,13 @@ impl PoolView {
             }
             Err(_) => futures::executor::block_on(fut),
         }
+    }
+}
+
+/// Releases `batch` in the store, in one call. A failure is logged: the leases' TTL frees the
+/// slots anyway.
+pub(crate) async fn release_all(store: &dyn Store, batch: &[(AccountId, LeaseId)]) {
+    if let Err(e) = store.release_leases(batch).await {
+        tracing::warn!(leases = batch.len(), error = %e, "slot release failed; the slots will expire");
     }
 }

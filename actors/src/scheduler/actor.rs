@@ -117,12 +117,10 @@ fn take_slot(
         {
             plan.promote(&bound);
         }
-        loop {
+        let mut chunk = plan.next_chunk(per_call);
+        let mut flushed = false;
+        while !chunk.is_empty() {
             let lease = view.lease_ids.next();
-            let chunk = plan.next_chunk(per_call);
-            if chunk.is_empty() {
-                break;
-            }
             let req = SlotRequest {
                 candidates: &chunk,
                 sticky: plan.sticky_key.as_deref().map(|key| StickyRequest {
@@ -134,11 +132,20 @@ fn take_slot(
                 now,
             };
             let Some(grant) = store.acquire_slot(&req).await? else {
+                // Every candidate of the chunk is full. Slots of leases dropped a moment ago may
+                // still wait for the pool's next release flush: hand them to the store now and
+                // offer the chunk again (once per selection).
+                if !flushed && view.release_queued_now().await {
+                    flushed = true;
+                } else {
+                    chunk = plan.next_chunk(per_call);
+                }
                 continue;
             };
             // From here the slot is ours: the guard releases it on every path.
             let lease = Lease::held(grant.account.clone(), lease, pool.clone(), view.clone());
             let Some(entry) = plan.snapshot.get(&grant.account) else {
+                chunk = plan.next_chunk(per_call);
                 continue;
             };
             let account = entry.account.clone();

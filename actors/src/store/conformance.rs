@@ -373,6 +373,41 @@ pub async fn slot_count_answers_for_one_holder(s: Arc<dyn Store>) {
     assert_eq!(one("count-a").await, 0);
 }
 
+/// `release_leases` releases exactly the leases of the batch, across holders, and ignores
+/// leases that are unknown or already released.
+pub async fn release_leases_releases_a_batch(s: Arc<dyn Store>) {
+    let (a, b) = (cands(&[("batch-a", 0)]), cands(&[("key:batch-b", 0)]));
+    let leases: Vec<LeaseId> = (400..406).map(lease).collect();
+    for l in &leases[..4] {
+        acquire(&*s, &a, None, l, 60_000).await.unwrap();
+    }
+    for l in &leases[4..] {
+        acquire(&*s, &b, None, l, 60_000).await.unwrap();
+    }
+    let (ida, idb) = (AccountId::new("batch-a"), AccountId::new("key:batch-b"));
+    let batch = vec![
+        (ida.clone(), leases[0].clone()),
+        (ida.clone(), leases[1].clone()),
+        (idb.clone(), leases[4].clone()),
+        (ida.clone(), lease(499)),
+        (AccountId::new("batch-nobody"), leases[2].clone()),
+    ];
+    s.release_leases(&batch).await.unwrap();
+    assert_eq!(count(&*s, "batch-a").await, 2, "leases 402 and 403 stay");
+    assert_eq!(count(&*s, "key:batch-b").await, 1);
+    s.release_leases(&batch).await.unwrap();
+    s.release_leases(&[]).await.unwrap();
+    assert_eq!(count(&*s, "batch-a").await, 2, "idempotent");
+    let rest = vec![
+        (ida.clone(), leases[2].clone()),
+        (ida, leases[3].clone()),
+        (idb, leases[5].clone()),
+    ];
+    s.release_leases(&rest).await.unwrap();
+    assert_eq!(count(&*s, "batch-a").await, 0);
+    assert_eq!(count(&*s, "key:batch-b").await, 0);
+}
+
 /// Instantiates every conformance check as a test for one backend.
 /// `$make` is an async expression returning `Arc<dyn Store>` (a fresh, empty store).
 #[macro_export]
@@ -382,7 +417,8 @@ macro_rules! conformance_tests {
             accounts_round_trip, groups_round_trip, health_round_trip, sticky_bindings_expire,
             acquire_respects_limits, unlimited_accounts_take_any_number,
             acquire_honours_and_rebinds_sessions, leases_expire_unless_renewed,
-            concurrent_acquisition_never_exceeds_limits, slot_count_answers_for_one_holder);
+            concurrent_acquisition_never_exceeds_limits, slot_count_answers_for_one_holder,
+            release_leases_releases_a_batch);
     };
     (@each $make:expr; $($name:ident),*) => {
         $(

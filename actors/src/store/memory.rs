@@ -1,4 +1,4 @@
-//! In-memory [`Store`](super::Store): the whole contract in process maps. Used by tests, by
+//! In-memory [`Store`]: the whole contract in process maps. Used by tests, by
 //! benchmarks, and by the embedded backend for the transient half of state (leases, sticky
 //! bindings, health), where losing it on restart is acceptable.
 use super::*;
@@ -249,6 +249,19 @@ impl SlotStore for MemoryStore {
             m.remove(lease);
             if m.is_empty() {
                 s.slots.remove(account);
+            }
+        }
+        Ok(())
+    }
+
+    async fn release_leases(&self, leases: &[(AccountId, LeaseId)]) -> StoreResult<()> {
+        let mut s = self.sched.lock();
+        for (account, lease) in leases {
+            if let Some(m) = s.slots.get_mut(account) {
+                m.remove(lease);
+                if m.is_empty() {
+                    s.slots.remove(account);
+                }
             }
         }
         Ok(())

@@ -160,6 +160,13 @@ pub trait SlotStore: Send + Sync {
     ) -> StoreResult<()>;
     /// Idempotent.
     async fn release_lease(&self, account: &AccountId, lease: &LeaseId) -> StoreResult<()>;
+    /// Releases a batch of leases (the pool hands dropped leases on in batches). Idempotent.
+    /// The default issues every release at once; backends should do the batch in one
+    /// operation (one lock, one pipeline).
+    async fn release_leases(&self, leases: &[(AccountId, LeaseId)]) -> StoreResult<()> {
+        let releases = leases.iter().map(|(a, l)| self.release_lease(a, l));
+        futures::future::join_all(releases).await.into_iter().collect()
+    }
     /// Live (unexpired) leases per account; accounts with none may be absent.
     async fn slot_counts(&self, now: Millis) -> StoreResult<HashMap<AccountId, u32>>;
     /// Live (unexpired) leases of one slot holder (an account, or any other holder id such as
