@@ -115,6 +115,9 @@ impl SlotStore for MeteredStore {
     async fn slot_counts(&self, now: Millis) -> StoreResult<HashMap<AccountId, u32>> {
         self.count(self.inner.slot_counts(now).await)
     }
+    async fn release_leases(&self, leases: &[(AccountId, LeaseId)]) -> StoreResult<()> {
+        self.count(self.inner.release_leases(leases).await)
+    }
     async fn slot_count(&self, holder: &AccountId, now: Millis) -> StoreResult<u32> {
         self.count(self.inner.slot_count(holder, now).await)
     }

@@ -33,6 +33,8 @@ pub struct Metrics {
     slot_limit: IntGaugeVec,
     accounts: IntGaugeVec,
     actor_restarts: IntGaugeVec,
+    actor_messages: IntGaugeVec,
+    actor_timeouts: IntGaugeVec,
     store_ops: IntGaugeVec,
     store_errors: IntGaugeVec,
     pub store_stats: Arc<StoreStats>,
@@ -135,6 +137,13 @@ impl Metrics {
                 &["platform", "state"],
             ),
             actor_restarts: gauge(&r, "actor_restarts", "Supervisor restarts per actor", &["actor"]),
+            actor_messages: gauge(&r, "actor_messages", "Messages sent to each actor", &["actor"]),
+            actor_timeouts: gauge(
+                &r,
+                "actor_timeouts",
+                "Messages to each actor that timed out",
+                &["actor"],
+            ),
             store_ops: gauge(
                 &r,
                 "store_operations",
@@ -186,6 +195,13 @@ impl Metrics {
             self.actor_restarts
                 .with_label_values(&[actor.as_str()])
                 .set(state.scheduling.restarts(actor) as i64);
+            let calls = state.scheduling.call_stats(actor);
+            self.actor_messages
+                .with_label_values(&[actor.as_str()])
+                .set(calls.sent as i64);
+            self.actor_timeouts
+                .with_label_values(&[actor.as_str()])
+                .set(calls.timed_out as i64);
         }
         self.store_ops
             .with_label_values(&["state"])

@@ -201,6 +201,8 @@ async fn metrics_count_known_traffic() {
         1.0
     );
     assert!(series(&m, "switchyard_store_operations", &[]) > 0.0);
+    assert!(series(&m, "switchyard_actor_messages", &["actor=\"ClaudeScheduler\""]) >= 4.0);
+    assert_eq!(series(&m, "switchyard_actor_timeouts", &[]), 0.0);
 }
 
 #[actix_web::test]

@@ -17,6 +17,7 @@ use actix::dev::{MessageResponse, ToEnvelope};
 use actix::prelude::*;
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The actors by name, for supervision drills and readiness checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -69,6 +70,41 @@ struct Core {
     clock: SharedClock,
     settings: Arc<SchedulingSettings>,
     restarts: Restarts,
+    calls: CallStats,
+}
+
+/// Messages sent to each actor through this core's handles, and how many timed out.
+#[derive(Default)]
+struct CallStats {
+    sent: [AtomicU64; 5],
+    timed_out: [AtomicU64; 5],
+}
+
+/// Counts of [`Scheduling::call_stats`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ActorCalls {
+    pub sent: u64,
+    pub timed_out: u64,
+}
+
+impl CallStats {
+    fn record(&self, actor: &str, timed_out: bool) {
+        let Some(i) = ActorName::ALL.iter().position(|a| a.as_str() == actor) else {
+            return;
+        };
+        self.sent[i].fetch_add(1, Ordering::Relaxed);
+        if timed_out {
+            self.timed_out[i].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn get(&self, actor: ActorName) -> ActorCalls {
+        let i = ActorName::ALL.iter().position(|a| *a == actor).unwrap_or(0);
+        ActorCalls {
+            sent: self.sent[i].load(Ordering::Relaxed),
+            timed_out: self.timed_out[i].load(Ordering::Relaxed),
+        }
+    }
 }
 
 /// One set of scheduler actors, each under its own `Supervisor`: the core's own set (on the
@@ -173,6 +209,7 @@ impl Scheduling {
             clock,
             settings,
             restarts,
+            calls: CallStats::default(),
         });
         let schedulers = Arc::new(Schedulers::start(&core, arbiter, false));
         let this = Scheduling { core, schedulers };
@@ -227,9 +264,9 @@ impl Scheduling {
         let a = &self.core.settings.actors;
         let s = &self.schedulers;
         match req.platform {
-            Platform::Claude => call(&s.claude, req, a.claude, "ClaudeScheduler").await?,
-            Platform::Gemini => call(&s.gemini, req, a.gemini, "GeminiScheduler").await?,
-            Platform::OpenAi => call(&s.openai, req, a.openai, "OpenAiScheduler").await?,
+            Platform::Claude => call(&self.core.calls, &s.claude, req, a.claude, "ClaudeScheduler").await?,
+            Platform::Gemini => call(&self.core.calls, &s.gemini, req, a.gemini, "GeminiScheduler").await?,
+            Platform::OpenAi => call(&self.core.calls, &s.openai, req, a.openai, "OpenAiScheduler").await?,
         }
     }
 
@@ -300,6 +337,7 @@ impl Scheduling {
     /// Reports how a request to an account went (cooldowns, §7.1).
     pub async fn mark_outcome(&self, msg: MarkOutcome) -> Result<HealthChange, SelectError> {
         Ok(call(
+            &self.core.calls,
             &self.core.pool,
             msg,
             self.core.settings.actors.pool,
@@ -311,6 +349,7 @@ impl Scheduling {
     /// Accounts or groups changed in the store: republish now. Returns the account count.
     pub async fn reload(&self) -> Result<usize, SelectError> {
         Ok(call(
+            &self.core.calls,
             &self.core.pool,
             ReloadAccounts,
             self.core.settings.actors.pool,
@@ -323,6 +362,7 @@ impl Scheduling {
     /// across all instances sharing the store.
     pub async fn slot_counts(&self) -> Result<HashMap<AccountId, u32>, SelectError> {
         Ok(call(
+            &self.core.calls,
             &self.core.pool,
             SlotCounts,
             self.core.settings.actors.pool,
@@ -351,6 +391,7 @@ impl Scheduling {
         <StickySessions as Actor>::Context: ToEnvelope<StickySessions, M>,
     {
         match call(
+            &self.core.calls,
             &self.core.sticky,
             msg,
             self.core.settings.actors.sticky,
@@ -381,11 +422,19 @@ impl Scheduling {
         let a = &self.core.settings.actors;
         let (c, s) = (&self.core, &self.schedulers);
         match actor {
-            ActorName::AccountPool => call(&c.pool, Ping, a.pool, actor.as_str()).await,
-            ActorName::StickySessions => call(&c.sticky, Ping, a.sticky, actor.as_str()).await,
-            ActorName::ClaudeScheduler => call(&s.claude, Ping, a.claude, actor.as_str()).await,
-            ActorName::GeminiScheduler => call(&s.gemini, Ping, a.gemini, actor.as_str()).await,
-            ActorName::OpenAiScheduler => call(&s.openai, Ping, a.openai, actor.as_str()).await,
+            ActorName::AccountPool => call(&self.core.calls, &c.pool, Ping, a.pool, actor.as_str()).await,
+            ActorName::StickySessions => {
+                call(&self.core.calls, &c.sticky, Ping, a.sticky, actor.as_str()).await
+            }
+            ActorName::ClaudeScheduler => {
+                call(&self.core.calls, &s.claude, Ping, a.claude, actor.as_str()).await
+            }
+            ActorName::GeminiScheduler => {
+                call(&self.core.calls, &s.gemini, Ping, a.gemini, actor.as_str()).await
+            }
+            ActorName::OpenAiScheduler => {
+                call(&self.core.calls, &s.openai, Ping, a.openai, actor.as_str()).await
+            }
         }
     }
 
@@ -395,11 +444,21 @@ impl Scheduling {
         let a = &self.core.settings.actors;
         let (c, s) = (&self.core, &self.schedulers);
         let r = match actor {
-            ActorName::AccountPool => call(&c.pool, InjectPanic, a.pool, actor.as_str()).await,
-            ActorName::StickySessions => call(&c.sticky, InjectPanic, a.sticky, actor.as_str()).await,
-            ActorName::ClaudeScheduler => call(&s.claude, InjectPanic, a.claude, actor.as_str()).await,
-            ActorName::GeminiScheduler => call(&s.gemini, InjectPanic, a.gemini, actor.as_str()).await,
-            ActorName::OpenAiScheduler => call(&s.openai, InjectPanic, a.openai, actor.as_str()).await,
+            ActorName::AccountPool => {
+                call(&self.core.calls, &c.pool, InjectPanic, a.pool, actor.as_str()).await
+            }
+            ActorName::StickySessions => {
+                call(&self.core.calls, &c.sticky, InjectPanic, a.sticky, actor.as_str()).await
+            }
+            ActorName::ClaudeScheduler => {
+                call(&self.core.calls, &s.claude, InjectPanic, a.claude, actor.as_str()).await
+            }
+            ActorName::GeminiScheduler => {
+                call(&self.core.calls, &s.gemini, InjectPanic, a.gemini, actor.as_str()).await
+            }
+            ActorName::OpenAiScheduler => {
+                call(&self.core.calls, &s.openai, InjectPanic, a.openai, actor.as_str()).await
+            }
         };
         Ok(r??)
     }
@@ -407,6 +466,11 @@ impl Scheduling {
     /// How many times the supervisors restarted `actor`. For a scheduler, the total over every
     /// set of this core (its own and every local set), so every handle answers the same; see
     /// [`Scheduling::own_restarts`] for this handle's scheduler alone.
+    /// Messages sent to `actor` through this scheduling core (all handles) and how many timed out.
+    pub fn call_stats(&self, actor: ActorName) -> ActorCalls {
+        self.core.calls.get(actor)
+    }
+
     pub fn restarts(&self, actor: ActorName) -> u64 {
         let r = &self.core.restarts;
         match actor {
@@ -445,6 +509,7 @@ impl Core {
 /// Sends with the actor's timeout; a lost message (actor restarting after a panic) and a
 /// timeout become typed errors instead of a hang.
 async fn call<A, M>(
+    stats: &CallStats,
     addr: &Addr<A>,
     msg: M,
     knobs: ActorKnobs,
@@ -456,7 +521,9 @@ where
     M: Message + Send + 'static,
     M::Result: Send + MessageResponse<A, M>,
 {
-    match addr.send(msg).timeout(knobs.send_timeout()).await {
+    let result = addr.send(msg).timeout(knobs.send_timeout()).await;
+    stats.record(actor, matches!(result, Err(MailboxError::Timeout)));
+    match result {
         Ok(r) => Ok(r),
         Err(MailboxError::Timeout) => Err(SelectError::ActorTimeout {
             actor,

@@ -309,6 +309,10 @@ impl SlotStore for EmbeddedStore {
         self.transient.release_lease(account, lease).await
     }
 
+    async fn release_leases(&self, leases: &[(AccountId, LeaseId)]) -> StoreResult<()> {
+        self.transient.release_leases(leases).await
+    }
+
     async fn slot_counts(&self, now: Millis) -> StoreResult<HashMap<AccountId, u32>> {
         self.transient.slot_counts(now).await
     }

@@ -134,6 +134,21 @@ impl SlotStore for RedisStore {
         .await
     }
 
+    /// One pipeline for a batch of releases (the pool releases dropped leases in batches).
+    async fn release_leases(&self, leases: &[(AccountId, LeaseId)]) -> StoreResult<()> {
+        if leases.is_empty() {
+            return Ok(());
+        }
+        let mut pipe = ::redis::pipe();
+        for (account, lease) in leases {
+            pipe.zrem(self.keys.slots(account.as_str()), lease.as_str())
+                .ignore();
+        }
+        let mut c = self.conn();
+        self.timed("release_leases", async { pipe.query_async::<()>(&mut c).await })
+            .await
+    }
+
     async fn slot_counts(&self, now: Millis) -> StoreResult<HashMap<AccountId, u32>> {
         let accounts = self.slot_accounts("slot_counts").await?;
         if accounts.is_empty() {
