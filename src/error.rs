@@ -339,11 +339,20 @@ impl fmt::Display for ApiFailure {
 
 impl ResponseError for ApiFailure {
     fn status_code(&self) -> StatusCode {
-        self.error.status()
+        // Spending limits: Anthropic-style clients (and the original) expect 402; OpenAI and
+        // Gemini signal an exhausted quota with 429.
+        match (&self.error, self.format) {
+            (ApiError::LimitReached { .. }, ApiFormat::OpenAi | ApiFormat::Gemini)
+                if self.error.status() == StatusCode::PAYMENT_REQUIRED =>
+            {
+                StatusCode::TOO_MANY_REQUESTS
+            }
+            _ => self.error.status(),
+        }
     }
 
     fn error_response(&self) -> HttpResponse {
-        let status = self.error.status();
+        let status = self.status_code();
         let code = self.error.code();
         let body = typed_error_body(
             self.format,

@@ -697,3 +697,39 @@ async fn gemini_paths_cannot_reach_other_upstream_endpoints() {
     );
     assert!(app.mock.requests().is_empty());
 }
+
+#[actix_web::test]
+async fn spending_limits_answer_in_each_apis_own_way() {
+    let app = spawn_app().await;
+    add_responses(&app, "r", "sk-r").await;
+    add_gemini_api(&app, "g", "AIza-g").await;
+    let (_, key) = app
+        .create_key(json!({"limits": {"total_cost_usd": "0.000001"}}))
+        .await;
+    assert_eq!(
+        openai_post(&app, &key, "/v1/responses", &responses_body(false))
+            .await
+            .status(),
+        200
+    );
+    settled(&app).await;
+    let resp = openai_post(&app, &key, "/v1/responses", &responses_body(false)).await;
+    assert_eq!(resp.status(), 429, "OpenAI signals an exhausted quota with 429");
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(
+        (v["error"]["type"].as_str(), v["error"]["code"].as_str()),
+        (Some("insufficient_quota"), Some("total_cost_limit_exceeded"))
+    );
+    let resp = gemini_post(
+        &app,
+        &key,
+        "/gemini/v1beta/models/gemini-2.5-flash:generateContent",
+        &gemini_body(),
+    )
+    .await;
+    assert_eq!(resp.status(), 429);
+    assert_eq!(
+        resp.json::<Value>().await.unwrap()["error"]["status"],
+        "RESOURCE_EXHAUSTED"
+    );
+}
