@@ -146,13 +146,22 @@ impl Application {
         let relay_settings = settings.relay.clone();
         let mut server = HttpServer::new(move || {
             let clients = UpstreamClients::new(&relay_settings).expect("checked at start-up");
+            // The factory runs on each worker's thread: this worker's selections go to scheduler
+            // actors on that thread instead of crossing to the core's arbiter and back.
+            let worker_state = web::Data::new(AppState {
+                scheduling: app_state.scheduling.local(),
+                ..AppState::clone(&app_state)
+            });
             App::new()
                 .wrap(actix_web::middleware::from_fn(crate::middleware::observe))
-                .app_data(app_state.clone())
+                .app_data(worker_state)
                 .app_data(web::Data::new(clients))
                 .configure(routes::configure)
         })
         .disable_signals()
+        // Streams are written chunk by chunk as they arrive: without this, Nagle's algorithm
+        // holds each small write back until the client's delayed ACK (~40 ms) of the previous.
+        .tcp_nodelay(true)
         // A client that closes its side is gone: drop its request (leave a key's queue, abort
         // the upstream call, release the slot) instead of finishing work nobody will read.
         .h1_allow_half_closed(false)

@@ -8,6 +8,9 @@ use std::sync::Arc;
 use switchyard_actors::clock::SharedClock;
 use switchyard_actors::{Scheduling, Store};
 
+/// Cheap to clone (handles and `Arc`s): each HTTP worker holds its own copy, whose
+/// `scheduling` selects through scheduler actors on the worker's thread (see `startup`).
+#[derive(Clone)]
 pub struct AppState {
     pub settings: Arc<Settings>,
     pub scheduling: Scheduling,
@@ -18,6 +21,7 @@ pub struct AppState {
     pub admin: AdminToken,
     pub clock: SharedClock,
     pub metrics: Arc<crate::metrics::Metrics>,
-    pub key_queues: crate::auth::concurrency::KeyQueues,
+    /// Shared by every worker's copy: a key's queue spans the instance.
+    pub key_queues: Arc<crate::auth::concurrency::KeyQueues>,
     pub started: std::time::Instant,
 }

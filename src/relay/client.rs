@@ -3,13 +3,21 @@
 //! fails closed: the request never goes out directly instead.
 use crate::settings::RelaySettings;
 use dashmap::DashMap;
+use parking_lot::Mutex;
+use std::collections::HashMap;
 use std::time::Duration;
 
 pub struct UpstreamClients {
     default: reqwest::Client,
     proxied: DashMap<String, reqwest::Client>,
     connect_timeout: Duration,
+    /// Upstream URLs already parsed: parsing one costs more than the rest of building the
+    /// request, and an account's URLs repeat.
+    urls: Mutex<HashMap<String, reqwest::Url>>,
 }
+
+/// Parsed URLs kept per worker before the cache starts over.
+const MAX_CACHED_URLS: usize = 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -38,7 +46,22 @@ impl UpstreamClients {
             default,
             proxied: DashMap::new(),
             connect_timeout,
+            urls: Mutex::default(),
         })
+    }
+
+    /// `text` parsed (`None`: not a URL).
+    pub fn url(&self, text: &str) -> Option<reqwest::Url> {
+        let mut urls = self.urls.lock();
+        if let Some(url) = urls.get(text) {
+            return Some(url.clone());
+        }
+        let url = reqwest::Url::parse(text).ok()?;
+        if urls.len() >= MAX_CACHED_URLS {
+            urls.clear();
+        }
+        urls.insert(text.to_owned(), url.clone());
+        Some(url)
     }
 
     /// The client for an account: its proxy's, or the default one.

@@ -345,12 +345,13 @@ async fn attempt(
         .with_label_values(&[platform_label])
         .observe(req.received.elapsed().as_secs_f64());
     let sent_at = Instant::now();
-    let send = client
-        .post(&call.url)
-        .headers(call.headers)
-        .body(call.body)
-        .send();
-    let resp = match tokio::time::timeout(idle, send).await {
+    let request = match clients.url(&call.url) {
+        Some(url) => client.post(url),
+        // Not a URL: let the client report it like any failed send.
+        None => client.post(&call.url),
+    };
+    let send = request.headers(call.headers).body(call.body).send();
+    let mut resp = match tokio::time::timeout(idle, send).await {
         Err(_) => {
             mark(state, &account, Outcome::Timeout, &inbound.model).await;
             return Attempt::Failed(Failure::Timeout);
@@ -371,7 +372,8 @@ async fn attempt(
         .with_label_values(&[platform_label])
         .observe(sent_at.elapsed().as_secs_f64());
     let status = StatusCode::from_u16(resp.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
-    let headers = resp.headers().clone();
+    // The body is read through the response afterwards; its headers are not needed there.
+    let headers = std::mem::take(resp.headers_mut());
 
     if worth_another_account(status) {
         let hints = provider.hints(&headers, state.clock.now_ms());

@@ -29,6 +29,10 @@ type Key = (Dimension, String, String);
 /// The most settlements the accounting task applies in one store call.
 pub const SETTLE_BATCH_MAX: usize = 256;
 
+/// How long the accounting task lets settlements gather before it applies them: how far a
+/// key's limit counters may lag behind its finished requests.
+const SETTLE_GATHER: Duration = Duration::from_millis(2);
+
 #[derive(Default)]
 struct Pending {
     counters: HashMap<Key, UsageCounters>,
@@ -128,18 +132,23 @@ impl UsageRecorder {
                         .add(&one);
                 }
             }
-            p.recent
-                .entry(rec.key_id.clone())
-                .or_default()
-                .push(RecentRequest {
-                    at: rec.at,
-                    account_id: rec.account_id.to_string(),
-                    model: rec.model.clone(),
-                    usage: rec.usage,
-                    cost: cost.real,
-                    rated_cost: cost.rated,
-                    client_disconnected: rec.client_disconnected,
-                });
+            let recent = p.recent.entry(rec.key_id.clone()).or_default();
+            recent.push(RecentRequest {
+                at: rec.at,
+                account_id: rec.account_id.to_string(),
+                model: rec.model.clone(),
+                usage: rec.usage,
+                cost: cost.real,
+                rated_cost: cost.rated,
+                client_disconnected: rec.client_disconnected,
+            });
+            // Only a key's newest `recent_keep` are ever kept: without this, a busy key would
+            // hold (and the next flush encode and write) every request of the interval.
+            // Trimmed in steps, not on every request.
+            if recent.len() >= 2 * self.recent_keep.max(1) {
+                let older = recent.len() - self.recent_keep;
+                recent.drain(..older);
+            }
         }
         let settlement = Settlement {
             key_id: rec.key_id.clone(),
@@ -289,6 +298,10 @@ impl UsageRecorder {
                 tokio::select! {
                     s = rx.recv() => {
                         let Some(first) = s else { break };
+                        // A send to a task that is not waiting on the channel wakes nobody: while
+                        // this one sleeps, the request threads queue settlements without waking
+                        // its thread, once per batch instead of once per request under load.
+                        tokio::time::sleep(SETTLE_GATHER).await;
                         let mut settlements = vec![first];
                         while settlements.len() < SETTLE_BATCH_MAX {
                             match rx.try_recv() {
