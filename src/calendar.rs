@@ -1,5 +1,6 @@
 //! Date buckets in one configurable time zone (default UTC), used everywhere usage and cost
 //! are grouped by hour, day, month or week — and for the reset times limits report.
+//! Bucket names are written field by field: `strftime` parsing showed up in the relay's profile.
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Timelike};
 use chrono_tz::Tz;
 use switchyard_actors::clock::Millis;
@@ -54,15 +55,18 @@ impl Calendar {
     }
 
     pub fn hour(&self, ms: Millis) -> String {
-        self.at(ms).format("%Y-%m-%dT%H").to_string()
+        let t = self.at(ms);
+        format!("{:04}-{:02}-{:02}T{:02}", t.year(), t.month(), t.day(), t.hour())
     }
 
     pub fn day(&self, ms: Millis) -> String {
-        self.at(ms).format("%Y-%m-%d").to_string()
+        let t = self.at(ms);
+        format!("{:04}-{:02}-{:02}", t.year(), t.month(), t.day())
     }
 
     pub fn month(&self, ms: Millis) -> String {
-        self.at(ms).format("%Y-%m").to_string()
+        let t = self.at(ms);
+        format!("{:04}-{:02}", t.year(), t.month())
     }
 
     /// The next local midnight after `ms`.
@@ -85,7 +89,13 @@ impl Calendar {
         }
         let start = start_date.and_time(reset_time);
         Week {
-            bucket: start.format("%Y-%m-%dT%H").to_string(),
+            bucket: format!(
+                "{:04}-{:02}-{:02}T{:02}",
+                start.year(),
+                start.month(),
+                start.day(),
+                start.hour()
+            ),
             starts_at: self.local_ms(start),
             next_at: self.local_ms(start + Duration::days(7)),
         }

@@ -26,6 +26,21 @@ use tokio::sync::mpsc;
 
 type Key = (Dimension, String, String);
 
+/// Pending aggregates, looked up by borrowed names: a request adds to twelve of them, and
+/// owning the names for each lookup allocated 24 strings per request.
+type Counters = hashbrown::HashMap<Key, UsageCounters>;
+
+/// A [`Key`] made of borrowed names; hashes as the key does (tuple fields in order, `str`
+/// hashing as `String`).
+#[derive(Hash)]
+struct KeyRef<'a>(Dimension, &'a str, &'a str);
+
+impl hashbrown::Equivalent<Key> for KeyRef<'_> {
+    fn equivalent(&self, key: &Key) -> bool {
+        self.0 == key.0 && self.1 == key.1 && self.2 == key.2
+    }
+}
+
 /// The most settlements the accounting task applies in one store call.
 pub const SETTLE_BATCH_MAX: usize = 256;
 
@@ -35,7 +50,7 @@ const SETTLE_GATHER: Duration = Duration::from_millis(2);
 
 #[derive(Default)]
 struct Pending {
-    counters: HashMap<Key, UsageCounters>,
+    counters: Counters,
     recent: HashMap<String, Vec<RecentRequest>>,
     /// The batch handed to the store and not yet acknowledged (in flight, or failed): retried
     /// under its id before anything newer is sent.
@@ -45,12 +60,12 @@ struct Pending {
 struct Unconfirmed {
     id: BatchId,
     /// `None` once the store acknowledged them.
-    counters: Option<HashMap<Key, UsageCounters>>,
+    counters: Option<Counters>,
     /// Per key, recent requests not yet pushed.
     recent: HashMap<String, Vec<RecentRequest>>,
 }
 
-fn deltas(counters: &HashMap<Key, UsageCounters>) -> Vec<UsageDelta> {
+fn deltas(counters: &Counters) -> Vec<UsageDelta> {
     counters
         .iter()
         .map(|((dimension, id, bucket), c)| UsageDelta {
@@ -126,10 +141,12 @@ impl UsageRecorder {
                 (Dimension::Model, rec.model.as_str()),
             ] {
                 for b in &buckets {
-                    p.counters
-                        .entry((dim, id.to_owned(), b.clone()))
-                        .or_default()
-                        .add(&one);
+                    match p.counters.get_mut(&KeyRef(dim, id, b)) {
+                        Some(c) => c.add(&one),
+                        None => {
+                            p.counters.insert((dim, id.to_owned(), b.clone()), one);
+                        }
+                    }
                 }
             }
             let recent = p.recent.entry(rec.key_id.clone()).or_default();
@@ -219,7 +236,7 @@ impl UsageRecorder {
     /// Stored plus not yet flushed.
     pub async fn usage_of(&self, dimension: Dimension, id: &str, bucket: &str) -> StoreResult<UsageCounters> {
         let mut c = self.store.usage_of(dimension, id, bucket).await?;
-        let key = (dimension, id.to_owned(), bucket.to_owned());
+        let key = KeyRef(dimension, id, bucket);
         let p = self.pending.lock();
         let unconfirmed = p.unconfirmed.as_ref().and_then(|u| u.counters.as_ref());
         for more in [p.counters.get(&key), unconfirmed.and_then(|u| u.get(&key))]
@@ -459,6 +476,33 @@ mod tests {
             Calendar::default(),
             10,
         )
+    }
+
+    #[actix_rt::test]
+    async fn pending_requests_add_up_per_key_account_model_and_bucket() {
+        let store = Arc::new(MemoryUsageStore::new());
+        let r = recorder(store.clone(), Arc::new(MemoryLimitStore::new()));
+        r.record(&record(1), WEEK.into());
+        r.record(&record(2), WEEK.into());
+        // Two requests share every aggregate: 3 dimensions x 4 buckets, each counting both.
+        assert_eq!(r.pending.lock().counters.len(), 12);
+        let day = Bucket::day(&Calendar::default(), AT);
+        for (dimension, id) in [
+            (Dimension::Key, "k"),
+            (Dimension::Account, "acct"),
+            (Dimension::Model, "claude-sonnet-4-5"),
+        ] {
+            for bucket in [Bucket::TOTAL, day.as_str()] {
+                let c = r.usage_of(dimension, id, bucket).await.unwrap();
+                assert_eq!((c.requests, c.input_tokens), (2, 2_003), "{dimension:?} {bucket}");
+            }
+        }
+        r.flush().await.unwrap();
+        let stored = store
+            .usage_of(Dimension::Model, "claude-sonnet-4-5", &day)
+            .await
+            .unwrap();
+        assert_eq!(stored.requests, 2);
     }
 
     #[actix_rt::test]
