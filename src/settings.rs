@@ -231,6 +231,10 @@ pub struct GeminiUpstream {
     /// Gemini CLI's public installed-app OAuth client (Google requires it for refreshes).
     pub oauth_client_id: String,
     pub oauth_client_secret: String,
+    /// Where `switchyard account login gemini` sends the operator to sign in (PKCE).
+    pub authorize_url: String,
+    /// The redirect URI registered for the OAuth client; Code Assist's page shows the code.
+    pub redirect_uri: String,
 }
 
 impl Default for GeminiUpstream {
@@ -242,6 +246,8 @@ impl Default for GeminiUpstream {
             oauth_client_id: "681255809395-oo8ft2oprdrnp9e3aqf6av3hmdib135j.apps.googleusercontent.com"
                 .into(),
             oauth_client_secret: "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".into(),
+            authorize_url: "https://accounts.google.com/o/oauth2/v2/auth".into(),
+            redirect_uri: "https://codeassist.google.com/authcode".into(),
         }
     }
 }
@@ -253,6 +259,11 @@ pub struct OpenAiUpstream {
     pub codex_base_url: String,
     pub token_url: String,
     pub oauth_client_id: String,
+    /// Where `switchyard account login openai` sends the operator to sign in (PKCE).
+    pub authorize_url: String,
+    /// The redirect URI registered for Codex CLI's client: a localhost page that does not load
+    /// here, so the operator pastes its URL back.
+    pub redirect_uri: String,
 }
 
 impl Default for OpenAiUpstream {
@@ -261,6 +272,8 @@ impl Default for OpenAiUpstream {
             codex_base_url: "https://chatgpt.com/backend-api/codex".into(),
             token_url: "https://auth.openai.com/oauth/token".into(),
             oauth_client_id: "app_EMoamEEZ73f0CkXaXp7hrann".into(),
+            authorize_url: "https://auth.openai.com/oauth/authorize".into(),
+            redirect_uri: "http://localhost:1455/auth/callback".into(),
         }
     }
 }

@@ -1,6 +1,6 @@
 //! The operator CLI, run as the real binary against a server spawned on a free port with the
-//! mock upstream: accounts, keys, groups, usage, status, reset, errors, the Claude PKCE login,
-//! imports from provider CLIs' token files and `config check`.
+//! mock upstream: accounts, keys, groups, usage, status, reset, errors, the PKCE logins (Claude,
+//! OpenAI / Codex, Gemini), imports from provider CLIs' token files and `config check`.
 mod support;
 
 use base64::Engine;
@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use support::{ADMIN_TOKEN, TestApp, claude_body, spawn_app};
+use support::{ADMIN_TOKEN, TestApp, claude_body, spawn_app, spawn_app_with};
 use switchyard_actors::{AccountId, Credentials};
 
 const BIN: &str = env!("CARGO_BIN_EXE_switchyard");
@@ -90,9 +90,14 @@ async fn cli_stdin(app: &TestApp, args: &[&str], stdin: &str) -> Run {
     run_raw(with_target(app, args), Some(stdin.to_owned())).await
 }
 
-/// `switchyard account login claude`, answering the printed URL with `answer(url)`.
-async fn login(app: &TestApp, extra: &[&str], answer: fn(&reqwest::Url) -> String) -> (reqwest::Url, Run) {
-    let mut args = vec!["account", "login", "claude"];
+/// `switchyard account login <provider>`, answering the printed URL with `answer(url)`.
+async fn login(
+    app: &TestApp,
+    provider: &str,
+    extra: &[&str],
+    answer: fn(&reqwest::Url) -> String,
+) -> (reqwest::Url, Run) {
+    let mut args = vec!["account", "login", provider];
     args.extend(extra);
     let args = with_target(app, &args);
     actix_web::rt::task::spawn_blocking(move || {
@@ -645,7 +650,7 @@ fn check_pkce(app: &TestApp, url: &reqwest::Url) -> Value {
 #[actix_web::test]
 async fn claude_login_exchanges_the_code_with_pkce_stores_the_tokens_and_refreshes_later() {
     let app = spawn_app().await;
-    let (url, run) = login(&app, &["--name", "sub", "--priority", "3"], |u| {
+    let (url, run) = login(&app, "claude", &["--name", "sub", "--priority", "3"], |u| {
         format!("the-code#{}", query(u, "state"))
     })
     .await;
@@ -723,13 +728,13 @@ async fn claude_login_exchanges_the_code_with_pkce_stores_the_tokens_and_refresh
 #[actix_web::test]
 async fn claude_login_accepts_a_bare_code_and_rejects_a_wrong_state() {
     let app = spawn_app().await;
-    let (_, wrong) = login(&app, &[], |_| "the-code#not-the-state".into()).await;
+    let (_, wrong) = login(&app, "claude", &[], |_| "the-code#not-the-state".into()).await;
     assert_eq!(wrong.code, 1);
     assert!(wrong.stderr.contains("state mismatch"), "{wrong:?}");
     assert!(app.mock.token_requests().is_empty(), "the code was not exchanged");
     assert!(app.state.store.load_accounts().await.unwrap().is_empty());
 
-    let (url, bare) = login(&app, &[], |_| "the-code".into()).await;
+    let (url, bare) = login(&app, "claude", &[], |_| "the-code".into()).await;
     assert!(
         bare.ok()
             .contains("Added claude-official account mock@example.com"),
@@ -767,6 +772,332 @@ async fn claude_login_accepts_a_bare_code_and_rejects_a_wrong_state() {
             .contains("unknown or expired"),
         "{v}"
     );
+}
+
+/// The authorize URL goes to `base` with exactly `expected`, a fresh S256 challenge and a state.
+fn check_authorize_url(url: &reqwest::Url, base: &str, expected: &[(&str, &str)]) {
+    assert_eq!(url.as_str().split('?').next(), Some(base));
+    let challenge = query(url, "code_challenge");
+    let state = query(url, "state");
+    assert_eq!(challenge.len(), 43, "base64url of a SHA-256");
+    assert!(state.len() >= 32, "{state}");
+    let mut want: Vec<(String, String)> = expected
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    want.extend([
+        ("code_challenge".into(), challenge),
+        ("code_challenge_method".into(), "S256".into()),
+        ("state".into(), state),
+    ]);
+    want.sort();
+    let mut got: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+    got.sort();
+    assert_eq!(got, want);
+}
+
+/// A form-encoded code exchange (OpenAI, Google) at `path`: every field, no state, and a verifier
+/// that hashes (S256) to the authorize URL's challenge.
+fn check_form_exchange(
+    app: &TestApp,
+    url: &reqwest::Url,
+    path: &str,
+    code: &str,
+    client_secret: Option<&str>,
+) {
+    let tokens = app.mock.token_requests();
+    assert_eq!(tokens.len(), 1, "one code exchange");
+    let t = &tokens[0];
+    assert_eq!(t.path, path);
+    assert_eq!(
+        t.header("content-type"),
+        Some("application/x-www-form-urlencoded")
+    );
+    assert_eq!(t.param("grant_type").as_deref(), Some("authorization_code"));
+    assert_eq!(t.param("code").as_deref(), Some(code));
+    assert_eq!(t.param("client_id"), Some(query(url, "client_id")));
+    assert_eq!(t.param("redirect_uri"), Some(query(url, "redirect_uri")));
+    assert_eq!(t.param("client_secret").as_deref(), client_secret);
+    assert_eq!(
+        t.param("state"),
+        None,
+        "the state stays between browser and server"
+    );
+    let verifier = t.param("code_verifier").expect("verifier sent");
+    assert!((43..=128).contains(&verifier.len()));
+    assert_eq!(
+        URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes())),
+        query(url, "code_challenge")
+    );
+}
+
+/// The one account `GET /admin/accounts` lists, with no token anywhere in the answer.
+async fn only_account(app: &TestApp) -> Value {
+    let (status, list) = app.admin(reqwest::Method::GET, "/admin/accounts", None).await;
+    assert_eq!(status, 200, "{list}");
+    let text = list.to_string();
+    assert!(
+        !text.contains("mock-at-") && !text.contains("mock-rt-"),
+        "no secret in views: {text}"
+    );
+    assert_eq!(list["accounts"].as_array().map(Vec::len), Some(1), "{list}");
+    list["accounts"][0].clone()
+}
+
+#[actix_web::test]
+async fn openai_login_takes_the_pasted_redirect_url_and_stores_a_codex_account() {
+    let app = spawn_app().await;
+    let (url, run) = login(&app, "openai", &["--priority", "2"], |u| {
+        format!(
+            "http://localhost:1455/auth/callback?code=the-code&scope=openid+profile+email+offline_access&state={}",
+            query(u, "state")
+        )
+    })
+    .await;
+    check_authorize_url(
+        &url,
+        "https://auth.openai.com/oauth/authorize",
+        &[
+            ("response_type", "code"),
+            ("client_id", "app_EMoamEEZ73f0CkXaXp7hrann"),
+            ("redirect_uri", "http://localhost:1455/auth/callback"),
+            ("scope", "openid profile email offline_access"),
+            ("id_token_add_organizations", "true"),
+            ("codex_cli_simplified_flow", "true"),
+        ],
+    );
+    assert!(
+        run.ok().contains("Added openai account mock@example.com ("),
+        "{run:?}"
+    );
+    assert!(run.stderr.contains("whole URL"), "{run:?}");
+    assert!(
+        !run.stdout.contains("mock-at-") && !run.stdout.contains("mock-rt-"),
+        "no token printed"
+    );
+    check_form_exchange(&app, &url, "/oauth/token", "the-code", None);
+
+    let view = only_account(&app).await;
+    assert_eq!(
+        (view["kind"].as_str(), view["credential"].as_str()),
+        (Some("openai"), Some("oauth"))
+    );
+    assert_eq!(view["priority"], 2);
+    assert_eq!(
+        view["extra"]["chatgpt_account_id"], "mock-account",
+        "from the id_token"
+    );
+    assert_eq!(view["extra"]["email"], "mock@example.com");
+
+    // The stored tokens serve Codex, with the ChatGPT account the backend asks for.
+    let key = app.key().await;
+    let resp = app
+        .http
+        .post(app.url("/openai/v1/responses"))
+        .bearer_auth(&key)
+        .json(&json!({"model": "gpt-5", "input": "Say hi"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let up = app.mock.requests().last().unwrap().clone();
+    assert_eq!(up.path, "/backend-api/codex/responses");
+    assert_eq!(up.header("chatgpt-account-id"), Some("mock-account"));
+    assert!(
+        up.header("authorization").unwrap().starts_with("Bearer mock-at-"),
+        "{up:?}"
+    );
+}
+
+#[actix_web::test]
+async fn gemini_login_sends_the_client_secret_and_stores_the_project() {
+    let app = spawn_app().await;
+    let needs_project = cli(&app, &["account", "login", "gemini"]).await;
+    assert_eq!(needs_project.code, 2);
+    assert!(needs_project.stderr.contains("--project-id"), "{needs_project:?}");
+    assert!(needs_project.stdout.is_empty(), "no sign-in started");
+
+    let (url, run) = login(&app, "gemini", &["--project-id", "proj-9", "--json"], |_| {
+        "4/0the-code".into()
+    })
+    .await;
+    check_authorize_url(
+        &url,
+        "https://accounts.google.com/o/oauth2/v2/auth",
+        &[
+            (
+                "client_id",
+                "681255809395-oo8ft2oprdrnp9e3aqf6av3hmdib135j.apps.googleusercontent.com",
+            ),
+            ("redirect_uri", "https://codeassist.google.com/authcode"),
+            ("response_type", "code"),
+            (
+                "scope",
+                "https://www.googleapis.com/auth/cloud-platform \
+                 https://www.googleapis.com/auth/userinfo.email \
+                 https://www.googleapis.com/auth/userinfo.profile",
+            ),
+            ("access_type", "offline"),
+            ("prompt", "consent"),
+        ],
+    );
+    let (_, printed) = run.ok().split_once('\n').expect("URL, then the account");
+    let created: Value = serde_json::from_str(printed).unwrap_or_else(|e| panic!("{e}: {printed}"));
+    assert_eq!(
+        (created["kind"].as_str(), created["name"].as_str()),
+        (Some("gemini"), Some("mock@example.com"))
+    );
+    assert_eq!(created["extra"]["project_id"], "proj-9");
+    assert!(!printed.contains("mock-at-") && !printed.contains("mock-rt-"));
+    check_form_exchange(
+        &app,
+        &url,
+        "/token",
+        "4/0the-code",
+        Some("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"),
+    );
+    let view = only_account(&app).await;
+    assert_eq!(view["id"], created["id"]);
+    assert_eq!(view["credential"], "oauth");
+
+    // The stored tokens serve Code Assist for the project given at login.
+    let key = app.key().await;
+    let resp = app
+        .http
+        .post(app.url("/gemini/v1beta/models/gemini-2.5-pro:generateContent"))
+        .header("x-goog-api-key", &key)
+        .json(&json!({"contents": [{"role": "user", "parts": [{"text": "Hello"}]}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let up = app.mock.requests().last().unwrap().clone();
+    assert_eq!(up.path, "/v1internal:generateContent");
+    assert!(up.header("authorization").unwrap().starts_with("Bearer mock-at-"));
+    assert_eq!(up.json()["project"], "proj-9");
+}
+
+#[actix_web::test]
+async fn openai_and_gemini_logins_refuse_wrong_states_refused_codes_and_unknown_providers() {
+    let app = spawn_app().await;
+    let post = |path: String, body: Value| {
+        let app = &app;
+        async move { app.admin(reqwest::Method::POST, &path, Some(body)).await }
+    };
+    let message = |v: &Value| v["error"]["message"].as_str().unwrap_or_default().to_owned();
+    for provider in ["openai", "gemini"] {
+        let start = format!("/admin/oauth/{provider}/start");
+        let exchange = format!("/admin/oauth/{provider}/exchange");
+
+        // A pasted URL whose state is another login's: refused, not exchanged, session gone.
+        let (status, s) = post(start.clone(), json!({})).await;
+        assert_eq!(status, 200, "{s}");
+        assert_eq!(s["expires_in"], 600);
+        assert!(s.get("code_verifier").is_none() && s.get("verifier").is_none());
+        let before = app.mock.token_requests().len();
+        let body = json!({"session_id": s["session_id"],
+            "code": "http://localhost:1455/auth/callback?code=c&state=not-the-state"});
+        let (status, v) = post(exchange.clone(), body.clone()).await;
+        assert_eq!(
+            (status, v["error"]["type"].as_str()),
+            (400, Some("invalid_request")),
+            "{v}"
+        );
+        assert!(message(&v).contains("state mismatch"), "{v}");
+        assert_eq!(
+            app.mock.token_requests().len(),
+            before,
+            "the code was not exchanged"
+        );
+        let (status, v) = post(exchange.clone(), body).await;
+        assert_eq!(status, 400);
+        assert!(message(&v).contains("unknown or expired"), "{v}");
+
+        // A code the endpoint refuses: its error name, and neither code nor tokens in the answer.
+        let (_, s) = post(start.clone(), json!({})).await;
+        app.mock.fail_next_token_refreshes(1);
+        let (status, v) = post(
+            exchange.clone(),
+            json!({"session_id": s["session_id"], "code": "secret-code-123"}),
+        )
+        .await;
+        assert_eq!(status, 400, "{v}");
+        assert!(
+            message(&v).contains("refused the code (status 400): invalid_grant"),
+            "{v}"
+        );
+        assert!(!v.to_string().contains("secret-code-123"), "{v}");
+        assert_eq!(app.mock.token_requests().len(), before + 1);
+        let (status, _) = post(
+            exchange.clone(),
+            json!({"session_id": s["session_id"], "code": "secret-code-123"}),
+        )
+        .await;
+        assert_eq!(status, 400, "one attempt per session");
+    }
+
+    // A session belongs to the provider it was started for; project_id is Gemini's alone.
+    let (_, s) = post("/admin/oauth/openai/start".into(), json!({})).await;
+    let (status, v) = post(
+        "/admin/oauth/openai/exchange".into(),
+        json!({"session_id": s["session_id"], "code": "c", "project_id": "p"}),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(message(&v).contains("gemini logins only"), "{v}");
+    let (status, v) = post(
+        "/admin/oauth/gemini/exchange".into(),
+        json!({"session_id": s["session_id"], "code": "c"}),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(message(&v).contains("unknown or expired"), "{v}");
+
+    // Unknown providers are a 404 in the admin API's error shape; Claude's paths still work.
+    for path in ["/admin/oauth/github/start", "/admin/oauth/github/exchange"] {
+        let (status, v) = post(path.into(), json!({"session_id": "x", "code": "c"})).await;
+        assert_eq!(
+            (status, v["error"]["type"].as_str()),
+            (404, Some("not_found")),
+            "{v}"
+        );
+        assert!(message(&v).contains("claude, openai or gemini"), "{v}");
+    }
+    let (status, _) = post("/admin/oauth/claude/start".into(), json!({})).await;
+    assert_eq!(status, 200);
+    assert!(app.state.store.load_accounts().await.unwrap().is_empty());
+}
+
+#[actix_web::test]
+async fn an_unreachable_token_endpoint_is_a_502_that_shows_no_code() {
+    let app = spawn_app_with(|s| s.upstream.gemini.token_url = "http://127.0.0.1:1/token".into()).await;
+    let (_, s) = app
+        .admin(
+            reqwest::Method::POST,
+            "/admin/oauth/gemini/start",
+            Some(json!({})),
+        )
+        .await;
+    let (status, v) = app
+        .admin(
+            reqwest::Method::POST,
+            "/admin/oauth/gemini/exchange",
+            Some(json!({"session_id": s["session_id"], "code": "secret-code-456", "project_id": "p"})),
+        )
+        .await;
+    assert_eq!(
+        (status, v["error"]["type"].as_str()),
+        (502, Some("upstream_unreachable")),
+        "{v}"
+    );
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("could not be reached"),
+        "{v}"
+    );
+    assert!(!v.to_string().contains("secret-code-456"), "{v}");
 }
 
 #[actix_web::test]

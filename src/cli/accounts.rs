@@ -93,9 +93,12 @@ pub async fn run(client: &AdminClient, command: AccountCommand, json: bool) -> R
                 )
             })
         }
-        AccountCommand::Login { provider, name, opts } => {
-            login::login(client, provider, name, &opts, json).await
-        }
+        AccountCommand::Login {
+            provider,
+            name,
+            project_id,
+            opts,
+        } => login::login(client, provider, name, project_id, &opts, json).await,
         AccountCommand::Import {
             provider,
             file,

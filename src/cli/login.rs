@@ -1,34 +1,68 @@
 //! Account onboarding for subscription accounts.
 //!
-//! `account login claude`: the server starts an OAuth login with PKCE
-//! (`POST /admin/oauth/claude/start`), the operator opens the URL, signs in and pastes back the
-//! code Claude shows (`code#state`); the server checks the state, exchanges the code and stores
-//! the account (`POST /admin/oauth/claude/exchange`). The verifier never leaves the server.
+//! `account login claude|openai|gemini`: the server starts an OAuth login with PKCE
+//! (`POST /admin/oauth/{provider}/start`), the operator opens the URL, signs in and pastes back
+//! what the provider shows (Claude's `code#state`, Google's code, or for OpenAI the whole
+//! localhost URL the browser was sent to); the server checks the state, exchanges the code and
+//! stores the account (`POST /admin/oauth/{provider}/exchange`). The verifier never leaves the
+//! server.
 //!
 //! `account import claude|codex|gemini`: reads the tokens a provider's own CLI keeps on disk and
 //! adds them through `POST /admin/accounts`.
 use super::accounts::{apply_opts, created};
 use super::client::{AdminClient, CliError};
 use super::{AccountOpts, ImportProvider, LoginProvider};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
+use switchyard::oauth::jwt_claims;
+
+impl LoginProvider {
+    /// The `{provider}` of `/admin/oauth/{provider}/…`.
+    fn path(self) -> &'static str {
+        match self {
+            LoginProvider::Claude => "claude",
+            LoginProvider::OpenAi => "openai",
+            LoginProvider::Gemini => "gemini",
+        }
+    }
+
+    /// What to paste back once signed in.
+    fn paste_hint(self) -> &'static str {
+        match self {
+            LoginProvider::Claude => "the code shown (code#state)",
+            LoginProvider::OpenAi => {
+                "the whole URL from the address bar (the browser is sent to localhost:1455, which \
+                 does not load; that is expected)"
+            }
+            LoginProvider::Gemini => "the authorization code shown",
+        }
+    }
+}
 
 pub async fn login(
     client: &AdminClient,
     provider: LoginProvider,
     name: Option<String>,
+    project_id: Option<String>,
     opts: &AccountOpts,
     json: bool,
 ) -> Result<String, CliError> {
-    let LoginProvider::Claude = provider;
-    let start = client.post("/admin/oauth/claude/start", &json!({})).await?;
+    // Checked before the operator signs in for nothing.
+    let project_id = match (provider, project_id.filter(|p| !p.trim().is_empty())) {
+        (LoginProvider::Gemini, None) => {
+            return Err(CliError::Usage("gemini accounts need --project-id".into()));
+        }
+        (LoginProvider::Gemini, p) => p,
+        (_, Some(_)) => return Err(CliError::Usage("--project-id applies to gemini only".into())),
+        (_, None) => None,
+    };
+    let start_path = format!("/admin/oauth/{}/start", provider.path());
+    let start = client.post(&start_path, &json!({})).await?;
     let (Some(session), Some(url)) = (start["session_id"].as_str(), start["authorize_url"].as_str()) else {
         return Err(CliError::BadAnswer {
-            url: "/admin/oauth/claude/start".into(),
+            url: start_path,
             reason: "no session_id / authorize_url".into(),
         });
     };
@@ -40,8 +74,8 @@ pub async fn login(
         let mut err = std::io::stderr().lock();
         writeln!(
             err,
-            "Open the URL above, sign in and authorize; then paste the code shown (code#state) here \
-             within 10 minutes:"
+            "Open the URL above, sign in and authorize; then paste {} here within 10 minutes:",
+            provider.paste_hint()
         )?;
     }
     let mut line = String::new();
@@ -54,8 +88,13 @@ pub async fn login(
     if let Some(n) = name {
         body["name"] = json!(n);
     }
+    if let Some(p) = project_id {
+        body["project_id"] = json!(p.trim());
+    }
     apply_opts(&mut body, opts)?;
-    let v = client.post("/admin/oauth/claude/exchange", &body).await?;
+    let v = client
+        .post(&format!("/admin/oauth/{}/exchange", provider.path()), &body)
+        .await?;
     Ok(created(&v, json))
 }
 
@@ -130,14 +169,6 @@ fn default_file(provider: ImportProvider) -> Result<PathBuf, CliError> {
 
 fn parse<T: for<'de> Deserialize<'de>>(path: &Path, text: &str, shape: &str) -> Result<T, CliError> {
     serde_json::from_str(text).map_err(|e| CliError::file(path, format!("not {shape}: {e}")))
-}
-
-/// The `exp` claim of a JWT (unix seconds), without checking its signature: only to know when
-/// to refresh.
-fn jwt_claims(token: &str) -> Option<Value> {
-    let payload = token.split('.').nth(1)?;
-    let bytes = URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
-    serde_json::from_slice(&bytes).ok()
 }
 
 fn read_tokens(
@@ -239,6 +270,8 @@ pub async fn import(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
     #[test]
     fn reads_each_cli_token_file() {

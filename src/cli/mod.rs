@@ -213,6 +213,9 @@ pub enum AccountCommand {
         /// Account name [default: the email the provider reports]
         #[arg(long)]
         name: Option<String>,
+        /// Google Cloud project for Code Assist (required for gemini)
+        #[arg(long)]
+        project_id: Option<String>,
         #[command(flatten)]
         opts: AccountOpts,
     },
@@ -236,7 +239,13 @@ pub enum AccountCommand {
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum LoginProvider {
+    /// Claude subscription → claude-official
     Claude,
+    /// ChatGPT sign-in, as Codex CLI does it → openai
+    #[value(name = "openai", alias = "codex")]
+    OpenAi,
+    /// Google sign-in, as Gemini CLI does it → gemini
+    Gemini,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -1,23 +1,27 @@
-//! `/admin/oauth/claude/*`: onboarding a Claude subscription account with the OAuth
-//! authorization-code flow and PKCE (S256).
+//! `/admin/oauth/{provider}/*`: onboarding a subscription account (Claude, OpenAI / Codex,
+//! Gemini) with the OAuth authorization-code flow and PKCE (S256).
 //!
 //! `start` makes a verifier and a `state`, keeps them here for ten minutes and answers with the
-//! URL the operator opens; `exchange` takes the code Claude shows after sign-in (`code` or
-//! `code#state`), checks the state, trades the code for tokens at `upstream.claude.token_url`
-//! and stores them as a new `claude-official` account. The verifier never leaves the server.
+//! URL the operator opens; `exchange` takes what the operator pastes back after signing in (the
+//! redirect URL, `code#state` or the bare code), checks the state, trades the code for tokens at
+//! the provider's token endpoint and stores them as a new account. The verifier never leaves the
+//! server. What differs between providers is data, in [`provider`].
 //!
 //! Pending logins live in process memory (one map per process, so every worker sees it): with
 //! several instances behind a balancer, both calls must reach the same instance.
+mod pasted;
+mod provider;
+
 use super::accounts::{self, NewAccount};
 use super::{Admin, fail, new_id};
 use crate::error::{ApiError, ApiResult};
-use crate::oauth::urlencode;
-use crate::settings::ClaudeUpstream;
 use crate::state::AppState;
 use actix_web::{HttpResponse, web};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use parking_lot::Mutex;
+use pasted::Pasted;
+use provider::{Flow, Provider, TokenAnswer};
 use rand::RngCore;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -31,10 +35,10 @@ use switchyard_actors::clock::Millis;
 const SESSION_TTL: Duration = Duration::from_secs(600);
 /// Pending logins kept at most; the oldest goes first.
 const MAX_SESSIONS: usize = 64;
-const SCOPES: &str = "org:create_api_key user:profile user:inference";
 const EXCHANGE_TIMEOUT: Duration = Duration::from_secs(30);
 
 struct PendingLogin {
+    provider: Provider,
     verifier: String,
     state: String,
     started: Instant,
@@ -68,18 +72,6 @@ pub fn challenge_of(verifier: &str) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
 }
 
-fn authorize_url(c: &ClaudeUpstream, challenge: &str, state: &str) -> String {
-    let sep = if c.authorize_url.contains('?') { '&' } else { '?' };
-    format!(
-        "{}{sep}code=true&client_id={}&response_type=code&redirect_uri={}&scope={}\
-         &code_challenge={challenge}&code_challenge_method=S256&state={state}",
-        c.authorize_url,
-        urlencode(&c.oauth_client_id),
-        urlencode(&c.redirect_uri),
-        urlencode(SCOPES),
-    )
-}
-
 fn sweep(pending: &mut HashMap<String, PendingLogin>) {
     pending.retain(|_, p| p.started.elapsed() < SESSION_TTL);
     while pending.len() >= MAX_SESSIONS {
@@ -94,11 +86,20 @@ fn sweep(pending: &mut HashMap<String, PendingLogin>) {
     }
 }
 
-/// `POST /admin/oauth/claude/start` → `{session_id, authorize_url, expires_in}`.
-pub async fn claude_start(_: Admin, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+/// The `{provider}` of the path, or a 404 naming the ones there are.
+fn provider_of(segment: &str) -> Result<Provider, LoginError> {
+    Provider::from_path(segment)
+        .ok_or_else(|| LoginError::UnknownProvider(segment.chars().take(32).collect()))
+}
+
+/// `POST /admin/oauth/{provider}/start` → `{session_id, authorize_url, expires_in}`.
+pub async fn start(_: Admin, state: web::Data<AppState>, path: web::Path<String>) -> ApiResult<HttpResponse> {
+    let provider = provider_of(&path).map_err(fail)?;
     let pkce = Pkce::generate();
     let login_state = random_b64(32);
-    let url = authorize_url(&state.settings.upstream.claude, &pkce.challenge, &login_state);
+    let url = provider
+        .flow(&state.settings.upstream)
+        .authorize_url(&pkce.challenge, &login_state);
     let session_id = new_id();
     {
         let mut pending = PENDING.lock();
@@ -106,6 +107,7 @@ pub async fn claude_start(_: Admin, state: web::Data<AppState>) -> ApiResult<Htt
         pending.insert(
             session_id.clone(),
             PendingLogin {
+                provider,
                 verifier: pkce.verifier,
                 state: login_state,
                 started: Instant::now(),
@@ -119,16 +121,19 @@ pub async fn claude_start(_: Admin, state: web::Data<AppState>) -> ApiResult<Htt
     })))
 }
 
-/// `POST /admin/oauth/claude/exchange`: the code plus the new account's operator fields.
+/// `POST /admin/oauth/{provider}/exchange`: the code plus the new account's operator fields.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Exchange {
     session_id: String,
-    /// What Claude's callback page shows: `code#state`, or the bare code.
+    /// What the operator pasted: the redirect URL, `code#state`, or the bare code.
     code: String,
     /// The state, when the caller split it off the code itself.
     #[serde(default)]
     state: Option<String>,
+    /// Gemini only: the Google Cloud project Code Assist bills.
+    #[serde(default)]
+    project_id: Option<String>,
     #[serde(default)]
     name: Option<String>,
     #[serde(default)]
@@ -144,11 +149,19 @@ pub struct Exchange {
 }
 
 #[derive(Debug, thiserror::Error)]
-enum LoginError {
+pub enum LoginError {
+    #[error("unknown OAuth provider {0:?}: use claude, openai or gemini")]
+    UnknownProvider(String),
     #[error("unknown or expired login session; start again")]
     UnknownSession,
     #[error("the code is empty")]
     EmptyCode,
+    #[error("the pasted URL carries no code")]
+    NoCodeInUrl,
+    #[error("the sign-in was not completed: {0}")]
+    Denied(String),
+    #[error("project_id applies to gemini logins only")]
+    ProjectIdNotApplicable,
     #[error("state mismatch: the code belongs to another login attempt; start again")]
     StateMismatch,
     #[error("the token endpoint refused the code (status {status}): {detail}")]
@@ -162,6 +175,7 @@ enum LoginError {
 impl From<LoginError> for ApiError {
     fn from(e: LoginError) -> Self {
         match e {
+            LoginError::UnknownProvider(_) => ApiError::NotFound(e.to_string()),
             LoginError::Unreachable(_) => ApiError::UpstreamUnreachable(e.to_string()),
             LoginError::BadAnswer => ApiError::Internal(e.to_string()),
             _ => ApiError::BadRequest(e.to_string()),
@@ -169,44 +183,32 @@ impl From<LoginError> for ApiError {
     }
 }
 
-/// Splits `code#state`; a state given on its own wins over none.
-fn split_code(code: &str, state: Option<&str>) -> (String, Option<String>) {
-    let code = code.trim();
-    match code.split_once('#') {
-        Some((c, s)) => (c.trim().to_owned(), Some(s.trim().to_owned())),
-        None => (code.to_owned(), state.map(|s| s.trim().to_owned())),
+/// The error a token endpoint names (`invalid_grant: …`), in OAuth's shape or OpenAI's.
+fn refusal_detail(body: &str) -> String {
+    serde_json::from_str::<Value>(body)
+        .ok()
+        .and_then(|v| {
+            let e = &v["error"];
+            let d = v["error_description"].as_str().or(e["message"].as_str());
+            e.as_str().or(e["type"].as_str()).map(|e| match d {
+                Some(d) => format!("{e}: {d}"),
+                None => e.to_owned(),
+            })
+        })
+        .unwrap_or_else(|| "no details".into())
+}
+
+/// `text` with `secret` cut out; secrets too short to be real ones are left (cutting `c` out of
+/// an error name would only garble it).
+fn scrub(text: &str, secret: &str, marker: &str) -> String {
+    if secret.len() < 8 {
+        return text.to_owned();
     }
-}
-
-#[derive(Deserialize)]
-struct TokenAnswer {
-    access_token: String,
-    #[serde(default)]
-    refresh_token: Option<String>,
-    #[serde(default)]
-    expires_in: Option<i64>,
-    #[serde(default)]
-    account: Option<ClaudeAccountInfo>,
-    #[serde(default)]
-    organization: Option<ClaudeOrganization>,
-}
-
-#[derive(Deserialize)]
-struct ClaudeAccountInfo {
-    #[serde(default)]
-    uuid: Option<String>,
-    #[serde(default)]
-    email_address: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct ClaudeOrganization {
-    #[serde(default)]
-    uuid: Option<String>,
+    text.replace(secret, marker)
 }
 
 async fn exchange_code(
-    c: &ClaudeUpstream,
+    flow: &Flow<'_>,
     code: &str,
     login_state: &str,
     verifier: &str,
@@ -216,35 +218,29 @@ async fn exchange_code(
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(|e| LoginError::Unreachable(e.to_string()))?;
-    let body = json!({
-        "grant_type": "authorization_code",
-        "code": code,
-        "state": login_state,
-        "client_id": c.oauth_client_id,
-        "redirect_uri": c.redirect_uri,
-        "code_verifier": verifier,
-    });
-    let resp = client
-        .post(&c.token_url)
-        .json(&body)
+    let fields = flow.exchange_fields(code, login_state, verifier);
+    let req = client.post(&flow.token.url);
+    let req = if flow.token.json {
+        let body: serde_json::Map<String, Value> =
+            fields.iter().map(|(k, v)| ((*k).into(), json!(v))).collect();
+        req.json(&body)
+    } else {
+        req.form(&fields)
+    };
+    let resp = req
         .send()
         .await
         .map_err(|e| LoginError::Unreachable(e.without_url().to_string()))?;
     let status = resp.status();
     if !status.is_success() {
-        // The error answer names the problem (`invalid_grant`…); it holds no secret.
+        // The error answer names the problem (`invalid_grant`…); should an endpoint echo what
+        // it was sent, the secrets are cut out.
         let text = resp.text().await.unwrap_or_default();
-        let detail = serde_json::from_str::<Value>(&text)
-            .ok()
-            .and_then(|v| {
-                let e = &v["error"];
-                let d = v["error_description"].as_str().or(e["message"].as_str());
-                e.as_str().or(e["type"].as_str()).map(|e| match d {
-                    Some(d) => format!("{e}: {d}"),
-                    None => e.to_owned(),
-                })
-            })
-            .unwrap_or_else(|| "no details".into());
+        let detail = scrub(
+            &scrub(&refusal_detail(&text), code, "[code]"),
+            verifier,
+            "[verifier]",
+        );
         return Err(LoginError::Refused {
             status: status.as_u16(),
             detail,
@@ -253,58 +249,54 @@ async fn exchange_code(
     resp.json().await.map_err(|_| LoginError::BadAnswer)
 }
 
-pub async fn claude_exchange(
+pub async fn exchange(
     _: Admin,
     state: web::Data<AppState>,
+    path: web::Path<String>,
     body: web::Json<Exchange>,
 ) -> ApiResult<HttpResponse> {
+    let provider = provider_of(&path).map_err(fail)?;
     let x = body.into_inner();
+    if x.project_id.is_some() && provider != Provider::Gemini {
+        return Err(fail(LoginError::ProjectIdNotApplicable));
+    }
+    let pasted = Pasted::parse(&x.code, x.state.as_deref()).map_err(fail)?;
     // One attempt per session, whatever its outcome: a wrong state may be an injection.
     let pending = {
         let mut pending = PENDING.lock();
         sweep(&mut pending);
         pending.remove(&x.session_id)
     };
-    let pending = pending.ok_or_else(|| fail(LoginError::UnknownSession))?;
-    let (code, given_state) = split_code(&x.code, x.state.as_deref());
-    if code.is_empty() {
-        return Err(fail(LoginError::EmptyCode));
-    }
-    if given_state.is_some_and(|s| s != pending.state) {
-        tracing::warn!("claude login: state mismatch, code not exchanged");
+    let pending = pending
+        .filter(|p| p.provider == provider)
+        .ok_or_else(|| fail(LoginError::UnknownSession))?;
+    let name = provider.name();
+    if pasted.state.is_some_and(|s| s != pending.state) {
+        tracing::warn!(provider = name, "login: state mismatch, code not exchanged");
         return Err(fail(LoginError::StateMismatch));
     }
-    let claude = &state.settings.upstream.claude;
-    let tokens = exchange_code(claude, &code, &pending.state, &pending.verifier)
+    let flow = provider.flow(&state.settings.upstream);
+    let tokens = exchange_code(&flow, &pasted.code, &pending.state, &pending.verifier)
         .await
-        .map_err(fail)?;
+        .map_err(|e| {
+            tracing::warn!(provider = name, error = %e, "login: code exchange failed");
+            fail(e)
+        })?;
     let now: Millis = state.clock.now_ms();
-    let mut extra = serde_json::Map::new();
-    if let Some(a) = &tokens.account {
-        if let Some(u) = &a.uuid {
-            extra.insert("account_uuid".into(), json!(u));
-        }
-        if let Some(e) = &a.email_address {
-            extra.insert("email".into(), json!(e));
-        }
-    }
-    if let Some(u) = tokens.organization.as_ref().and_then(|o| o.uuid.as_ref()) {
-        extra.insert("organization_uuid".into(), json!(u));
-    }
-    let name = x
+    let account = provider.account(&tokens, x.project_id.as_deref());
+    let account_name = x
         .name
         .filter(|n| !n.trim().is_empty())
-        .or_else(|| tokens.account.as_ref().and_then(|a| a.email_address.clone()))
-        .unwrap_or_else(|| "claude".into());
+        .unwrap_or(account.default_name);
     let mut new = json!({
-        "name": name,
-        "kind": "claude-official",
+        "name": account_name,
+        "kind": account.kind,
         "oauth": {
             "access_token": tokens.access_token,
             "refresh_token": tokens.refresh_token,
-            "expires_at": now + tokens.expires_in.unwrap_or(3_600) * 1_000,
+            "expires_at": tokens.expires_at(now),
         },
-        "extra": extra,
+        "extra": account.extra,
     });
     for (field, value) in [
         ("priority", x.priority.map(Value::from)),
@@ -319,7 +311,7 @@ pub async fn claude_exchange(
     }
     let new: NewAccount =
         serde_json::from_value(new).map_err(|e| fail(ApiError::BadRequest(e.to_string())))?;
-    tracing::info!("claude login: code exchanged, adding the account");
+    tracing::info!(provider = name, "login: code exchanged, adding the account");
     accounts::create(Admin, state, web::Json(new)).await
 }
 
@@ -340,19 +332,34 @@ mod tests {
     }
 
     #[test]
-    fn codes_may_carry_their_state() {
-        assert_eq!(split_code(" abc#xyz ", None), ("abc".into(), Some("xyz".into())));
-        assert_eq!(split_code("abc", Some("s")), ("abc".into(), Some("s".into())));
-        assert_eq!(split_code("abc", None), ("abc".into(), None));
+    fn refusals_name_the_endpoint_error_in_either_shape() {
+        assert_eq!(
+            refusal_detail(r#"{"error":"invalid_grant","error_description":"Bad Request"}"#),
+            "invalid_grant: Bad Request"
+        );
+        assert_eq!(
+            refusal_detail(r#"{"error":{"type":"invalid_request_error","message":"expired"}}"#),
+            "invalid_request_error: expired"
+        );
+        assert_eq!(refusal_detail("<html>"), "no details");
+        assert_eq!(
+            scrub(
+                "invalid_grant: code ac_123456789 expired",
+                "ac_123456789",
+                "[code]"
+            ),
+            "invalid_grant: code [code] expired"
+        );
+        assert_eq!(scrub("invalid_grant", "c", "[code]"), "invalid_grant");
     }
 
     #[test]
-    fn the_authorize_url_carries_every_parameter() {
-        let url = authorize_url(&ClaudeUpstream::default(), "CH", "ST");
-        assert!(url.starts_with("https://claude.ai/oauth/authorize?code=true&client_id=9d1c250a-"));
-        assert!(url.contains("&response_type=code"));
-        assert!(url.contains("&redirect_uri=https%3A%2F%2Fconsole.anthropic.com%2Foauth%2Fcode%2Fcallback"));
-        assert!(url.contains("&scope=org%3Acreate_api_key%20user%3Aprofile%20user%3Ainference"));
-        assert!(url.ends_with("&code_challenge=CH&code_challenge_method=S256&state=ST"));
+    fn unknown_providers_are_not_found() {
+        let e: ApiError = provider_of("github").unwrap_err().into();
+        assert!(
+            matches!(e, ApiError::NotFound(ref m) if m.contains("claude, openai or gemini")),
+            "{e}"
+        );
+        assert_eq!(provider_of("openai").ok(), Some(Provider::OpenAi));
     }
 }
