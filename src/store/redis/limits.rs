@@ -1,7 +1,8 @@
 //! Limit counters in Redis: one `ADMIT` script before a request — one round trip — over the
 //! key's `{key:<id>}` keys (its limits hash and its day and week buckets), and settlements in
-//! batches: one pipeline per batch with one `SETTLE_BATCH` script per key in it, each applying
-//! that key's share at most once (a marker `{key:<id>}:settled:<batch id>` with a TTL, set in the
+//! batches: one pipeline per batch (on a Cluster, one per key, sent at once, since a pipeline
+//! must keep to one slot) with one `SETTLE_BATCH` script per key in it, each applying that
+//! key's share at most once (a marker `{key:<id>}:settled:<batch id>` with a TTL, set in the
 //! same script). Money travels and is stored as integer picodollars, compared as decimal
 //! strings inside Lua (exact for any u64) and added with HINCRBY / INCRBY (exact).
 //!
@@ -171,15 +172,17 @@ impl LimitStore for RedisStore {
     }
 
     /// One pipeline: one `SETTLE_BATCH` per key of the batch (so one EVALSHA for a batch of one
-    /// key). On NOSCRIPT (a restarted Redis) the script is loaded and the pipeline sent again:
-    /// the markers make that safe.
+    /// key). On a Cluster the keys' slots differ and a pipeline must keep to one slot, so each
+    /// key's script goes in its own pipeline, all sent at once. On NOSCRIPT (a restarted Redis)
+    /// the script is loaded and the pipeline sent again: the markers make that safe.
     async fn settle_many(&self, batch: &SettleBatch) -> StoreResult<()> {
         if batch.settlements.is_empty() {
             return Ok(());
         }
         let k = &self.keys;
         let script = &self.scripts.settle_batch;
-        let mut pipe = ::redis::pipe();
+        let per_key = self.conn.is_cluster();
+        let mut pipes: Vec<::redis::Pipeline> = Vec::new();
         for (key_id, share) in shares(batch) {
             let mut inv = script.prepare_invoke();
             inv.key(k.limits(key_id))
@@ -202,19 +205,28 @@ impl LimitStore for RedisStore {
             for (_, cost) in share.days.iter().chain(&share.weeks) {
                 inv.arg(*cost);
             }
-            pipe.invoke_script(&inv).ignore();
-        }
-        let mut c = self.conn();
-        self.timed("settle", async {
-            match pipe.query_async::<()>(&mut c).await {
-                Err(e) if e.kind() == ::redis::ErrorKind::Server(::redis::ServerErrorKind::NoScript) => {
-                    script.prepare_invoke().load_async(&mut c).await?;
-                    pipe.query_async::<()>(&mut c).await
-                }
-                other => other,
+            if per_key || pipes.is_empty() {
+                pipes.push(::redis::pipe());
             }
-        })
-        .await
+            if let Some(pipe) = pipes.last_mut() {
+                pipe.invoke_script(&inv).ignore();
+            }
+        }
+        let sends = pipes.iter().map(|pipe| {
+            let mut c = self.conn();
+            async move {
+                match pipe.query_async::<()>(&mut c).await {
+                    Err(e) if e.kind() == ::redis::ErrorKind::Server(::redis::ServerErrorKind::NoScript) => {
+                        script.prepare_invoke().load_async(&mut c).await?;
+                        pipe.query_async::<()>(&mut c).await
+                    }
+                    other => other,
+                }
+            }
+        });
+        self.timed("settle", futures::future::try_join_all(sends))
+            .await
+            .map(drop)
     }
 
     /// One pipeline: HMGET of the limits hash, GET of the day and week buckets.

@@ -1,11 +1,13 @@
 //! The Redis store (`store.backend = "redis"`): several switchyard instances share one pool.
-//! One multiplexed connection per store, behind a [`ConnectionManager`] that reconnects by
-//! itself; every operation is bounded by [`RedisOptions::op_timeout`], so a Redis outage turns
-//! into fast [`StoreError::Unavailable`] answers, never a hang, and service resumes when Redis
-//! is back. Besides the scheduling contract it keeps API keys (`api_keys.rs`), limit counters
-//! (`limits.rs`) and usage aggregates (`usage.rs`). Key layout and round trips:
-//! `docs/redis-keys.md`.
+//! One connection per store ([`conn::Conn`]): a multiplexed connection that reconnects by
+//! itself on a single node, or a cluster connection when the server is a Redis Cluster node
+//! (detected at start-up). Every operation is bounded by [`RedisOptions::op_timeout`], so a
+//! Redis outage turns into fast [`StoreError::Unavailable`] answers, never a hang, and service
+//! resumes when Redis is back. Besides the scheduling contract it keeps API keys
+//! (`api_keys.rs`), limit counters (`limits.rs`) and usage aggregates (`usage.rs`). Key layout
+//! and round trips: `docs/redis-keys.md`.
 mod api_keys;
+mod conn;
 mod keys;
 mod limits;
 mod records;
@@ -21,8 +23,8 @@ use super::OpenError;
 use super::crypto::SecretBox;
 use super::key::EncryptionKey;
 use crate::settings::StoreSettings;
-use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use ::redis::{AsyncCommands, RedisError};
+use conn::Conn;
 use scripts::Scripts;
 use std::future::Future;
 use std::time::Duration;
@@ -60,7 +62,7 @@ impl RedisOptions {
 }
 
 pub struct RedisStore {
-    conn: ConnectionManager,
+    conn: Conn,
     keys: Keys,
     scripts: Scripts,
     secrets: SecretBox,
@@ -92,20 +94,13 @@ impl RedisStore {
             target: target.clone(),
             reason,
         };
-        let client = ::redis::Client::open(opts.url.as_str()).map_err(|e| fail(e.to_string()))?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(opts.connect_timeout))
-            .set_response_timeout(Some(opts.response_timeout))
-            // Few, quick retries per reconnect: callers are bounded by `op_timeout` anyway, and
-            // every failed call starts a fresh attempt.
-            .set_number_of_retries(1)
-            .set_min_delay(Duration::from_millis(50))
-            .set_max_delay(Duration::from_millis(200));
-        let startup = opts.connect_timeout * 2 + opts.op_timeout;
-        let conn = tokio::time::timeout(startup, ConnectionManager::new_with_config(client, config))
+        // Connect, `INFO cluster`, then the real connection (or the cluster's topology).
+        let startup = opts.connect_timeout * 3 + opts.op_timeout;
+        let conn = tokio::time::timeout(startup, Conn::open(opts))
             .await
             .map_err(|_| fail(format!("no connection within {} ms", startup.as_millis())))?
             .map_err(|e| fail(e.to_string()))?;
+        tracing::info!(url = %target, mode = conn.mode(), "redis connection");
         let store = RedisStore {
             conn,
             keys: Keys::new(&opts.prefix),
@@ -146,8 +141,8 @@ impl RedisStore {
         }
     }
 
-    /// A handle on the shared multiplexed connection (cheap clone).
-    fn conn(&self) -> ConnectionManager {
+    /// A handle on the shared connection (cheap clone).
+    fn conn(&self) -> Conn {
         self.conn.clone()
     }
 
