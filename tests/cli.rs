@@ -988,6 +988,12 @@ async fn openai_and_gemini_logins_refuse_wrong_states_refused_codes_and_unknown_
     for provider in ["openai", "gemini"] {
         let start = format!("/admin/oauth/{provider}/start");
         let exchange = format!("/admin/oauth/{provider}/exchange");
+        // Gemini logins name their Code Assist project; the others have none.
+        let project = if provider == "gemini" {
+            json!("proj-1")
+        } else {
+            Value::Null
+        };
 
         // A pasted URL whose state is another login's: refused, not exchanged, session gone.
         let (status, s) = post(start.clone(), json!({})).await;
@@ -995,7 +1001,7 @@ async fn openai_and_gemini_logins_refuse_wrong_states_refused_codes_and_unknown_
         assert_eq!(s["expires_in"], 600);
         assert!(s.get("code_verifier").is_none() && s.get("verifier").is_none());
         let before = app.mock.token_requests().len();
-        let body = json!({"session_id": s["session_id"],
+        let body = json!({"session_id": s["session_id"], "project_id": project,
             "code": "http://localhost:1455/auth/callback?code=c&state=not-the-state"});
         let (status, v) = post(exchange.clone(), body.clone()).await;
         assert_eq!(
@@ -1013,26 +1019,25 @@ async fn openai_and_gemini_logins_refuse_wrong_states_refused_codes_and_unknown_
         assert_eq!(status, 400);
         assert!(message(&v).contains("unknown or expired"), "{v}");
 
-        // A code the endpoint refuses: its error name, and neither code nor tokens in the answer.
+        // A code the endpoint refuses (and echoes, percent-encoded as it was sent): its error
+        // name, and neither the code nor tokens in the answer.
         let (_, s) = post(start.clone(), json!({})).await;
         app.mock.fail_next_token_refreshes(1);
-        let (status, v) = post(
-            exchange.clone(),
-            json!({"session_id": s["session_id"], "code": "secret-code-123"}),
-        )
-        .await;
+        let refused = json!({"session_id": s["session_id"], "project_id": project,
+            "code": "4/secret-code-123"});
+        let (status, v) = post(exchange.clone(), refused.clone()).await;
         assert_eq!(status, 400, "{v}");
         assert!(
             message(&v).contains("refused the code (status 400): invalid_grant"),
             "{v}"
         );
+        assert!(
+            message(&v).contains("(code [code])"),
+            "the echo was scrubbed: {v}"
+        );
         assert!(!v.to_string().contains("secret-code-123"), "{v}");
         assert_eq!(app.mock.token_requests().len(), before + 1);
-        let (status, _) = post(
-            exchange.clone(),
-            json!({"session_id": s["session_id"], "code": "secret-code-123"}),
-        )
-        .await;
+        let (status, _) = post(exchange.clone(), refused).await;
         assert_eq!(status, 400, "one attempt per session");
     }
 
@@ -1047,11 +1052,34 @@ async fn openai_and_gemini_logins_refuse_wrong_states_refused_codes_and_unknown_
     assert!(message(&v).contains("gemini logins only"), "{v}");
     let (status, v) = post(
         "/admin/oauth/gemini/exchange".into(),
-        json!({"session_id": s["session_id"], "code": "c"}),
+        json!({"session_id": s["session_id"], "code": "c", "project_id": "p"}),
     )
     .await;
     assert_eq!(status, 400);
     assert!(message(&v).contains("unknown or expired"), "{v}");
+
+    // A Gemini login without its project is refused before the session or the code is used:
+    // such an account could never serve. The same session then completes with one.
+    let (_, s) = post("/admin/oauth/gemini/start".into(), json!({})).await;
+    let before = app.mock.token_requests().len();
+    let (status, v) = post(
+        "/admin/oauth/gemini/exchange".into(),
+        json!({"session_id": s["session_id"], "code": "c", "project_id": " "}),
+    )
+    .await;
+    assert_eq!(status, 400, "{v}");
+    assert!(message(&v).contains("needs project_id"), "{v}");
+    assert_eq!(
+        app.mock.token_requests().len(),
+        before,
+        "the code was not exchanged"
+    );
+    let (status, v) = post(
+        "/admin/oauth/gemini/exchange".into(),
+        json!({"session_id": s["session_id"], "code": "c", "project_id": "proj-2"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{v}");
 
     // Unknown providers are a 404 in the admin API's error shape; Claude's paths still work.
     for path in ["/admin/oauth/github/start", "/admin/oauth/github/exchange"] {
@@ -1065,7 +1093,10 @@ async fn openai_and_gemini_logins_refuse_wrong_states_refused_codes_and_unknown_
     }
     let (status, _) = post("/admin/oauth/claude/start".into(), json!({})).await;
     assert_eq!(status, 200);
-    assert!(app.state.store.load_accounts().await.unwrap().is_empty());
+    // Only the Gemini login that named its project created an account.
+    let accounts = app.state.store.load_accounts().await.unwrap();
+    assert_eq!(accounts.len(), 1, "{accounts:?}");
+    assert_eq!(accounts[0].kind.as_str(), "gemini");
 }
 
 #[actix_web::test]

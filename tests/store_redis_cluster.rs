@@ -3,7 +3,8 @@
 //! cross-slot commands still refused: proof of the key layout) and on a three-node cluster
 //! (keys really on different nodes: proof of routing, per-slot pipelines and script loading on
 //! every node). Plus two instances sharing limits through the three-node cluster.
-//! One cluster of each size per test binary; every test uses its own key prefix.
+//! One shared cluster of each size per test binary (every test uses its own key prefix), and
+//! one of its own for the test that flushes the scripts.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "support/redis_cluster.rs"]
@@ -106,19 +107,22 @@ fn settlement(key_id: &str, cost: u64) -> Settlement {
 /// scripts (NOSCRIPT: loaded on every node, sent again).
 #[actix_rt::test]
 async fn a_settlement_batch_over_keys_on_every_node_lands_once() {
+    // A cluster of its own: its SCRIPT FLUSH would fail the suites running on the shared one
+    // (a NOSCRIPT retry racing the flush).
+    let cluster = RedisCluster::launch(3);
     let prefix = fresh_prefix();
-    let store = connect(&THREE_NODES, &prefix).await;
+    let store = connect(&cluster, &prefix).await;
     let ids: Vec<String> = (0..30).map(|i| format!("k{i}")).collect();
 
     // Where the keys live: the node that has each limits hash after the batch.
     let owner = |key: &str| -> u16 {
-        let owners: Vec<u16> = THREE_NODES
+        let owners: Vec<u16> = cluster
             .ports()
             .into_iter()
             .filter(|p| {
                 redis::cmd("EXISTS")
                     .arg(key)
-                    .query::<i64>(&mut THREE_NODES.node(*p))
+                    .query::<i64>(&mut cluster.node(*p))
                     .is_ok_and(|n| n == 1)
             })
             .collect();
@@ -128,10 +132,10 @@ async fn a_settlement_batch_over_keys_on_every_node_lands_once() {
 
     for round in 0..2 {
         if round == 1 {
-            for p in THREE_NODES.ports() {
+            for p in cluster.ports() {
                 let _: () = redis::cmd("SCRIPT")
                     .arg("FLUSH")
-                    .query(&mut THREE_NODES.node(p))
+                    .query(&mut cluster.node(p))
                     .unwrap();
             }
         }

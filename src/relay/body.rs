@@ -5,8 +5,8 @@
 use super::finish::{Ending, Finish};
 use crate::providers::BodyAdapter;
 use bytes::{Bytes, BytesMut};
-use futures::Stream;
-use futures::stream::BoxStream;
+use futures::stream::{self, BoxStream};
+use futures::{FutureExt, Stream, StreamExt};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -23,6 +23,39 @@ pub enum StreamError {
 /// Most bytes handed to the server in one piece.
 const MAX_BATCH: usize = 64 * 1024;
 
+/// Most scheduler rounds held bytes wait for more before they are handed over: a busy upstream
+/// that delivers a chunk every round is still forwarded after a few rounds, not at `MAX_BATCH`.
+const MAX_ROUNDS: u8 = 4;
+
+/// `upstream` with what it has already received read ahead, after letting its connection task
+/// run once. The server writes out the response head as soon as the body is first pending; a
+/// short stream (often whole by now) then leaves with its head in one write instead of two.
+pub async fn read_ahead(
+    mut upstream: BoxStream<'static, reqwest::Result<Bytes>>,
+) -> BoxStream<'static, reqwest::Result<Bytes>> {
+    tokio::task::yield_now().await;
+    let mut ready = Vec::new();
+    let mut ready_len = 0;
+    while ready_len < MAX_BATCH {
+        match upstream.next().now_or_never() {
+            Some(Some(Ok(chunk))) => {
+                ready_len += chunk.len();
+                ready.push(Ok(chunk));
+            }
+            Some(Some(Err(e))) => {
+                ready.push(Err(e));
+                return stream::iter(ready).boxed();
+            }
+            Some(None) => return stream::iter(ready).boxed(),
+            None => break,
+        }
+    }
+    if ready.is_empty() {
+        return upstream;
+    }
+    stream::iter(ready).chain(upstream).boxed()
+}
+
 pub struct RelayBody {
     upstream: BoxStream<'static, reqwest::Result<Bytes>>,
     first: Option<Bytes>,
@@ -35,6 +68,8 @@ pub struct RelayBody {
     held_len: usize,
     /// Whether the stream already yielded once since it last received a chunk.
     yielded: bool,
+    /// Rounds yielded since the stream last handed bytes over (at most `MAX_ROUNDS`).
+    rounds: u8,
     /// How the stream ends once the held bytes are out (`None`: the upstream has not ended).
     end: Option<Option<StreamError>>,
     ended: bool,
@@ -58,6 +93,7 @@ impl RelayBody {
             held: Vec::new(),
             held_len: 0,
             yielded: false,
+            rounds: 0,
             end: None,
             ended: false,
         }
@@ -89,6 +125,7 @@ impl RelayBody {
     fn take_held(&mut self) -> Bytes {
         self.held_len = 0;
         self.yielded = false;
+        self.rounds = 0;
         if self.held.len() == 1 {
             return self.held.pop().unwrap_or_default();
         }
@@ -149,12 +186,13 @@ impl Stream for RelayBody {
                         Poll::Pending => Poll::Pending,
                     };
                 }
-                Poll::Pending if !this.yielded => {
+                Poll::Pending if !this.yielded && this.rounds < MAX_ROUNDS => {
                     // Yield once before handing the held bytes over: the server writes out its
                     // buffer whenever the body is pending, and the tasks that run meanwhile
                     // (under load, the upstream connection's among them) often deliver the
                     // next chunks, which then go out in the same write.
                     this.yielded = true;
+                    this.rounds += 1;
                     cx.waker().wake_by_ref();
                     return Poll::Pending;
                 }
@@ -169,5 +207,57 @@ impl Stream for RelayBody {
             Some(e) => Poll::Ready(Some(Err(e))),
             None => Poll::Ready(None),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunks(parts: &[&'static str]) -> Vec<reqwest::Result<Bytes>> {
+        parts
+            .iter()
+            .map(|p| Ok(Bytes::from_static(p.as_bytes())))
+            .collect()
+    }
+
+    fn text(items: Vec<reqwest::Result<Bytes>>) -> Vec<String> {
+        items
+            .into_iter()
+            .map(|i| String::from_utf8(i.unwrap().to_vec()).unwrap())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn read_ahead_keeps_every_chunk_and_the_end() {
+        let upstream = stream::iter(chunks(&["a", "b", "c"])).boxed();
+        let ahead = read_ahead(upstream).await;
+        assert_eq!(text(ahead.collect().await), ["a", "b", "c"]);
+    }
+
+    #[tokio::test]
+    async fn read_ahead_stops_at_the_first_chunk_not_there_yet() {
+        let upstream = stream::iter(chunks(&["a", "b"])).chain(stream::pending()).boxed();
+        let mut ahead = read_ahead(upstream).await;
+        assert_eq!(
+            text(vec![ahead.next().await.unwrap(), ahead.next().await.unwrap()]),
+            ["a", "b"]
+        );
+        assert!(
+            ahead.next().now_or_never().is_none(),
+            "still waiting on the upstream"
+        );
+    }
+
+    #[tokio::test]
+    async fn read_ahead_passes_an_error_on_in_place() {
+        let error = reqwest::Client::new().get("http://[::1").build().unwrap_err();
+        let upstream = stream::iter(chunks(&["a"]))
+            .chain(stream::iter([Err(error)]))
+            .chain(stream::iter(chunks(&["never"])))
+            .boxed();
+        let items: Vec<_> = read_ahead(upstream).await.collect().await;
+        assert_eq!(items.len(), 2, "nothing after the error");
+        assert!(items[0].is_ok() && items[1].is_err());
     }
 }

@@ -458,6 +458,7 @@ async fn attempt(
             Ok(None) => None,
             Ok(Some(Ok(b))) => Some(b),
         };
+        let upstream = body::read_ahead(upstream).await;
         if is_sse && adapter.as_ref().and_then(|a| a.content_type()).is_none() {
             builder.insert_header(("content-type", "text/event-stream"));
         }

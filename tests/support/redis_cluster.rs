@@ -5,7 +5,8 @@
 //! One node makes a cluster too: it owns every slot and still refuses cross-slot commands.
 //!
 //! Each server runs under a small `sh` watchdog that kills it when the watchdog's stdin closes
-//! (on drop, or when the test process exits, even for a cluster held in a `static`).
+//! (on drop, or when the test process exits, even for a cluster held in a `static`), and then
+//! removes the node's temp dir (a `static`'s `TempDir` is never dropped).
 //!
 //! Include with `#[path = "support/redis_cluster.rs"] mod redis_cluster;`.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
@@ -138,7 +139,7 @@ fn start_node() -> Node {
         "{REDIS_SERVER} --port {port} --bind 127.0.0.1 --dir '{dir}' --cluster-enabled yes \
          --cluster-config-file '{dir}/nodes.conf' --cluster-announce-ip 127.0.0.1 \
          --save '' --appendonly no --logfile '' --daemonize no >/dev/null 2>&1 & r=$!; \
-         cat >/dev/null; kill -9 $r; wait $r",
+         cat >/dev/null; kill -9 $r; wait $r; rm -rf '{dir}'",
         dir = dir.path().display(),
     );
     let watchdog = Command::new("sh")

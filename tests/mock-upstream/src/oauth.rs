@@ -63,15 +63,33 @@ struct Organization {
 #[derive(Serialize)]
 struct TokenError {
     error: &'static str,
-    error_description: &'static str,
+    error_description: String,
+}
+
+/// The `code` of an authorization-code grant exactly as sent: a JSON string, or a form value
+/// still percent-encoded.
+fn sent_code(body: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(body).ok()?;
+    if text.trim_start().starts_with('{') {
+        let v: serde_json::Value = serde_json::from_str(text).ok()?;
+        return v["code"].as_str().map(str::to_owned);
+    }
+    text.split('&')
+        .find_map(|pair| pair.strip_prefix("code="))
+        .map(str::to_owned)
 }
 
 /// The answer to one token request; `n` numbers the tokens, `fail` says the grant is rejected.
 pub(crate) fn token(path: &str, body: &[u8], n: u64, fail: bool) -> Answer {
     if fail {
+        // Echoes the code, as some real endpoints do: the relay must not pass it on.
+        let error_description = match sent_code(body) {
+            Some(code) => format!("mock-upstream: grant rejected by the test (code {code})"),
+            None => "mock-upstream: grant rejected by the test".to_owned(),
+        };
         let error = TokenError {
             error: "invalid_grant",
-            error_description: "mock-upstream: grant rejected by the test",
+            error_description,
         };
         return Answer::json(StatusCode::BAD_REQUEST, sse::json(&error));
     }

@@ -15,6 +15,7 @@ mod provider;
 use super::accounts::{self, NewAccount};
 use super::{Admin, fail, new_id};
 use crate::error::{ApiError, ApiResult};
+use crate::oauth::urlencode;
 use crate::state::AppState;
 use actix_web::{HttpResponse, web};
 use base64::Engine;
@@ -162,6 +163,8 @@ pub enum LoginError {
     Denied(String),
     #[error("project_id applies to gemini logins only")]
     ProjectIdNotApplicable,
+    #[error("a gemini login needs project_id (the Google Cloud project Code Assist bills)")]
+    ProjectIdMissing,
     #[error("state mismatch: the code belongs to another login attempt; start again")]
     StateMismatch,
     #[error("the token endpoint refused the code (status {status}): {detail}")]
@@ -204,7 +207,8 @@ fn scrub(text: &str, secret: &str, marker: &str) -> String {
     if secret.len() < 8 {
         return text.to_owned();
     }
-    text.replace(secret, marker)
+    // An endpoint may echo the secret as sent in its form body: percent-encoded.
+    text.replace(secret, marker).replace(&urlencode(secret), marker)
 }
 
 async fn exchange_code(
@@ -257,8 +261,13 @@ pub async fn exchange(
 ) -> ApiResult<HttpResponse> {
     let provider = provider_of(&path).map_err(fail)?;
     let x = body.into_inner();
+    let has_project = x.project_id.as_deref().is_some_and(|p| !p.trim().is_empty());
     if x.project_id.is_some() && provider != Provider::Gemini {
         return Err(fail(LoginError::ProjectIdNotApplicable));
+    }
+    // Checked before the session is used up: without a project the account could never serve.
+    if provider == Provider::Gemini && !has_project {
+        return Err(fail(LoginError::ProjectIdMissing));
     }
     let pasted = Pasted::parse(&x.code, x.state.as_deref()).map_err(fail)?;
     // One attempt per session, whatever its outcome: a wrong state may be an injection.
@@ -351,6 +360,11 @@ mod tests {
             "invalid_grant: code [code] expired"
         );
         assert_eq!(scrub("invalid_grant", "c", "[code]"), "invalid_grant");
+        assert_eq!(
+            scrub("bad code 4%2F0Aexample-code", "4/0Aexample-code", "[code]"),
+            "bad code [code]",
+            "as sent in a form body"
+        );
     }
 
     #[test]

@@ -18,6 +18,8 @@ pub enum Provider {
 }
 
 /// Lifetime assumed when the token endpoint says nothing.
+/// Latest expiry believed (year 3000): beyond it, a value from the endpoint is nonsense.
+const LATEST_EXPIRY_MS: Millis = 32_503_680_000_000;
 const DEFAULT_TTL_SECS: i64 = 3_600;
 
 impl Provider {
@@ -249,12 +251,15 @@ impl TokenAnswer {
     /// When the access token expires: `expires_in`, else the access token's own `exp` claim
     /// (OpenAI's are JWTs), else an hour from now.
     pub fn expires_at(&self, now: Millis) -> Millis {
+        // Values from the endpoint are not trusted to be sane: negative or absurd ones count as
+        // missing instead of overflowing.
+        let sane = |ms: Millis| (ms > 0 && ms < LATEST_EXPIRY_MS).then_some(ms);
         self.expires_in
-            .map(|s| now + s * 1_000)
+            .and_then(|s| sane(now.saturating_add(s.saturating_mul(1_000))))
             .or_else(|| {
                 jwt_claims(&self.access_token)
                     .and_then(|c| c["exp"].as_i64())
-                    .map(|s| s * 1_000)
+                    .and_then(|s| sane(s.saturating_mul(1_000)))
             })
             .unwrap_or(now + DEFAULT_TTL_SECS * 1_000)
     }
@@ -401,5 +406,15 @@ mod tests {
             (&json!("u"), &json!("o"))
         );
         assert_eq!(claude.expires_at(5), 5 + DEFAULT_TTL_SECS * 1_000);
+    }
+
+    #[test]
+    fn absurd_lifetimes_count_as_missing() {
+        for expires_in in [i64::MAX, i64::MIN, -10] {
+            let t = answer(json!({"access_token": "at", "expires_in": expires_in}));
+            assert_eq!(t.expires_at(5), 5 + DEFAULT_TTL_SECS * 1_000, "{expires_in}");
+        }
+        let t = answer(json!({"access_token": jwt(json!({"exp": i64::MAX}))}));
+        assert_eq!(t.expires_at(5), 5 + DEFAULT_TTL_SECS * 1_000);
     }
 }
