@@ -23,9 +23,10 @@ pub enum StreamError {
 /// Most bytes handed to the server in one piece.
 const MAX_BATCH: usize = 64 * 1024;
 
-/// Most scheduler rounds held bytes wait for more before they are handed over: a busy upstream
-/// that delivers a chunk every round is still forwarded after a few rounds, not at `MAX_BATCH`.
-const MAX_ROUNDS: u8 = 4;
+/// Longest held bytes wait for more: an upstream that delivers a chunk every scheduler round
+/// (a busy proxy gathering) is still forwarded at this pace, not only once `MAX_BATCH` is full.
+/// Counting rounds instead would cut the gathering short exactly when it saves the most writes.
+const MAX_HOLD: Duration = Duration::from_millis(20);
 
 /// `upstream` with what it has already received read ahead, after letting its connection task
 /// run once. The server writes out the response head as soon as the body is first pending; a
@@ -68,8 +69,8 @@ pub struct RelayBody {
     held_len: usize,
     /// Whether the stream already yielded once since it last received a chunk.
     yielded: bool,
-    /// Rounds yielded since the stream last handed bytes over (at most `MAX_ROUNDS`).
-    rounds: u8,
+    /// When the oldest held bytes arrived.
+    held_since: Option<Instant>,
     /// How the stream ends once the held bytes are out (`None`: the upstream has not ended).
     end: Option<Option<StreamError>>,
     ended: bool,
@@ -93,7 +94,7 @@ impl RelayBody {
             held: Vec::new(),
             held_len: 0,
             yielded: false,
-            rounds: 0,
+            held_since: None,
             end: None,
             ended: false,
         }
@@ -116,6 +117,7 @@ impl RelayBody {
 
     fn hold(&mut self, out: Bytes) {
         if !out.is_empty() {
+            self.held_since.get_or_insert_with(Instant::now);
             self.held_len += out.len();
             self.held.push(out);
         }
@@ -125,7 +127,7 @@ impl RelayBody {
     fn take_held(&mut self) -> Bytes {
         self.held_len = 0;
         self.yielded = false;
-        self.rounds = 0;
+        self.held_since = None;
         if self.held.len() == 1 {
             return self.held.pop().unwrap_or_default();
         }
@@ -186,13 +188,12 @@ impl Stream for RelayBody {
                         Poll::Pending => Poll::Pending,
                     };
                 }
-                Poll::Pending if !this.yielded && this.rounds < MAX_ROUNDS => {
+                Poll::Pending if !this.yielded && this.held_since.is_some_and(|t| t.elapsed() < MAX_HOLD) => {
                     // Yield once before handing the held bytes over: the server writes out its
                     // buffer whenever the body is pending, and the tasks that run meanwhile
                     // (under load, the upstream connection's among them) often deliver the
                     // next chunks, which then go out in the same write.
                     this.yielded = true;
-                    this.rounds += 1;
                     cx.waker().wake_by_ref();
                     return Poll::Pending;
                 }
