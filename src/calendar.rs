@@ -54,19 +54,25 @@ impl Calendar {
         local.and_utc().timestamp_millis()
     }
 
-    pub fn hour(&self, ms: Millis) -> String {
+    /// The hour, day and month bucket names of `ms`, from one time-zone conversion.
+    pub fn stamps(&self, ms: Millis) -> Stamps {
         let t = self.at(ms);
-        format!("{:04}-{:02}-{:02}T{:02}", t.year(), t.month(), t.day(), t.hour())
+        let month = format!("{:04}-{:02}", t.year(), t.month());
+        let day = format!("{month}-{:02}", t.day());
+        let hour = format!("{day}T{:02}", t.hour());
+        Stamps { hour, day, month }
+    }
+
+    pub fn hour(&self, ms: Millis) -> String {
+        self.stamps(ms).hour
     }
 
     pub fn day(&self, ms: Millis) -> String {
-        let t = self.at(ms);
-        format!("{:04}-{:02}-{:02}", t.year(), t.month(), t.day())
+        self.stamps(ms).day
     }
 
     pub fn month(&self, ms: Millis) -> String {
-        let t = self.at(ms);
-        format!("{:04}-{:02}", t.year(), t.month())
+        self.stamps(ms).month
     }
 
     /// The next local midnight after `ms`.
@@ -75,8 +81,9 @@ impl Calendar {
         self.local_ms(date.and_time(NaiveTime::MIN))
     }
 
-    /// The week that resets on `day` (1 = Monday … 7 = Sunday) at `hour`, containing `ms`.
-    pub fn week(&self, ms: Millis, day: u8, hour: u8) -> Week {
+    /// The local start of the week that resets on `day` (1 = Monday … 7 = Sunday) at `hour`,
+    /// containing `ms`.
+    fn week_start(&self, ms: Millis, day: u8, hour: u8) -> NaiveDateTime {
         let now = self.at(ms);
         let day = u32::from(day.clamp(1, 7)) - 1;
         let hour = u32::from(hour.min(23));
@@ -87,19 +94,36 @@ impl Calendar {
         if back == 0 && now.hour() < hour {
             start_date -= Duration::days(7);
         }
-        let start = start_date.and_time(reset_time);
+        start_date.and_time(reset_time)
+    }
+
+    /// The bucket name of that week (what settlements need, without its start and end).
+    pub fn week_bucket(&self, ms: Millis, day: u8, hour: u8) -> String {
+        hour_name(&self.week_start(ms, day, hour))
+    }
+
+    /// That week: its bucket name and when it starts and ends.
+    pub fn week(&self, ms: Millis, day: u8, hour: u8) -> Week {
+        let start = self.week_start(ms, day, hour);
         Week {
-            bucket: format!(
-                "{:04}-{:02}-{:02}T{:02}",
-                start.year(),
-                start.month(),
-                start.day(),
-                start.hour()
-            ),
+            bucket: hour_name(&start),
             starts_at: self.local_ms(start),
             next_at: self.local_ms(start + Duration::days(7)),
         }
     }
+}
+
+/// `YYYY-MM-DDTHH`.
+fn hour_name(t: &NaiveDateTime) -> String {
+    format!("{:04}-{:02}-{:02}T{:02}", t.year(), t.month(), t.day(), t.hour())
+}
+
+/// Bucket names of one moment (see [`Calendar::stamps`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stamps {
+    pub hour: String,
+    pub day: String,
+    pub month: String,
 }
 
 #[cfg(test)]
@@ -135,5 +159,8 @@ mod tests {
         let fri_eight = utc.week(NOW, 5, 8);
         assert_eq!(fri_eight.bucket, "2026-11-27T08");
         assert!(fri_eight.starts_at <= NOW && NOW < fri_eight.next_at);
+        assert_eq!(utc.week_bucket(NOW, 5, 12), fri_noon.bucket);
+        let tokyo = Calendar::new("Asia/Tokyo").unwrap();
+        assert_eq!(tokyo.week_bucket(NOW, 1, 0), tokyo.week(NOW, 1, 0).bucket);
     }
 }

@@ -1,7 +1,7 @@
 //! A held concurrency slot. Dropping the [`Lease`] releases the slot exactly once, whichever
 //! way the request ended (finished, failed, client gone, task panicked).
 use crate::domain::AccountId;
-use crate::pool::{AccountPool, FlushReleases, PoolView, ReleaseSlot};
+use crate::pool::{AccountPool, FlushReleases, PoolView};
 use actix::Addr;
 use rand::Rng;
 use std::fmt;
@@ -106,7 +106,7 @@ impl Drop for Lease {
         let (account, lease) = (self.account.clone(), self.id.clone());
         if !self.pool.connected() {
             // The actor system is gone (shutdown): release straight through the store.
-            self.view.release_directly(ReleaseSlot { account, lease });
+            self.view.release_directly(account, lease);
         } else if self.view.queue_release(account, lease) {
             // `do_send` ignores the mailbox bound on purpose: a release must never be dropped.
             self.pool.do_send(FlushReleases);

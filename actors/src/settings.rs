@@ -61,6 +61,13 @@ pub struct SchedulerSettings {
     pub sweep_secs: u64,
 }
 
+impl SchedulerSettings {
+    /// `lease_ttl_secs` in milliseconds, as the store takes it.
+    pub fn lease_ttl_ms(&self) -> i64 {
+        (self.lease_ttl_secs as i64).saturating_mul(1_000)
+    }
+}
+
 impl Default for SchedulerSettings {
     fn default() -> Self {
         Self {

@@ -299,16 +299,10 @@ impl Scheduling {
                 candidates: &candidates,
                 sticky: None,
                 lease: &lease,
-                lease_ttl_ms: core.lease_ttl_ms(),
+                lease_ttl_ms: core.settings.scheduler.lease_ttl_ms(),
                 now: core.clock.now_ms(),
             };
-            let mut grant = core.store.acquire_slot(&req).await?;
-            // At the limit: slots dropped a moment ago may still wait for the pool's next release
-            // flush. Hand them to the store now and try once more, so a free slot is never refused.
-            if grant.is_none() && core.view.release_queued_now().await {
-                grant = core.store.acquire_slot(&req).await?;
-            }
-            let Some(grant) = grant else {
+            let Some(grant) = core.view.acquire_slot(&req).await? else {
                 return Ok(None);
             };
             Ok(Some(Lease::held(
@@ -497,12 +491,6 @@ impl Scheduling {
 
     pub fn settings(&self) -> &SchedulingSettings {
         &self.core.settings
-    }
-}
-
-impl Core {
-    fn lease_ttl_ms(&self) -> i64 {
-        (self.settings.scheduler.lease_ttl_secs as i64).saturating_mul(1_000)
     }
 }
 

@@ -146,11 +146,6 @@ impl LimitStore for MemoryLimitStore {
             .admit(req))
     }
 
-    async fn settle(&self, s: &Settlement) -> StoreResult<()> {
-        self.keys.lock().entry(s.key_id.clone()).or_default().settle(s);
-        Ok(())
-    }
-
     async fn settle_many(&self, batch: &SettleBatch) -> StoreResult<()> {
         let mut keys = self.keys.lock();
         if !self.applied.first_time(&batch.id) {

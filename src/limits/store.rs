@@ -116,20 +116,13 @@ pub trait LimitStore: Send + Sync + 'static {
     /// Atomically: roll the window if it ended; refuse if a limit is reached (nothing counted);
     /// else count the request in the window. Returns the admitted request's window start.
     async fn admit(&self, req: &Admission<'_>) -> StoreResult<Result<Option<Millis>, Refusal>>;
-    async fn settle(&self, s: &Settlement) -> StoreResult<()>;
-    /// Applies every settlement of the batch, each as `settle` would in batch order, at most
-    /// once per batch id: a batch retried after a lost answer counts nothing twice. A store
-    /// remembers an id for at least [`SETTLE_BATCH_MEMORY`] (the recorder's retries of one batch
-    /// span seconds).
-    ///
-    /// The default applies them one by one and remembers nothing: right only for a store whose
-    /// calls cannot fail after applying (in process). The memory, embedded and Redis stores
-    /// override it.
-    async fn settle_many(&self, batch: &SettleBatch) -> StoreResult<()> {
-        for s in &batch.settlements {
-            self.settle(s).await?;
-        }
-        Ok(())
+    /// Applies every settlement of the batch, each in batch order, at most once per batch id: a
+    /// batch retried after a lost answer counts nothing twice. A store remembers an id for at
+    /// least [`SETTLE_BATCH_MEMORY`] (the recorder's retries of one batch span seconds).
+    async fn settle_many(&self, batch: &SettleBatch) -> StoreResult<()>;
+    /// One settlement, as a batch of its own.
+    async fn settle(&self, s: &Settlement) -> StoreResult<()> {
+        self.settle_many(&SettleBatch::new(vec![s.clone()])).await
     }
     /// `window_ms` = the key's window length (0: none), to tell whether the stored window ended.
     async fn counters(

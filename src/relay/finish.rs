@@ -76,8 +76,7 @@ impl Finish {
             let week = self
                 .usage
                 .calendar()
-                .week(at, limits.reset_day(), limits.weekly_reset_hour)
-                .bucket;
+                .week_bucket(at, limits.reset_day(), limits.weekly_reset_hour);
             let record = UsageRecord {
                 key_id: self.key.id.clone(),
                 account_id: self.account_id.clone(),

@@ -1,6 +1,6 @@
 //! Aggregated usage counters and the buckets they are kept in.
 use super::TokenUsage;
-use crate::calendar::Calendar;
+use crate::calendar::{Calendar, Stamps};
 use crate::money::Money;
 use serde::{Deserialize, Serialize};
 use switchyard_actors::clock::Millis;
@@ -84,13 +84,13 @@ impl Bucket {
     pub fn month(cal: &Calendar, at: Millis) -> String {
         format!("m:{}", cal.month(at))
     }
-    /// Every bucket a request at `at` counts in.
-    pub fn all(cal: &Calendar, at: Millis) -> [String; 4] {
+    /// Every bucket a request at the moment of `stamps` counts in.
+    pub fn all(stamps: &Stamps) -> [String; 4] {
         [
             Self::TOTAL.to_owned(),
-            Self::month(cal, at),
-            Self::day(cal, at),
-            Self::hour(cal, at),
+            format!("m:{}", stamps.month),
+            format!("d:{}", stamps.day),
+            format!("h:{}", stamps.hour),
         ]
     }
 }

@@ -132,7 +132,8 @@ impl UsageRecorder {
         let price = self.pricing.book().price(&rec.model);
         let cost = cost_of(&price, &rec.model, &rec.usage, rec.cost_multiplier_ppm);
         let one = UsageCounters::one(&rec.usage, cost.real, cost.rated);
-        let buckets = Bucket::all(&self.calendar, rec.at);
+        let stamps = self.calendar.stamps(rec.at);
+        let buckets = Bucket::all(&stamps);
         {
             let mut p = self.pending.lock();
             for (dim, id) in [
@@ -172,7 +173,7 @@ impl UsageRecorder {
             window_start: rec.window_start,
             tokens: rec.usage.total(),
             cost: cost.rated,
-            day: self.calendar.day(rec.at),
+            day: stamps.day,
             week,
         };
         self.queued.fetch_add(1, Ordering::SeqCst);
@@ -430,9 +431,6 @@ mod tests {
     impl LimitStore for LostAnswers<MemoryLimitStore> {
         async fn admit(&self, req: &Admission<'_>) -> StoreResult<Result<Option<Millis>, Refusal>> {
             self.inner.admit(req).await
-        }
-        async fn settle(&self, s: &Settlement) -> StoreResult<()> {
-            self.inner.settle(s).await
         }
         async fn settle_many(&self, batch: &SettleBatch) -> StoreResult<()> {
             self.inner.settle_many(batch).await?;

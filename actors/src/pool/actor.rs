@@ -165,7 +165,7 @@ impl AccountPool {
             return;
         }
         let (store, now) = (self.store.clone(), self.clock.now_ms());
-        let ttl = self.lease_ttl_ms();
+        let ttl = self.settings.scheduler.lease_ttl_ms();
         actix::spawn(async move {
             if let Err(e) = store.renew_leases(&leases, ttl, now).await {
                 tracing::warn!(error = %e, leases = leases.len(), "lease renewal failed");
@@ -195,10 +195,6 @@ impl AccountPool {
                 Err(e) => tracing::warn!(error = %e, "lease sweep failed"),
             }
         });
-    }
-
-    fn lease_ttl_ms(&self) -> i64 {
-        (self.settings.scheduler.lease_ttl_secs as i64) * 1_000
     }
 
     fn mark(&mut self, msg: &MarkOutcome, me: Addr<Self>) -> HealthChange {

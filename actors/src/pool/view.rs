@@ -1,11 +1,10 @@
 //! What the pool shares with the schedulers and with live leases: the published snapshot, the
 //! leases this process holds (renewed until dropped) and last-used times waiting to be written.
-use super::actor::ReleaseSlot;
 use super::snapshot::{AccountRuntime, PoolSnapshot};
 use crate::clock::Millis;
 use crate::domain::AccountId;
 use crate::lease::{LeaseId, LeaseIds};
-use crate::store::Store;
+use crate::store::{SlotGrant, SlotRequest, Store, StoreResult};
 use arc_swap::ArcSwap;
 use dashmap::DashMap;
 use parking_lot::Mutex;
@@ -78,27 +77,26 @@ impl PoolView {
         std::mem::take(&mut *self.released.lock())
     }
 
-    /// Hands the queued releases to the store from the caller's task, without waiting for the
-    /// pool's next flush: an acquisition found every candidate full while dropped slots were
-    /// still queued, and must not be refused for a slot that is already free. Answers whether
-    /// any release was queued.
-    pub(crate) async fn release_queued_now(&self) -> bool {
-        let batch = self.take_releases();
-        if batch.is_empty() {
-            return false;
+    /// Takes a slot among `req`'s candidates. Releases are batched, so when every candidate
+    /// is full, slots of leases dropped a moment ago may still wait for the pool's next flush:
+    /// those are handed to the store now, from the caller's task, and the acquisition tried once
+    /// more. A slot that is already free is never refused.
+    pub(crate) async fn acquire_slot(&self, req: &SlotRequest<'_>) -> StoreResult<Option<SlotGrant>> {
+        if let Some(grant) = self.store.acquire_slot(req).await? {
+            return Ok(Some(grant));
         }
-        release_all(&*self.store, &batch).await;
-        true
+        let queued = self.take_releases();
+        if queued.is_empty() {
+            return Ok(None);
+        }
+        release_all(&*self.store, &queued).await;
+        self.store.acquire_slot(req).await
     }
 
     /// Release path for a lease dropped after the actor system stopped.
-    pub(crate) fn release_directly(&self, msg: ReleaseSlot) {
+    pub(crate) fn release_directly(&self, account: AccountId, lease: LeaseId) {
         let store = self.store.clone();
-        let fut = async move {
-            if let Err(e) = store.release_lease(&msg.account, &msg.lease).await {
-                tracing::warn!(account = %msg.account, error = %e, "lease release failed; it will expire");
-            }
-        };
+        let fut = async move { release_all(&*store, &[(account, lease)]).await };
         match tokio::runtime::Handle::try_current() {
             Ok(handle) => {
                 handle.spawn(fut);

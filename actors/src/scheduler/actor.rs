@@ -105,7 +105,7 @@ fn take_slot(
     now: i64,
     settings: &SchedulingSettings,
 ) -> impl Future<Output = Result<Selection, SelectError>> + use<> {
-    let lease_ttl_ms = (settings.scheduler.lease_ttl_secs as i64) * 1_000;
+    let lease_ttl_ms = settings.scheduler.lease_ttl_ms();
     let sticky_ttl_ms = (settings.scheduler.sticky_ttl_secs as i64).saturating_mul(1_000);
     async move {
         let per_call = store.candidates_per_call().max(1);
@@ -118,7 +118,6 @@ fn take_slot(
             plan.promote(&bound);
         }
         let mut chunk = plan.next_chunk(per_call);
-        let mut flushed = false;
         while !chunk.is_empty() {
             let lease = view.lease_ids.next();
             let req = SlotRequest {
@@ -131,15 +130,8 @@ fn take_slot(
                 lease_ttl_ms,
                 now,
             };
-            let Some(grant) = store.acquire_slot(&req).await? else {
-                // Every candidate of the chunk is full. Slots of leases dropped a moment ago may
-                // still wait for the pool's next release flush: hand them to the store now and
-                // offer the chunk again (once per selection).
-                if !flushed && view.release_queued_now().await {
-                    flushed = true;
-                } else {
-                    chunk = plan.next_chunk(per_call);
-                }
+            let Some(grant) = view.acquire_slot(&req).await? else {
+                chunk = plan.next_chunk(per_call);
                 continue;
             };
             // From here the slot is ours: the guard releases it on every path.

@@ -231,12 +231,6 @@ impl crate::limits::LimitStore for super::EmbeddedStore {
         Ok(out)
     }
 
-    async fn settle(&self, s: &crate::limits::Settlement) -> StoreResult<()> {
-        self.limits.with(&s.key_id, true, |k| k.settle(s));
-        self.limits.schedule_write(&self.db);
-        Ok(())
-    }
-
     async fn settle_many(&self, batch: &SettleBatch) -> StoreResult<()> {
         if self.limits.settle_batch(batch) {
             self.limits.schedule_write(&self.db);
