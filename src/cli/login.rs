@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
-use switchyard::oauth::jwt_claims;
+use switchyard::oauth::{chatgpt_account_id, jwt_expiry_ms};
 
 impl LoginProvider {
     /// The `{provider}` of `/admin/oauth/{provider}/…`.
@@ -197,18 +197,12 @@ fn read_tokens(
         ImportProvider::Codex => {
             let a: CodexAuth = parse(path, text, "a Codex auth file (tokens)")?;
             let t = a.tokens;
-            let from_id_token = t.id_token.as_deref().and_then(jwt_claims).and_then(|c| {
-                c["https://api.openai.com/auth"]["chatgpt_account_id"]
-                    .as_str()
-                    .map(str::to_owned)
-            });
+            let from_id_token = t.id_token.as_deref().and_then(chatgpt_account_id);
             let mut extra = Map::new();
             if let Some(id) = t.account_id.or(from_id_token) {
                 extra.insert("chatgpt_account_id".into(), json!(id));
             }
-            let expires_at = jwt_claims(&t.access_token)
-                .and_then(|c| c["exp"].as_i64())
-                .map(|s| s * 1000);
+            let expires_at = jwt_expiry_ms(&t.access_token);
             Ok(Imported {
                 kind: "openai",
                 default_name: "codex-imported".into(),

@@ -34,6 +34,20 @@ impl TokenEndpoint {
         }
     }
 
+    /// A POST of `fields` in this endpoint's body format.
+    pub fn request(&self, client: &reqwest::Client, fields: &[(&str, &str)]) -> reqwest::RequestBuilder {
+        let req = client.post(&self.url);
+        if self.json {
+            let body: serde_json::Map<String, serde_json::Value> = fields
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), serde_json::Value::from(*v)))
+                .collect();
+            req.json(&body)
+        } else {
+            req.form(fields)
+        }
+    }
+
     pub fn form(url: &str, client_id: &str, client_secret: Option<&str>) -> Self {
         TokenEndpoint {
             url: url.to_owned(),
@@ -197,23 +211,7 @@ impl TokenRefresher {
         if let Some(secret) = &endpoint.client_secret {
             fields.push(("client_secret", secret.as_str()));
         }
-        let req = self.client.post(&endpoint.url);
-        let req = if endpoint.json {
-            let body: serde_json::Map<String, serde_json::Value> = fields
-                .iter()
-                .map(|(k, v)| (k.to_string(), serde_json::Value::from(*v)))
-                .collect();
-            req.header("content-type", "application/json")
-                .body(serde_json::Value::Object(body).to_string())
-        } else {
-            let body = fields
-                .iter()
-                .map(|(k, v)| format!("{k}={}", urlencode(v)))
-                .collect::<Vec<_>>()
-                .join("&");
-            req.header("content-type", "application/x-www-form-urlencoded")
-                .body(body)
-        };
+        let req = endpoint.request(&self.client, &fields);
         let resp = req
             .send()
             .await
@@ -223,10 +221,11 @@ impl TokenRefresher {
         }
         let answer: TokenAnswer = resp.json().await.map_err(|_| RefreshError::BadAnswer)?;
         let now = self.clock.now_ms();
+        let expires_at = expires_at(now, answer.expires_in, &answer.access_token);
         Ok(OAuthTokens {
             access_token: Secret::new(answer.access_token),
             refresh_token: answer.refresh_token.map(Secret::new),
-            expires_at: Some(now + answer.expires_in.unwrap_or(3_600) * 1_000),
+            expires_at: Some(expires_at),
         })
     }
 }
@@ -252,4 +251,38 @@ pub fn jwt_claims(token: &str) -> Option<serde_json::Value> {
         .decode(payload.trim_end_matches('='))
         .ok()?;
     serde_json::from_slice(&bytes).ok()
+}
+
+/// Lifetime assumed when an endpoint gives none.
+pub const DEFAULT_TTL_SECS: i64 = 3_600;
+/// Latest expiry believed (year 3000): beyond it, a value from an endpoint is nonsense.
+const LATEST_EXPIRY_MS: Millis = 32_503_680_000_000;
+
+/// A positive instant before [`LATEST_EXPIRY_MS`]: values from endpoints are not trusted to
+/// be sane, and negative or absurd ones count as missing instead of overflowing.
+fn sane(ms: Millis) -> Option<Millis> {
+    (ms > 0 && ms < LATEST_EXPIRY_MS).then_some(ms)
+}
+
+/// When a token expires: by a token endpoint's `expires_in` (seconds from `now`), else the
+/// token's own `exp` claim (OpenAI's access tokens are JWTs), else [`DEFAULT_TTL_SECS`].
+pub fn expires_at(now: Millis, expires_in: Option<i64>, access_token: &str) -> Millis {
+    expires_in
+        .and_then(|s| sane(now.saturating_add(s.saturating_mul(1_000))))
+        .or_else(|| jwt_expiry_ms(access_token))
+        .unwrap_or(now + DEFAULT_TTL_SECS * 1_000)
+}
+
+/// The `exp` claim of a JWT, in milliseconds (`None`: not a JWT, no claim, or absurd).
+pub fn jwt_expiry_ms(token: &str) -> Option<Millis> {
+    jwt_claims(token)
+        .and_then(|c| c["exp"].as_i64())
+        .and_then(|s| sane(s.saturating_mul(1_000)))
+}
+
+/// The ChatGPT account an OpenAI `id_token` names (the Codex backend wants it in a header).
+pub fn chatgpt_account_id(id_token: &str) -> Option<String> {
+    jwt_claims(id_token)?["https://api.openai.com/auth"]["chatgpt_account_id"]
+        .as_str()
+        .map(str::to_owned)
 }

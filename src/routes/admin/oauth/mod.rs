@@ -223,15 +223,9 @@ async fn exchange_code(
         .build()
         .map_err(|e| LoginError::Unreachable(e.to_string()))?;
     let fields = flow.exchange_fields(code, login_state, verifier);
-    let req = client.post(&flow.token.url);
-    let req = if flow.token.json {
-        let body: serde_json::Map<String, Value> =
-            fields.iter().map(|(k, v)| ((*k).into(), json!(v))).collect();
-        req.json(&body)
-    } else {
-        req.form(&fields)
-    };
-    let resp = req
+    let resp = flow
+        .token
+        .request(&client, &fields)
         .send()
         .await
         .map_err(|e| LoginError::Unreachable(e.without_url().to_string()))?;

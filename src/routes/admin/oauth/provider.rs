@@ -1,7 +1,7 @@
 //! The sign-ins `/admin/oauth/{provider}/*` knows, each described as data: where the operator
 //! signs in and with which parameters, how the code is traded at the token endpoint, and which
 //! account kind and `extra` fields the tokens become (the same ones `account import` stores).
-use crate::oauth::{TokenEndpoint, jwt_claims, urlencode};
+use crate::oauth::{TokenEndpoint, chatgpt_account_id, expires_at, jwt_claims, urlencode};
 use crate::settings::UpstreamSettings;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -18,9 +18,6 @@ pub enum Provider {
 }
 
 /// Lifetime assumed when the token endpoint says nothing.
-/// Latest expiry believed (year 3000): beyond it, a value from the endpoint is nonsense.
-const LATEST_EXPIRY_MS: Millis = 32_503_680_000_000;
-const DEFAULT_TTL_SECS: i64 = 3_600;
 
 impl Provider {
     /// The `{provider}` segment of `/admin/oauth/{provider}/…`.
@@ -148,10 +145,7 @@ impl Provider {
             }
             Provider::OpenAi => {
                 // The Codex backend wants the ChatGPT account in a header; the id_token names it.
-                let account = id_claims
-                    .as_ref()
-                    .and_then(|c| c["https://api.openai.com/auth"]["chatgpt_account_id"].as_str());
-                if let Some(id) = account {
+                if let Some(id) = answer.id_token.as_deref().and_then(chatgpt_account_id) {
                     extra.insert("chatgpt_account_id".into(), json!(id));
                 }
             }
@@ -251,17 +245,7 @@ impl TokenAnswer {
     /// When the access token expires: `expires_in`, else the access token's own `exp` claim
     /// (OpenAI's are JWTs), else an hour from now.
     pub fn expires_at(&self, now: Millis) -> Millis {
-        // Values from the endpoint are not trusted to be sane: negative or absurd ones count as
-        // missing instead of overflowing.
-        let sane = |ms: Millis| (ms > 0 && ms < LATEST_EXPIRY_MS).then_some(ms);
-        self.expires_in
-            .and_then(|s| sane(now.saturating_add(s.saturating_mul(1_000))))
-            .or_else(|| {
-                jwt_claims(&self.access_token)
-                    .and_then(|c| c["exp"].as_i64())
-                    .and_then(|s| sane(s.saturating_mul(1_000)))
-            })
-            .unwrap_or(now + DEFAULT_TTL_SECS * 1_000)
+        expires_at(now, self.expires_in, &self.access_token)
     }
 }
 
@@ -289,6 +273,7 @@ pub struct Onboarded {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::oauth::DEFAULT_TTL_SECS;
     use base64::Engine;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
