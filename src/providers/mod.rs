@@ -27,6 +27,8 @@ pub struct Inbound {
     pub model: String,
     pub stream: bool,
     pub session: Option<SessionId>,
+    /// See `routes::forward::Parsed::hide_usage_chunk`.
+    pub hide_usage_chunk: bool,
 }
 
 /// What to send for one attempt on one account.

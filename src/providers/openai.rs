@@ -93,16 +93,17 @@ impl Provider for OpenAi {
                 )));
             }
         };
-        let body = if needs_usage_chunk(inbound) {
-            with_include_usage(&inbound.body)?
-        } else {
-            inbound.body.clone()
-        };
-        Ok(UpstreamCall { url, headers, body })
+        Ok(UpstreamCall {
+            url,
+            headers,
+            body: inbound.body.clone(),
+        })
     }
 
     fn adapter(&self, _account: &Account, inbound: &Inbound) -> Option<Box<dyn super::BodyAdapter>> {
-        needs_usage_chunk(inbound).then(|| Box::new(DropUsageChunk::default()) as Box<dyn super::BodyAdapter>)
+        inbound
+            .hide_usage_chunk
+            .then(|| Box::new(DropUsageChunk::default()) as Box<dyn super::BodyAdapter>)
     }
 
     fn usage_tap(&self, sse: bool) -> Box<dyn UsageTap> {
@@ -129,28 +130,9 @@ impl Provider for OpenAi {
     }
 }
 
-/// A streamed chat completion carries usage only when the client asks for it
-/// (`stream_options.include_usage`); switchyard always needs it, so it asks on the client's
-/// behalf and removes the extra chunk from what the client receives.
-fn needs_usage_chunk(inbound: &Inbound) -> bool {
-    #[derive(Deserialize)]
-    struct Opts {
-        #[serde(default)]
-        include_usage: Option<bool>,
-    }
-    #[derive(Deserialize)]
-    struct Body {
-        #[serde(default)]
-        stream_options: Option<Opts>,
-    }
-    inbound.upstream_path == CHAT_PATH
-        && inbound.stream
-        && serde_json::from_slice::<Body>(&inbound.body)
-            .map(|b| b.stream_options.and_then(|o| o.include_usage) != Some(true))
-            .unwrap_or(false)
-}
-
-fn with_include_usage(body: &bytes::Bytes) -> Result<bytes::Bytes, ApiError> {
+/// `body` with `stream_options.include_usage` set: streamed chat completions carry usage only
+/// when asked for it, and switchyard always needs it.
+pub fn with_include_usage(body: &bytes::Bytes) -> Result<bytes::Bytes, ApiError> {
     let mut v: serde_json::Value =
         serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))?;
     if let Some(obj) = v.as_object_mut() {
@@ -179,14 +161,17 @@ impl DropUsageChunk {
         if line.is_empty() && std::mem::take(&mut self.skip_blank) {
             return;
         }
+        // Only the shape matters: the choices' and usage's contents are skipped, not built.
+        #[derive(Deserialize)]
+        struct Shape {
+            #[serde(default)]
+            choices: Option<Vec<serde::de::IgnoredAny>>,
+            #[serde(default)]
+            usage: Option<serde::de::IgnoredAny>,
+        }
         let usage_only = data_payload(line)
-            .and_then(|d| serde_json::from_slice::<serde_json::Value>(d).ok())
-            .is_some_and(|v| {
-                v.get("choices")
-                    .and_then(|c| c.as_array())
-                    .is_some_and(Vec::is_empty)
-                    && v.get("usage").is_some_and(|u| !u.is_null())
-            });
+            .and_then(|d| serde_json::from_slice::<Shape>(d).ok())
+            .is_some_and(|v| v.choices.is_some_and(|c| c.is_empty()) && v.usage.is_some());
         if usage_only {
             self.skip_blank = true;
             return;

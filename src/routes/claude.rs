@@ -80,6 +80,7 @@ async fn forward(
                 body: body.clone(),
                 kinds: None,
                 concurrency: !upstream_path.ends_with("count_tokens"),
+                hide_usage_chunk: false,
             })
         },
     )

@@ -28,6 +28,8 @@ pub struct Parsed {
     pub kinds: Option<Vec<AccountKind>>,
     /// Whether it takes one of the key's concurrency slots (token counting does not).
     pub concurrency: bool,
+    /// The body asks for a usage chunk the client did not ask for: hide it from the answer.
+    pub hide_usage_chunk: bool,
 }
 
 pub async fn relay_route<P: Provider>(
@@ -59,6 +61,7 @@ pub async fn relay_route<P: Provider>(
         model: parsed.model,
         stream: parsed.stream,
         session: parsed.session,
+        hide_usage_chunk: parsed.hide_usage_chunk,
     };
     let ctx = req.extensions().get::<RequestContext>().cloned();
     // The relay writes this request's log line (with key, account, tokens and cost).

@@ -114,6 +114,7 @@ async fn generate(
                 body,
                 kinds: None,
                 concurrency: action != "countTokens",
+                hide_usage_chunk: false,
             })
         },
     )
@@ -157,6 +158,7 @@ async fn internal(
                 // Only OAuth accounts speak Code Assist.
                 kinds: Some(vec![AccountKind::GeminiOAuth]),
                 concurrency: method != "countTokens",
+                hide_usage_chunk: false,
             })
         },
     )

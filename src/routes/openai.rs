@@ -5,7 +5,7 @@ use super::forward::{Parsed, relay_route, required};
 use crate::auth;
 use crate::error::{ApiError, ApiFailure, ApiFormat, ApiResult};
 use crate::oauth::TokenEndpoint;
-use crate::providers::openai::{CHAT_PATH, OpenAi, RESPONSES_PATH};
+use crate::providers::openai::{CHAT_PATH, OpenAi, RESPONSES_PATH, with_include_usage};
 use crate::relay::client::UpstreamClients;
 use crate::state::AppState;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -39,6 +39,14 @@ struct View {
     stream: Option<bool>,
     #[serde(default)]
     messages: Option<serde::de::IgnoredAny>,
+    #[serde(default)]
+    stream_options: Option<StreamOptions>,
+}
+
+#[derive(Deserialize)]
+struct StreamOptions {
+    #[serde(default)]
+    include_usage: Option<bool>,
 }
 
 async fn responses(
@@ -85,15 +93,29 @@ async fn forward(
                 return Err(ApiError::BadRequest("messages: Field required".into()));
             }
             let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+            let stream = view.stream.unwrap_or(false);
+            let session = openai_session(header, &body);
+            // A streamed chat completion carries usage only when the client asks for it:
+            // switchyard asks on the client's behalf and hides the extra chunk (decided once
+            // here, not on every attempt).
+            let hide_usage_chunk = upstream_path == CHAT_PATH
+                && stream
+                && view.stream_options.and_then(|o| o.include_usage) != Some(true);
+            let body = if hide_usage_chunk {
+                with_include_usage(&body)?
+            } else {
+                body
+            };
             Ok(Parsed {
                 model,
-                stream: view.stream.unwrap_or(false),
-                session: openai_session(header, &body),
+                stream,
+                session,
                 upstream_path: upstream_path.to_owned(),
                 body,
                 // The Codex backend speaks only the Responses API.
                 kinds: (upstream_path == CHAT_PATH).then(|| vec![AccountKind::OpenAiResponses]),
                 concurrency: true,
+                hide_usage_chunk,
             })
         },
     )
