@@ -6,7 +6,6 @@ use crate::error::ApiError;
 use crate::keys::ApiKey;
 use crate::settings::KeySettings;
 use dashmap::DashMap;
-use rand::Rng;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
@@ -77,25 +76,14 @@ pub async fn acquire(
             retry_after_secs: timeout.as_secs().max(1),
         });
     };
-    let deadline = Instant::now() + timeout;
-    let mut wait = Duration::from_millis(20);
-    loop {
-        // Backoff with jitter so many waiters do not retry in lockstep.
-        let jitter = rand::rng().random_range(0.8..1.2);
-        let nap = wait
-            .mul_f64(jitter)
-            .min(deadline.saturating_duration_since(Instant::now()));
-        tokio::time::sleep(nap).await;
-        if let Some(lease) = scheduling.hold_slot(&holder, limit).await? {
-            return Ok(Some(lease));
-        }
-        if Instant::now() >= deadline {
-            let retry_after_secs = timeout.as_secs().div_ceil(2).clamp(5, 30);
-            return Err(ApiError::QueueTimeout {
-                limit,
-                retry_after_secs,
-            });
-        }
-        wait = (wait.mul_f64(1.5)).min(Duration::from_millis(500));
+    match scheduling
+        .hold_slot_until(&holder, limit, Instant::now() + timeout)
+        .await?
+    {
+        Some(lease) => Ok(Some(lease)),
+        None => Err(ApiError::QueueTimeout {
+            limit,
+            retry_after_secs: timeout.as_secs().div_ceil(2).clamp(5, 30),
+        }),
     }
 }

@@ -135,17 +135,11 @@ impl TokenRefresher {
     async fn instance_lock(&self, id: &AccountId) -> Option<switchyard_actors::Lease> {
         let holder = format!("refresh:{id}");
         let deadline = std::time::Instant::now() + LOCK_WAIT;
-        loop {
-            match self.scheduling.hold_slot(&holder, 1).await {
-                Ok(Some(lease)) => return Some(lease),
-                Ok(None) if std::time::Instant::now() < deadline => {
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-                Ok(None) => return None,
-                Err(e) => {
-                    tracing::warn!(account = %id, error = %e, "refresh lock unavailable; refreshing without it");
-                    return None;
-                }
+        match self.scheduling.hold_slot_until(&holder, 1, deadline).await {
+            Ok(lease) => lease,
+            Err(e) => {
+                tracing::warn!(account = %id, error = %e, "refresh lock unavailable; refreshing without it");
+                None
             }
         }
     }

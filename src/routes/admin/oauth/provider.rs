@@ -17,8 +17,6 @@ pub enum Provider {
     Gemini,
 }
 
-/// Lifetime assumed when the token endpoint says nothing.
-
 impl Provider {
     /// The `{provider}` segment of `/admin/oauth/{provider}/…`.
     pub fn from_path(segment: &str) -> Option<Self> {
