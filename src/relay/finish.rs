@@ -154,11 +154,9 @@ impl Finish {
             outcome,
             model: Some(self.model.clone()),
         };
-        let scheduling = self.scheduling.clone();
+        let (scheduling, metrics) = (self.scheduling.clone(), self.metrics.clone());
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
-            rt.spawn(async move {
-                let _ = scheduling.mark_outcome(msg).await;
-            });
+            rt.spawn(async move { super::report_outcome(&scheduling, &metrics, msg).await });
         }
     }
 }

@@ -229,19 +229,26 @@ async fn mark(state: &AppState, account: &Account, outcome: Outcome, model: &str
         outcome,
         model: Some(model.to_owned()),
     };
-    match state.scheduling.mark_outcome(msg).await {
+    report_outcome(&state.scheduling, &state.metrics, msg).await;
+}
+
+/// Hands an upstream outcome to the pool and counts the cooldown it starts, if any: every
+/// outcome goes through here, so the cooldown metric misses none.
+pub(crate) async fn report_outcome(
+    scheduling: &switchyard_actors::Scheduling,
+    metrics: &crate::metrics::Metrics,
+    msg: MarkOutcome,
+) {
+    let account = msg.account.clone();
+    match scheduling.mark_outcome(msg).await {
         Ok(HealthChange::CooledDown { reason, .. }) => {
-            state
-                .metrics
-                .cooldowns
-                .with_label_values(&[reason.as_str()])
-                .inc();
+            metrics.cooldowns.with_label_values(&[reason.as_str()]).inc();
         }
         Ok(HealthChange::FamilyLimited { .. }) => {
-            state.metrics.cooldowns.with_label_values(&["family_limit"]).inc();
+            metrics.cooldowns.with_label_values(&["family_limit"]).inc();
         }
         Ok(_) => {}
-        Err(e) => tracing::warn!(account = %account.id, error = %e, "recording an upstream outcome failed"),
+        Err(e) => tracing::warn!(account = %account, error = %e, "recording an upstream outcome failed"),
     }
 }
 
@@ -509,10 +516,8 @@ fn clear_expired_health(state: &AppState, account: &Account, model: &str) {
             outcome: Outcome::Success,
             model: Some(model.to_owned()),
         };
-        let scheduling = state.scheduling.clone();
-        actix_web::rt::spawn(async move {
-            let _ = scheduling.mark_outcome(msg).await;
-        });
+        let (scheduling, metrics) = (state.scheduling.clone(), state.metrics.clone());
+        actix_web::rt::spawn(async move { report_outcome(&scheduling, &metrics, msg).await });
     }
 }
 
