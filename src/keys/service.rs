@@ -89,11 +89,14 @@ impl KeyService {
             .iter()
             .map(|e| (e.key().clone(), *e.value()))
             .collect();
-        for (id, at) in used {
-            self.unflushed_use.remove_if(&id, |_, v| *v == at);
-            if let Err(e) = self.store.touch_key(&id, at).await {
-                tracing::warn!(key_id = %id, error = %e, "writing key last-used failed");
-            }
+        if used.is_empty() {
+            return;
+        }
+        for (id, at) in &used {
+            self.unflushed_use.remove_if(id, |_, v| v == at);
+        }
+        if let Err(e) = self.store.touch_keys(&used).await {
+            tracing::warn!(keys = used.len(), error = %e, "writing key last-used times failed");
         }
     }
 }

@@ -16,8 +16,13 @@ pub trait KeyStore: Send + Sync + 'static {
     /// Field-level update; `Ok(None)` when the key does not exist.
     async fn patch_key(&self, id: &str, patch: &KeyPatch) -> StoreResult<Option<ApiKey>>;
     async fn delete_key(&self, id: &str) -> StoreResult<bool>;
-    /// Writes only the last-used field.
-    async fn touch_key(&self, id: &str, at: Millis) -> StoreResult<()>;
+    /// Writes only the last-used field of each key (the later of the stored time and the given
+    /// one), in one store operation; unknown keys are skipped.
+    async fn touch_keys(&self, used: &[(String, Millis)]) -> StoreResult<()>;
+    /// One key's [`KeyStore::touch_keys`].
+    async fn touch_key(&self, id: &str, at: Millis) -> StoreResult<()> {
+        self.touch_keys(&[(id.to_owned(), at)]).await
+    }
     /// Moves on every key write, so other instances drop their caches.
     async fn keys_version(&self) -> StoreResult<u64>;
 }
@@ -74,9 +79,12 @@ impl KeyStore for MemoryKeyStore {
         Ok(existed)
     }
 
-    async fn touch_key(&self, id: &str, at: Millis) -> StoreResult<()> {
-        if let Some(k) = self.keys.write().get_mut(id) {
-            k.last_used_at = Some(k.last_used_at.unwrap_or(0).max(at));
+    async fn touch_keys(&self, used: &[(String, Millis)]) -> StoreResult<()> {
+        let mut keys = self.keys.write();
+        for (id, at) in used {
+            if let Some(k) = keys.get_mut(id) {
+                k.last_used_at = Some(k.last_used_at.unwrap_or(0).max(*at));
+            }
         }
         Ok(())
     }

@@ -226,6 +226,14 @@ pub async fn touch_writes_only_last_used(b: Backends) {
         v,
         "a recorded use is not a key change other instances must reload for"
     );
+    // Several keys in one call, an unknown one among them, each keeping its later time.
+    s.put_key(&full_key("u")).await.unwrap();
+    s.touch_keys(&[("t".into(), 4_500), ("ghost".into(), 9), ("u".into(), 6_000)])
+        .await
+        .unwrap();
+    let last = |id: &'static str| async move { s.get_key(id).await.unwrap().unwrap().last_used_at };
+    assert_eq!((last("t").await, last("u").await), (Some(5_000), Some(6_000)));
+    assert_eq!(s.get_key("ghost").await.unwrap(), None);
 }
 
 pub async fn deleting_a_key_drops_its_hash(b: Backends) {

@@ -166,21 +166,25 @@ pub(super) fn delete_key(db: &Database, id: &str) -> StoreResult<bool> {
     })
 }
 
-/// Keeps the later of the stored and the given time; unknown keys are skipped.
-pub(super) fn touch_key(db: &Database, id: &str, at: i64) -> StoreResult<()> {
+/// Keeps the later of the stored and the given time, for every key in one transaction;
+/// unknown keys are skipped.
+pub(super) fn touch_keys(db: &Database, used: &[(String, i64)]) -> StoreResult<()> {
     write(db, |txn| {
         let mut table = txn.open_table(FIELDS).map_err(failed)?;
-        if table.get((id, key_record::ID)).map_err(failed)?.is_none() {
-            return Ok(());
-        }
-        let before: Option<i64> = table
-            .get((id, key_record::LAST_USED))
-            .map_err(failed)?
-            .and_then(|v| serde_json::from_str(v.value()).ok());
-        if before.is_none_or(|b| b < at) {
-            table
-                .insert((id, key_record::LAST_USED), at.to_string().as_str())
-                .map_err(failed)?;
+        for (id, at) in used {
+            let id = id.as_str();
+            if table.get((id, key_record::ID)).map_err(failed)?.is_none() {
+                continue;
+            }
+            let before: Option<i64> = table
+                .get((id, key_record::LAST_USED))
+                .map_err(failed)?
+                .and_then(|v| serde_json::from_str(v.value()).ok());
+            if before.is_none_or(|b| b < *at) {
+                table
+                    .insert((id, key_record::LAST_USED), at.to_string().as_str())
+                    .map_err(failed)?;
+            }
         }
         Ok(())
     })
@@ -227,9 +231,12 @@ impl crate::keys::KeyStore for super::EmbeddedStore {
         Ok(existed)
     }
 
-    async fn touch_key(&self, id: &str, at: switchyard_actors::clock::Millis) -> StoreResult<()> {
-        let id = id.to_owned();
-        self.blocking(move |db, _| touch_key(db, &id, at)).await
+    async fn touch_keys(&self, used: &[(String, switchyard_actors::clock::Millis)]) -> StoreResult<()> {
+        if used.is_empty() {
+            return Ok(());
+        }
+        let used = used.to_vec();
+        self.blocking(move |db, _| touch_keys(db, &used)).await
     }
 
     async fn keys_version(&self) -> StoreResult<u64> {

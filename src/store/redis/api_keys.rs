@@ -132,11 +132,17 @@ impl KeyStore for RedisStore {
     }
 
     /// The accounts' `TOUCH_LAST_USED` script: the field has the same name and format.
-    async fn touch_key(&self, id: &str, at: Millis) -> StoreResult<()> {
+    /// One `TOUCH_LAST_USED` over every key: they all share the `{keys}` tag.
+    async fn touch_keys(&self, used: &[(String, Millis)]) -> StoreResult<()> {
+        if used.is_empty() {
+            return Ok(());
+        }
         let mut inv = self.scripts.touch_last_used.prepare_invoke();
-        inv.key(self.keys.api_key(id)).arg(at);
+        for (id, at) in used {
+            inv.key(self.keys.api_key(id)).arg(*at);
+        }
         let mut c = self.conn();
-        self.timed("touch_key", async { inv.invoke_async::<i64>(&mut c).await })
+        self.timed("touch_keys", async { inv.invoke_async::<i64>(&mut c).await })
             .await
             .map(drop)
     }
