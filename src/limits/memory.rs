@@ -10,7 +10,9 @@ use std::collections::HashMap;
 use switchyard_actors::clock::Millis;
 use switchyard_actors::store::StoreResult;
 
-#[derive(Debug, Default, Clone)]
+/// One key's counters. Stored as is by the embedded backend (money as integer picodollars).
+#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub(crate) struct KeyState {
     pub window_start: Option<Millis>,
     pub window_requests: u64,

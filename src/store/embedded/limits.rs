@@ -17,11 +17,9 @@
 use super::tables::{failed, write};
 use crate::batch::AppliedBatches;
 use crate::limits::{KeyState, SETTLE_BATCH_MEMORY, SettleBatch};
-use crate::money::Money;
 use parking_lot::Mutex;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
-use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -36,50 +34,6 @@ pub const PERSIST_DELAY: Duration = Duration::from_millis(200);
 pub(super) fn create_tables(txn: &WriteTransaction) -> StoreResult<()> {
     txn.open_table(COUNTERS).map_err(failed)?;
     Ok(())
-}
-
-/// One key's counters as stored: money as integer picodollars.
-#[derive(Debug, Default, Serialize, Deserialize)]
-#[serde(default)]
-struct Stored {
-    window_start: Option<Millis>,
-    window_requests: u64,
-    window_tokens: u64,
-    window_cost: u64,
-    total: u64,
-    daily: BTreeMap<String, u64>,
-    weekly: BTreeMap<String, u64>,
-}
-
-impl From<&KeyState> for Stored {
-    fn from(s: &KeyState) -> Self {
-        let picos = |m: &HashMap<String, Money>| m.iter().map(|(k, v)| (k.clone(), v.picos())).collect();
-        Stored {
-            window_start: s.window_start,
-            window_requests: s.window_requests,
-            window_tokens: s.window_tokens,
-            window_cost: s.window_cost.picos(),
-            total: s.total.picos(),
-            daily: picos(&s.daily),
-            weekly: picos(&s.weekly),
-        }
-    }
-}
-
-impl From<Stored> for KeyState {
-    fn from(s: Stored) -> Self {
-        let money =
-            |m: BTreeMap<String, u64>| m.into_iter().map(|(k, v)| (k, Money::from_picos(v))).collect();
-        KeyState {
-            window_start: s.window_start,
-            window_requests: s.window_requests,
-            window_tokens: s.window_tokens,
-            window_cost: Money::from_picos(s.window_cost),
-            total: Money::from_picos(s.total),
-            daily: money(s.daily),
-            weekly: money(s.weekly),
-        }
-    }
 }
 
 #[derive(Default)]
@@ -110,9 +64,9 @@ impl Limits {
         let mut keys = HashMap::new();
         for entry in table.iter().map_err(failed)? {
             let (k, v) = entry.map_err(failed)?;
-            let stored: Stored = serde_json::from_str(v.value())
+            let state: KeyState = serde_json::from_str(v.value())
                 .map_err(|e| StoreError::Corrupt(format!("limit counters of key {}: {e}", k.value())))?;
-            keys.insert(k.value().to_owned(), KeyState::from(stored));
+            keys.insert(k.value().to_owned(), state);
         }
         let shared = Shared {
             inner: Mutex::new(Inner {
@@ -191,7 +145,7 @@ fn write_dirty(shared: &Shared, db: &Weak<Database>) {
         dirty
             .into_iter()
             .filter_map(|id| {
-                let json = serde_json::to_string(&Stored::from(inner.keys.get(&id)?)).ok()?;
+                let json = serde_json::to_string(inner.keys.get(&id)?).ok()?;
                 Some((id, json))
             })
             .collect()

@@ -12,11 +12,13 @@
 //! missing shares. The marker outlives every retry ([`SETTLE_BATCH_TTL_SECS`] against the
 //! accounting task's ~7 s of retries).
 use super::RedisStore;
+use crate::limits::KeyState;
 use crate::limits::{
     Admission, KeyCounters, LimitStore, Refusal, SETTLE_BATCH_MEMORY, SettleBatch, Settlement,
 };
 use crate::money::Money;
 use async_trait::async_trait;
+use std::collections::HashMap;
 use switchyard_actors::clock::Millis;
 use switchyard_actors::store::{StoreError, StoreResult};
 
@@ -252,18 +254,18 @@ impl LimitStore for RedisStore {
             .await?;
         let get = |i: usize| limits.get(i).cloned().flatten();
         let num = |v: Option<String>| -> StoreResult<u64> { v.map_or(Ok(0), |s| int("a counter", &s)) };
-        let start: Option<Millis> = get(0).map(|s| int("a window start", &s)).transpose()?;
-        // The memory store's rule: the stored window counts only while it has not ended.
-        let live = window_ms > 0 && start.is_some_and(|s| now - s < window_ms);
-        Ok(KeyCounters {
-            window_start: start.filter(|_| live),
-            window_requests: if live { num(get(1))? } else { 0 },
-            window_tokens: if live { num(get(2))? } else { 0 },
-            window_cost: Money::from_picos(if live { num(get(3))? } else { 0 }),
-            daily_cost: Money::from_picos(num(daily)?),
-            weekly_cost: Money::from_picos(num(weekly)?),
-            total_cost: Money::from_picos(num(get(4))?),
-        })
+        let money = |v: Option<String>| num(v).map(Money::from_picos);
+        let state = KeyState {
+            window_start: get(0).map(|s| int("a window start", &s)).transpose()?,
+            window_requests: num(get(1))?,
+            window_tokens: num(get(2))?,
+            window_cost: money(get(3))?,
+            total: money(get(4))?,
+            daily: HashMap::from([(day.to_owned(), money(daily)?)]),
+            weekly: HashMap::from([(week.to_owned(), money(weekly)?)]),
+        };
+        // The memory store's rules (a stored window counts only while it has not ended).
+        Ok(state.counters(now, window_ms, day, week))
     }
 }
 
