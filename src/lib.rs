@@ -14,7 +14,6 @@ pub mod error;
 pub mod http;
 pub mod keys;
 pub mod limits;
-pub mod metered_store;
 pub mod metrics;
 pub mod middleware;
 pub mod money;

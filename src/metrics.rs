@@ -2,11 +2,12 @@
 //! histograms are updated as requests flow; pool gauges (slots, account states, actor
 //! restarts, store traffic) are read from their owners at scrape time.
 use crate::state::AppState;
+use crate::store::StoreStats;
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use switchyard_actors::system::ActorName;
 
 const LATENCY_BUCKETS: &[f64] = &[
@@ -38,13 +39,6 @@ pub struct Metrics {
     store_ops: IntGaugeVec,
     store_errors: IntGaugeVec,
     pub store_stats: Arc<StoreStats>,
-}
-
-/// Store traffic counted by [`crate::metered_store`].
-#[derive(Debug, Default)]
-pub struct StoreStats {
-    pub ops: AtomicU64,
-    pub errors: AtomicU64,
 }
 
 fn counter(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {

@@ -27,6 +27,8 @@ pub struct Backends {
     pub keys: Arc<dyn KeyStore>,
     pub usage: Arc<dyn UsageStore>,
     pub limits: Arc<dyn LimitStore>,
+    /// The store's own operation counts (none for memory).
+    pub stats: Arc<crate::store::StoreStats>,
 }
 
 impl Backends {
@@ -43,6 +45,7 @@ impl Backends {
             keys: Arc::new(MemoryKeyStore::new()),
             usage: Arc::new(MemoryUsageStore::new()),
             limits: Arc::new(MemoryLimitStore::new()),
+            stats: Arc::default(),
         }
     }
 }
@@ -78,8 +81,10 @@ impl Application {
 
     pub async fn build_with(settings: Settings, backends: Backends) -> Result<Self, StartupError> {
         let clock: SharedClock = Arc::new(SystemClock);
-        let metrics = Arc::new(crate::metrics::Metrics::new());
-        let store = crate::metered_store::MeteredStore::wrap(backends.store, metrics.store_stats.clone());
+        let mut metrics = crate::metrics::Metrics::new();
+        metrics.store_stats = backends.stats.clone();
+        let metrics = Arc::new(metrics);
+        let store = backends.store;
         let scheduling = Scheduling::start(store.clone(), clock.clone(), settings.scheduling(), None).await?;
         let admin = AdminToken::resolve(&settings.admin.token, &settings.store.data_dir)?;
         let keys = Arc::new(KeyService::new(backends.keys, clock.clone()));

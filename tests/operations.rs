@@ -7,6 +7,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use support::*;
+use switchyard::settings::StoreSettings;
 use switchyard_actors::system::ActorName;
 
 /// `name{labels} value` lines of the exposition, keyed by the series text.
@@ -90,7 +91,14 @@ async fn health_is_always_up_and_ready_follows_the_pool() {
 
 #[actix_web::test]
 async fn metrics_count_known_traffic() {
-    let app = spawn_app().await;
+    // On the default (embedded) store, whose database operations the store metric counts.
+    let dir = tempfile::tempdir().unwrap();
+    let store = StoreSettings {
+        data_dir: dir.path().to_owned(),
+        ..StoreSettings::default()
+    };
+    let backends = switchyard::store::open_with_env_key(&store, None).await.unwrap();
+    let app = spawn_app_on(backends, |_| {}).await;
     app.add_account(json!({"name": "a", "api_key": "sk-ant-a", "priority": 1, "max_concurrency": 5}))
         .await;
     app.add_account(json!({"name": "b", "api_key": "sk-ant-b", "priority": 2}))

@@ -54,8 +54,26 @@ pub enum OpenError {
     Redis { target: String, reason: String },
 }
 
+/// Operations a store made on its backing service (Redis round trips, database transactions)
+/// and how many failed, for `/metrics`. Counted by each store where the operation happens.
+#[derive(Debug, Default)]
+pub struct StoreStats {
+    pub ops: std::sync::atomic::AtomicU64,
+    pub errors: std::sync::atomic::AtomicU64,
+}
+
+impl StoreStats {
+    pub(crate) fn record<T>(&self, result: &switchyard_actors::store::StoreResult<T>) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.ops.fetch_add(1, Relaxed);
+        if result.is_err() {
+            self.errors.fetch_add(1, Relaxed);
+        }
+    }
+}
+
 /// The same store behind all four contracts (scheduling, API keys, usage, limits).
-fn backends<S>(store: Arc<S>) -> Backends
+fn backends<S>(store: Arc<S>, stats: Arc<StoreStats>) -> Backends
 where
     S: switchyard_actors::Store
         + crate::keys::KeyStore
@@ -67,6 +85,7 @@ where
         keys: store.clone(),
         usage: store.clone(),
         limits: store,
+        stats,
     }
 }
 
@@ -97,7 +116,8 @@ pub async fn open_with_env_key(
             log_source(&source);
             let store = EmbeddedStore::open(&settings.data_dir, &key)?;
             tracing::info!(data_dir = %settings.data_dir.display(), "embedded state store open");
-            Ok(backends(Arc::new(store)))
+            let stats = store.stats.clone();
+            Ok(backends(Arc::new(store), stats))
         }
         StoreBackend::Redis => {
             let (key, source) = key::resolve(KeyInputs {
@@ -108,7 +128,8 @@ pub async fn open_with_env_key(
             log_source(&source);
             let store = RedisStore::connect(&RedisOptions::from_settings(settings), &key).await?;
             tracing::info!(prefix = %settings.redis_prefix, "redis state store connected");
-            Ok(backends(Arc::new(store)))
+            let stats = store.stats.clone();
+            Ok(backends(Arc::new(store), stats))
         }
     }
 }

@@ -53,6 +53,8 @@ pub struct EmbeddedStore {
     usage_pruned: parking_lot::Mutex<Option<Instant>>,
     transient: MemoryStore,
     dir: PathBuf,
+    /// Database transactions run for callers (the in-memory parts count nothing).
+    pub(crate) stats: Arc<crate::store::StoreStats>,
 }
 
 impl Drop for EmbeddedStore {
@@ -117,6 +119,7 @@ impl EmbeddedStore {
             usage_pruned: parking_lot::Mutex::new(None),
             transient: MemoryStore::new(),
             dir: dir.to_owned(),
+            stats: Arc::default(),
         })
     }
 
@@ -149,14 +152,17 @@ impl EmbeddedStore {
         F: FnOnce(&Database, &SecretBox) -> StoreResult<T> + Send + 'static,
     {
         let (db, secrets) = (self.db.clone(), self.secrets.clone());
-        match tokio::runtime::Handle::try_current() {
+        let result = match tokio::runtime::Handle::try_current() {
             Ok(handle) => handle
                 .spawn_blocking(move || f(&db, &secrets))
                 .await
-                .map_err(|e| StoreError::Unavailable(format!("embedded database task failed: {e}")))?,
+                .map_err(|e| StoreError::Unavailable(format!("embedded database task failed: {e}")))
+                .and_then(|r| r),
             // No runtime (a lease dropped after shutdown): just run it here.
             Err(_) => f(&db, &secrets),
-        }
+        };
+        self.stats.record(&result);
+        result
     }
 
     fn bump(&self) {

@@ -67,6 +67,7 @@ pub struct RedisStore {
     scripts: Scripts,
     secrets: SecretBox,
     op_timeout: Duration,
+    pub(crate) stats: std::sync::Arc<super::StoreStats>,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -107,6 +108,7 @@ impl RedisStore {
             scripts: Scripts::default(),
             secrets: SecretBox::new(key),
             op_timeout: opts.op_timeout,
+            stats: Default::default(),
         };
         store.check_key().await.map_err(|e| match e {
             KeyCheck::Mismatch => OpenError::WrongKey {
@@ -156,14 +158,16 @@ impl RedisStore {
             // Only a lease dropped after the runtime shut down gets here; its TTL frees it.
             return Err(StoreError::Unavailable(format!("redis {op}: no async runtime")));
         }
-        match tokio::time::timeout(self.op_timeout, fut).await {
+        let result = match tokio::time::timeout(self.op_timeout, fut).await {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => Err(map_error(op, &e)),
             Err(_) => Err(StoreError::Unavailable(format!(
                 "redis {op}: no answer within {} ms",
                 self.op_timeout.as_millis()
             ))),
-        }
+        };
+        self.stats.record(&result);
+        result
     }
 
     /// The records version counter (0 before the first record write).
