@@ -74,10 +74,11 @@ struct Core {
 }
 
 /// Messages sent to each actor through this core's handles, and how many timed out.
+/// Indexed by `ActorName as usize` (its declaration order).
 #[derive(Default)]
 struct CallStats {
-    sent: [AtomicU64; 5],
-    timed_out: [AtomicU64; 5],
+    sent: [AtomicU64; ActorName::ALL.len()],
+    timed_out: [AtomicU64; ActorName::ALL.len()],
 }
 
 /// Counts of [`Scheduling::call_stats`].
@@ -88,10 +89,8 @@ pub struct ActorCalls {
 }
 
 impl CallStats {
-    fn record(&self, actor: &str, timed_out: bool) {
-        let Some(i) = ActorName::ALL.iter().position(|a| a.as_str() == actor) else {
-            return;
-        };
+    fn record(&self, actor: ActorName, timed_out: bool) {
+        let i = actor as usize;
         self.sent[i].fetch_add(1, Ordering::Relaxed);
         if timed_out {
             self.timed_out[i].fetch_add(1, Ordering::Relaxed);
@@ -99,7 +98,7 @@ impl CallStats {
     }
 
     fn get(&self, actor: ActorName) -> ActorCalls {
-        let i = ActorName::ALL.iter().position(|a| *a == actor).unwrap_or(0);
+        let i = actor as usize;
         ActorCalls {
             sent: self.sent[i].load(Ordering::Relaxed),
             timed_out: self.timed_out[i].load(Ordering::Relaxed),
@@ -264,9 +263,36 @@ impl Scheduling {
         let a = &self.core.settings.actors;
         let s = &self.schedulers;
         match req.platform {
-            Platform::Claude => call(&self.core.calls, &s.claude, req, a.claude, "ClaudeScheduler").await?,
-            Platform::Gemini => call(&self.core.calls, &s.gemini, req, a.gemini, "GeminiScheduler").await?,
-            Platform::OpenAi => call(&self.core.calls, &s.openai, req, a.openai, "OpenAiScheduler").await?,
+            Platform::Claude => {
+                call(
+                    &self.core.calls,
+                    &s.claude,
+                    req,
+                    a.claude,
+                    ActorName::ClaudeScheduler,
+                )
+                .await?
+            }
+            Platform::Gemini => {
+                call(
+                    &self.core.calls,
+                    &s.gemini,
+                    req,
+                    a.gemini,
+                    ActorName::GeminiScheduler,
+                )
+                .await?
+            }
+            Platform::OpenAi => {
+                call(
+                    &self.core.calls,
+                    &s.openai,
+                    req,
+                    a.openai,
+                    ActorName::OpenAiScheduler,
+                )
+                .await?
+            }
         }
     }
 
@@ -360,7 +386,7 @@ impl Scheduling {
             &self.core.pool,
             msg,
             self.core.settings.actors.pool,
-            "AccountPool",
+            ActorName::AccountPool,
         )
         .await??)
     }
@@ -372,7 +398,7 @@ impl Scheduling {
             &self.core.pool,
             ReloadAccounts,
             self.core.settings.actors.pool,
-            "AccountPool",
+            ActorName::AccountPool,
         )
         .await??)
     }
@@ -385,7 +411,7 @@ impl Scheduling {
             &self.core.pool,
             SlotCounts,
             self.core.settings.actors.pool,
-            "AccountPool",
+            ActorName::AccountPool,
         )
         .await??)
     }
@@ -414,7 +440,7 @@ impl Scheduling {
             &self.core.sticky,
             msg,
             self.core.settings.actors.sticky,
-            crate::sticky::NAME,
+            ActorName::StickySessions,
         )
         .await
         {
@@ -441,19 +467,11 @@ impl Scheduling {
         let a = &self.core.settings.actors;
         let (c, s) = (&self.core, &self.schedulers);
         match actor {
-            ActorName::AccountPool => call(&self.core.calls, &c.pool, Ping, a.pool, actor.as_str()).await,
-            ActorName::StickySessions => {
-                call(&self.core.calls, &c.sticky, Ping, a.sticky, actor.as_str()).await
-            }
-            ActorName::ClaudeScheduler => {
-                call(&self.core.calls, &s.claude, Ping, a.claude, actor.as_str()).await
-            }
-            ActorName::GeminiScheduler => {
-                call(&self.core.calls, &s.gemini, Ping, a.gemini, actor.as_str()).await
-            }
-            ActorName::OpenAiScheduler => {
-                call(&self.core.calls, &s.openai, Ping, a.openai, actor.as_str()).await
-            }
+            ActorName::AccountPool => call(&self.core.calls, &c.pool, Ping, a.pool, actor).await,
+            ActorName::StickySessions => call(&self.core.calls, &c.sticky, Ping, a.sticky, actor).await,
+            ActorName::ClaudeScheduler => call(&self.core.calls, &s.claude, Ping, a.claude, actor).await,
+            ActorName::GeminiScheduler => call(&self.core.calls, &s.gemini, Ping, a.gemini, actor).await,
+            ActorName::OpenAiScheduler => call(&self.core.calls, &s.openai, Ping, a.openai, actor).await,
         }
     }
 
@@ -463,33 +481,31 @@ impl Scheduling {
         let a = &self.core.settings.actors;
         let (c, s) = (&self.core, &self.schedulers);
         let r = match actor {
-            ActorName::AccountPool => {
-                call(&self.core.calls, &c.pool, InjectPanic, a.pool, actor.as_str()).await
-            }
+            ActorName::AccountPool => call(&self.core.calls, &c.pool, InjectPanic, a.pool, actor).await,
             ActorName::StickySessions => {
-                call(&self.core.calls, &c.sticky, InjectPanic, a.sticky, actor.as_str()).await
+                call(&self.core.calls, &c.sticky, InjectPanic, a.sticky, actor).await
             }
             ActorName::ClaudeScheduler => {
-                call(&self.core.calls, &s.claude, InjectPanic, a.claude, actor.as_str()).await
+                call(&self.core.calls, &s.claude, InjectPanic, a.claude, actor).await
             }
             ActorName::GeminiScheduler => {
-                call(&self.core.calls, &s.gemini, InjectPanic, a.gemini, actor.as_str()).await
+                call(&self.core.calls, &s.gemini, InjectPanic, a.gemini, actor).await
             }
             ActorName::OpenAiScheduler => {
-                call(&self.core.calls, &s.openai, InjectPanic, a.openai, actor.as_str()).await
+                call(&self.core.calls, &s.openai, InjectPanic, a.openai, actor).await
             }
         };
         Ok(r??)
     }
 
-    /// How many times the supervisors restarted `actor`. For a scheduler, the total over every
-    /// set of this core (its own and every local set), so every handle answers the same; see
-    /// [`Scheduling::own_restarts`] for this handle's scheduler alone.
     /// Messages sent to `actor` through this scheduling core (all handles) and how many timed out.
     pub fn call_stats(&self, actor: ActorName) -> ActorCalls {
         self.core.calls.get(actor)
     }
 
+    /// How many times the supervisors restarted `actor`. For a scheduler, the total over every
+    /// set of this core (its own and every local set), so every handle answers the same; see
+    /// [`Scheduling::own_restarts`] for this handle's scheduler alone.
     pub fn restarts(&self, actor: ActorName) -> u64 {
         let r = &self.core.restarts;
         match actor {
@@ -526,7 +542,7 @@ async fn call<A, M>(
     addr: &Addr<A>,
     msg: M,
     knobs: ActorKnobs,
-    actor: &'static str,
+    actor: ActorName,
 ) -> Result<M::Result, SelectError>
 where
     A: Actor + Handler<M>,
@@ -539,9 +555,24 @@ where
     match result {
         Ok(r) => Ok(r),
         Err(MailboxError::Timeout) => Err(SelectError::ActorTimeout {
-            actor,
+            actor: actor.as_str(),
             timeout_ms: knobs.send_timeout_ms,
         }),
-        Err(MailboxError::Closed) => Err(SelectError::ActorFailed(ActorFault { actor })),
+        Err(MailboxError::Closed) => Err(SelectError::ActorFailed(ActorFault {
+            actor: actor.as_str(),
+        })),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ActorName;
+
+    #[test]
+    fn all_lists_the_actors_in_declaration_order() {
+        // Per-actor statistics are indexed by `ActorName as usize`.
+        for (i, actor) in ActorName::ALL.iter().enumerate() {
+            assert_eq!(*actor as usize, i, "{actor:?}");
+        }
     }
 }
