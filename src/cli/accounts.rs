@@ -109,23 +109,9 @@ pub async fn run(client: &AdminClient, command: AccountCommand, json: bool) -> R
     }
 }
 
-/// An account id for `reference`: an id as is, else the account with that name. Unknown
-/// references go to the server as they are, so its "not found" answer is what the operator sees.
+/// An account id for `reference` (an id, or a unique name).
 pub async fn resolve(client: &AdminClient, reference: &str) -> Result<String, CliError> {
-    let v = client.get("/admin/accounts").await?;
-    let accounts = v["accounts"].as_array().cloned().unwrap_or_default();
-    if accounts.iter().any(|a| a["id"] == reference) {
-        return Ok(reference.to_owned());
-    }
-    let named: Vec<&Value> = accounts.iter().filter(|a| a["name"] == reference).collect();
-    match named.as_slice() {
-        [one] => Ok(table::text(&one["id"])),
-        [] => Ok(reference.to_owned()),
-        _ => Err(CliError::Usage(format!(
-            "{} accounts are named `{reference}`: use the id",
-            named.len()
-        ))),
-    }
+    client.resolve("accounts", reference).await
 }
 
 /// The API key from `--api-key` (`-` = stdin) or `--api-key-file`.

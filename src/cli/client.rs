@@ -129,6 +129,13 @@ impl AdminClient {
         })
     }
 
+    /// The id of the `list` item (`accounts`, `keys`, `groups`) that `reference` names: see
+    /// [`find_id`]. One `GET /admin/{list}`.
+    pub async fn resolve(&self, list: &str, reference: &str) -> Result<String, CliError> {
+        let v = self.get(&format!("/admin/{list}")).await?;
+        find_id(items(&v, list), reference, list)
+    }
+
     pub async fn get(&self, path: &str) -> Result<Value, CliError> {
         self.send(Method::GET, path, None).await
     }
@@ -209,5 +216,54 @@ fn cause(e: &reqwest::Error) -> String {
         format!("timed out ({text})")
     } else {
         text
+    }
+}
+
+/// The array `field` of a list answer (empty when missing).
+pub fn items<'v>(answer: &'v Value, field: &str) -> &'v [Value] {
+    answer[field].as_array().map_or(&[], Vec::as_slice)
+}
+
+/// The id `reference` names among `items` (objects with `id` and `name`): an id as is, else the
+/// one item with that name. Unknown references pass through unchanged, so the server's "not
+/// found" answer is what the operator sees; a name shared by several items is refused.
+pub fn find_id(items: &[Value], reference: &str, noun: &str) -> Result<String, CliError> {
+    if items.iter().any(|i| i["id"] == reference) {
+        return Ok(reference.to_owned());
+    }
+    let named: Vec<&Value> = items.iter().filter(|i| i["name"] == reference).collect();
+    match named.as_slice() {
+        [one] => Ok(super::table::text(&one["id"])),
+        [] => Ok(reference.to_owned()),
+        _ => Err(CliError::Usage(format!(
+            "{} {noun} are named `{reference}`: use the id",
+            named.len()
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod find_id_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn references_are_ids_or_unique_names() {
+        let list = json!({"groups": [
+            {"id": "g1", "name": "team"},
+            {"id": "g2", "name": "dup"},
+            {"id": "g3", "name": "dup"},
+        ]});
+        let groups = items(&list, "groups");
+        assert_eq!(find_id(groups, "g2", "groups").unwrap(), "g2");
+        assert_eq!(find_id(groups, "team", "groups").unwrap(), "g1");
+        assert_eq!(
+            find_id(groups, "nobody", "groups").unwrap(),
+            "nobody",
+            "passed on as is"
+        );
+        let err = find_id(groups, "dup", "groups").unwrap_err().to_string();
+        assert!(err.contains("2 groups are named `dup`"), "{err}");
+        assert!(items(&list, "accounts").is_empty());
     }
 }

@@ -1,7 +1,7 @@
 //! `switchyard group …`: create groups, add and remove members, list and delete them through
 //! `/admin/groups`. Groups and accounts may be named by id or by name.
 use super::accounts::resolve as resolve_account;
-use super::client::{AdminClient, CliError};
+use super::client::{AdminClient, CliError, find_id, items};
 use super::table::{self, Table};
 use super::{GroupCommand, pretty};
 use serde_json::json;
@@ -14,10 +14,13 @@ pub async fn run(client: &AdminClient, command: GroupCommand, json: bool) -> Res
             platform,
             members,
         } => {
-            let mut ids = Vec::with_capacity(members.len());
-            for m in members.iter().map(|m| m.trim()).filter(|m| !m.is_empty()) {
-                ids.push(resolve_account(client, m).await?);
-            }
+            let accounts = client.get("/admin/accounts").await?;
+            let ids = members
+                .iter()
+                .map(|m| m.trim())
+                .filter(|m| !m.is_empty())
+                .map(|m| find_id(items(&accounts, "accounts"), m, "accounts"))
+                .collect::<Result<Vec<_>, _>>()?;
             let body = json!({"name": name, "platform": platform.as_str(), "members": ids});
             let g = client.post("/admin/groups", &body).await?;
             Ok(if json {
@@ -71,16 +74,7 @@ pub async fn run(client: &AdminClient, command: GroupCommand, json: bool) -> Res
 }
 
 async fn resolve(client: &AdminClient, reference: &str) -> Result<String, CliError> {
-    let v = client.get("/admin/groups").await?;
-    let groups = v["groups"].as_array().cloned().unwrap_or_default();
-    if groups.iter().any(|g| g["id"] == reference) {
-        return Ok(reference.to_owned());
-    }
-    Ok(groups
-        .iter()
-        .find(|g| g["name"] == reference)
-        .map(|g| table::text(&g["id"]))
-        .unwrap_or_else(|| reference.to_owned()))
+    client.resolve("groups", reference).await
 }
 
 async fn list(client: &AdminClient, json: bool) -> Result<String, CliError> {

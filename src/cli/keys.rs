@@ -1,6 +1,6 @@
 //! `switchyard key …`: create (the key is printed once), list, update and revoke client API keys
 //! through `/admin/keys`. Keys may be named by id or by (unique) name.
-use super::client::{AdminClient, CliError};
+use super::client::{AdminClient, CliError, find_id, items};
 use super::table::{self, Table};
 use super::{KeyCommand, KeyOpts, pretty};
 use serde_json::{Map, Value, json};
@@ -71,20 +71,7 @@ pub async fn run(client: &AdminClient, command: KeyCommand, json: bool) -> Resul
 }
 
 async fn resolve(client: &AdminClient, reference: &str) -> Result<String, CliError> {
-    let v = client.get("/admin/keys").await?;
-    let keys = v["keys"].as_array().cloned().unwrap_or_default();
-    if keys.iter().any(|k| k["id"] == reference) {
-        return Ok(reference.to_owned());
-    }
-    let named: Vec<&Value> = keys.iter().filter(|k| k["name"] == reference).collect();
-    match named.as_slice() {
-        [one] => Ok(table::text(&one["id"])),
-        [] => Ok(reference.to_owned()),
-        _ => Err(CliError::Usage(format!(
-            "{} keys are named `{reference}`: use the id",
-            named.len()
-        ))),
-    }
+    client.resolve("keys", reference).await
 }
 
 /// Lets bindings name accounts and groups by name: `claude=main`, `claude=group:team`.
@@ -92,7 +79,8 @@ async fn resolve_bindings(client: &AdminClient, opts: &mut KeyOpts) -> Result<()
     if opts.bindings.is_empty() {
         return Ok(());
     }
-    let groups = client.get("/admin/groups").await?;
+    // Each list is fetched once, and only if a binding names something in it.
+    let (mut groups, mut accounts) = (None, None);
     let mut resolved = Vec::with_capacity(opts.bindings.len());
     for b in &opts.bindings {
         let Some((platform, target)) = b.split_once('=') else {
@@ -103,17 +91,17 @@ async fn resolve_bindings(client: &AdminClient, opts: &mut KeyOpts) -> Result<()
         let id = if target == "none" || target.is_empty() {
             target.to_owned()
         } else if let Some(g) = target.strip_prefix("group:") {
-            let found = groups["groups"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .find(|x| x["id"] == g || x["name"] == g);
-            format!(
-                "group:{}",
-                found.map_or_else(|| g.to_owned(), |x| table::text(&x["id"]))
-            )
+            let list = match &groups {
+                Some(l) => l,
+                None => groups.insert(client.get("/admin/groups").await?),
+            };
+            format!("group:{}", find_id(items(list, "groups"), g, "groups")?)
         } else {
-            super::accounts::resolve(client, target).await?
+            let list = match &accounts {
+                Some(l) => l,
+                None => accounts.insert(client.get("/admin/accounts").await?),
+            };
+            find_id(items(list, "accounts"), target, "accounts")?
         };
         resolved.push(format!("{}={id}", platform.trim()));
     }
