@@ -1,6 +1,6 @@
 //! `/admin/accounts`: add, list, inspect, change and remove upstream accounts. Secrets go in,
 //! never out: views say only which kind of credential an account holds.
-use super::{Admin, fail, new_id};
+use super::{Admin, fail, new_id, republish};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use actix_web::{HttpResponse, web};
@@ -217,15 +217,6 @@ fn validate(a: &Account) -> Result<(), ApiError> {
 
 async fn slots(state: &AppState) -> std::collections::HashMap<AccountId, u32> {
     state.scheduling.slot_counts().await.unwrap_or_default()
-}
-
-async fn republish(state: &AppState) -> Result<(), ApiError> {
-    state
-        .scheduling
-        .reload()
-        .await
-        .map(|_| ())
-        .map_err(ApiError::from)
 }
 
 pub async fn create(

@@ -1,7 +1,7 @@
 //! `/admin/groups`: account groups. A key bound to `group:<id>` is served only by the group's
 //! members, so members must exist and be on the group's platform. Changes reach the scheduler at
 //! once.
-use super::{Admin, fail, new_id};
+use super::{Admin, fail, new_id, republish, valid_name};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use actix_web::{HttpResponse, web};
@@ -21,15 +21,6 @@ pub struct NewGroup {
 #[serde(deny_unknown_fields)]
 pub struct NewMember {
     account: AccountId,
-}
-
-async fn republish(state: &AppState) -> Result<(), ApiError> {
-    state
-        .scheduling
-        .reload()
-        .await
-        .map(|_| ())
-        .map_err(ApiError::from)
 }
 
 async fn load(state: &AppState, id: &str) -> Result<Group, ApiError> {
@@ -64,12 +55,7 @@ pub async fn create(
     body: web::Json<NewGroup>,
 ) -> ApiResult<HttpResponse> {
     let n = body.into_inner();
-    let name = n.name.trim().to_owned();
-    if name.is_empty() || name.len() > 100 {
-        return Err(fail(ApiError::BadRequest(
-            "name must be 1 to 100 characters".into(),
-        )));
-    }
+    let name = valid_name(&n.name).map_err(fail)?;
     let existing = state.store.load_groups().await.map_err(fail)?;
     if existing.iter().any(|g| g.name == name) {
         return Err(fail(ApiError::BadRequest(format!(

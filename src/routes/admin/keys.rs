@@ -1,6 +1,6 @@
 //! `/admin/keys`: create (the plaintext key is in the creation answer only), list, inspect,
 //! change and revoke client API keys.
-use super::{Admin, fail, new_id};
+use super::{Admin, fail, new_id, valid_name};
 use crate::error::{ApiError, ApiResult};
 use crate::keys::{ApiKey, ClientKind, KeyLimits, KeyPatch, NewKey, PlainKey, UNIT_MULTIPLIER};
 use crate::state::AppState;
@@ -118,11 +118,7 @@ pub async fn create(
     body: web::Json<NewKey>,
 ) -> ApiResult<HttpResponse> {
     let n = body.into_inner();
-    if n.name.trim().is_empty() || n.name.len() > 100 {
-        return Err(fail(ApiError::BadRequest(
-            "name must be 1 to 100 characters".into(),
-        )));
-    }
+    valid_name(&n.name).map_err(fail)?;
     check_bindings(&state, &n.bindings).map_err(fail)?;
     n.limits.validate().map_err(|e| fail(ApiError::BadRequest(e)))?;
     let plain = PlainKey::generate();

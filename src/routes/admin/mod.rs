@@ -82,6 +82,20 @@ impl FromRequest for Admin {
 }
 
 /// A random UUID-shaped id (v4 layout).
+/// Accounts or groups changed in the store: have the scheduler republish them now.
+pub(super) async fn republish(state: &AppState) -> Result<(), ApiError> {
+    state.scheduling.reload().await.map(drop).map_err(ApiError::from)
+}
+
+/// `name` trimmed, when it is 1 to 100 characters.
+pub(super) fn valid_name(name: &str) -> Result<String, ApiError> {
+    let name = name.trim();
+    if name.is_empty() || name.len() > 100 {
+        return Err(ApiError::BadRequest("name must be 1 to 100 characters".into()));
+    }
+    Ok(name.to_owned())
+}
+
 pub fn new_id() -> String {
     let mut b = [0u8; 16];
     rand::rng().fill_bytes(&mut b);

@@ -23,11 +23,7 @@ pub async fn reset(_: Admin, state: web::Data<AppState>, id: web::Path<String>) 
             .put_health(&aid, &Health::default())
             .await
             .map_err(fail)?;
-        state
-            .scheduling
-            .reload()
-            .await
-            .map_err(|e| fail(ApiError::from(e)))?;
+        super::republish(&state).await.map_err(fail)?;
         let cleared = state
             .scheduling
             .snapshot()
