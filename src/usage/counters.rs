@@ -21,6 +21,45 @@ pub struct UsageCounters {
 }
 
 impl UsageCounters {
+    /// The counters' names, in [`UsageCounters::to_array`] order (how stores lay them out).
+    pub const FIELDS: [&'static str; 8] = [
+        "requests",
+        "input_tokens",
+        "output_tokens",
+        "cache_creation_5m_tokens",
+        "cache_creation_1h_tokens",
+        "cache_read_tokens",
+        "cost",
+        "rated_cost",
+    ];
+
+    /// Every counter as an integer (money in picodollars), in [`UsageCounters::FIELDS`] order.
+    pub fn to_array(&self) -> [u64; 8] {
+        [
+            self.requests,
+            self.input_tokens,
+            self.output_tokens,
+            self.cache_creation_5m_tokens,
+            self.cache_creation_1h_tokens,
+            self.cache_read_tokens,
+            self.cost.picos(),
+            self.rated_cost.picos(),
+        ]
+    }
+
+    pub fn from_array(v: [u64; 8]) -> Self {
+        UsageCounters {
+            requests: v[0],
+            input_tokens: v[1],
+            output_tokens: v[2],
+            cache_creation_5m_tokens: v[3],
+            cache_creation_1h_tokens: v[4],
+            cache_read_tokens: v[5],
+            cost: Money::from_picos(v[6]),
+            rated_cost: Money::from_picos(v[7]),
+        }
+    }
+
     pub fn one(u: &TokenUsage, cost: Money, rated_cost: Money) -> Self {
         UsageCounters {
             requests: 1,
@@ -74,6 +113,19 @@ pub struct Bucket;
 
 impl Bucket {
     pub const TOTAL: &'static str = "total";
+
+    /// Days a dated bucket is kept, by kind (`h`, `d`, `m`); totals for ever. Both stores
+    /// follow it: Redis as key TTLs, the embedded store in its retention pass.
+    pub const RETENTION_DAYS: [(&'static str, u32); 3] = [("h", 7), ("d", 32), ("m", 400)];
+
+    /// [`Bucket::RETENTION_DAYS`] of `bucket`'s kind (`None`: kept for ever).
+    pub fn retention_days(bucket: &str) -> Option<u32> {
+        let kind = bucket.split_once(':')?.0;
+        Self::RETENTION_DAYS
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map(|(_, days)| *days)
+    }
 
     pub fn hour(cal: &Calendar, at: Millis) -> String {
         format!("h:{}", cal.hour(at))

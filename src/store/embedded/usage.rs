@@ -19,8 +19,7 @@
 //! the configured time zone and the cut-off is taken in UTC, so a bucket may go up to 14 hours
 //! early or late: retention bounds the file, it is not a report boundary.
 use super::tables::{failed, write};
-use crate::money::Money;
-use crate::usage::{Dimension, RecentRequest, USAGE_BATCH_MEMORY, UsageBatch, UsageCounters};
+use crate::usage::{Bucket, Dimension, RecentRequest, USAGE_BATCH_MEMORY, UsageBatch, UsageCounters};
 use chrono::{TimeZone, Utc};
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 use std::time::Duration;
@@ -37,42 +36,12 @@ const BATCHES: TableDefinition<'_, &str, i64> = TableDefinition::new("usage_batc
 pub const PRUNE_EVERY: Duration = Duration::from_secs(3_600);
 
 const DAY_MS: i64 = 86_400_000;
-/// Kept after the bucket's period, by kind: the Redis TTLs (`store::redis::usage_ttl_secs`).
-const HOURLY_DAYS: i64 = 7;
-const DAILY_DAYS: i64 = 32;
-const MONTHLY_DAYS: i64 = 400;
 
 pub(super) fn create_tables(txn: &WriteTransaction) -> StoreResult<()> {
     txn.open_table(COUNTERS).map_err(failed)?;
     txn.open_table(RECENT).map_err(failed)?;
     txn.open_table(BATCHES).map_err(failed)?;
     Ok(())
-}
-
-fn to_row(c: &UsageCounters) -> Row {
-    [
-        c.requests,
-        c.input_tokens,
-        c.output_tokens,
-        c.cache_creation_5m_tokens,
-        c.cache_creation_1h_tokens,
-        c.cache_read_tokens,
-        c.cost.picos(),
-        c.rated_cost.picos(),
-    ]
-}
-
-fn from_row(r: Row) -> UsageCounters {
-    UsageCounters {
-        requests: r[0],
-        input_tokens: r[1],
-        output_tokens: r[2],
-        cache_creation_5m_tokens: r[3],
-        cache_creation_1h_tokens: r[4],
-        cache_read_tokens: r[5],
-        cost: Money::from_picos(r[6]),
-        rated_cost: Money::from_picos(r[7]),
-    }
 }
 
 /// Applies a batch unless its id was applied before; with `prune_at`, runs the retention pass
@@ -94,10 +63,10 @@ pub(super) fn add_usage(db: &Database, batch: &UsageBatch, now: Millis, prune_at
             let mut sum = table
                 .get(key)
                 .map_err(failed)?
-                .map(|v| from_row(v.value()))
+                .map(|v| UsageCounters::from_array(v.value()))
                 .unwrap_or_default();
             sum.add(&d.counters);
-            table.insert(key, to_row(&sum)).map_err(failed)?;
+            table.insert(key, sum.to_array()).map_err(failed)?;
         }
         Ok(())
     })
@@ -114,7 +83,7 @@ pub(super) fn usage_of(
     Ok(table
         .get((dimension.as_str(), bucket, id))
         .map_err(failed)?
-        .map(|v| from_row(v.value()))
+        .map(|v| UsageCounters::from_array(v.value()))
         .unwrap_or_default())
 }
 
@@ -134,7 +103,7 @@ pub(super) fn usage_by(
         if d != dim || b != bucket {
             break;
         }
-        out.push((id.to_owned(), from_row(v.value())));
+        out.push((id.to_owned(), UsageCounters::from_array(v.value())));
     }
     Ok(out)
 }
@@ -227,8 +196,8 @@ fn cutoff(kind: &str, now: Millis, days: i64) -> String {
 pub(super) fn prune(txn: &WriteTransaction, now: Millis) -> StoreResult<u64> {
     let mut removed = 0u64;
     let mut table = txn.open_table(COUNTERS).map_err(failed)?;
-    for (kind, days) in [("h", HOURLY_DAYS), ("d", DAILY_DAYS), ("m", MONTHLY_DAYS)] {
-        let (first, keep_from) = (format!("{kind}:"), cutoff(kind, now, days));
+    for (kind, days) in Bucket::RETENTION_DAYS {
+        let (first, keep_from) = (format!("{kind}:"), cutoff(kind, now, i64::from(days)));
         for dim in [Dimension::Key, Dimension::Account, Dimension::Model] {
             let dim = dim.as_str();
             table

@@ -287,7 +287,7 @@ return 1
 ///
 /// KEYS: batch marker, then per delta its counters hash and its index set.
 /// ARGV: marker TTL s, then per delta: id, TTL s (0 = none), the 8 counters in
-/// `usage::FIELDS` order.
+/// `UsageCounters::FIELDS` order.
 /// Returns 1 when applied, 0 when the batch was applied before.
 const ADD_USAGE: &str = r#"
 if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return 0 end

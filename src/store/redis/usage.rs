@@ -6,8 +6,9 @@
 //! [`USAGE_BATCH_TTL_SECS`]). Buckets expire by kind ([`ttl_secs`]); recent requests are a
 //! capped list.
 use super::RedisStore;
-use crate::money::Money;
-use crate::usage::{Dimension, RecentRequest, USAGE_BATCH_MEMORY, UsageBatch, UsageCounters, UsageStore};
+use crate::usage::{
+    Bucket, Dimension, RecentRequest, USAGE_BATCH_MEMORY, UsageBatch, UsageCounters, UsageStore,
+};
 use ::redis::AsyncCommands;
 use async_trait::async_trait;
 use std::collections::HashMap;
@@ -16,60 +17,21 @@ use switchyard_actors::store::{StoreError, StoreResult};
 /// A usage batch marker's TTL.
 pub const USAGE_BATCH_TTL_SECS: u64 = USAGE_BATCH_MEMORY.as_secs();
 
-/// Hourly buckets are kept 7 days, daily 32 days, monthly about 13 months, totals for ever.
+/// A dated bucket's TTL ([`Bucket::RETENTION_DAYS`]); `None` for totals, kept for ever.
 pub fn ttl_secs(bucket: &str) -> Option<u64> {
-    const DAY: u64 = 86_400;
-    match bucket.split_once(':').map(|(kind, _)| kind) {
-        Some("h") => Some(7 * DAY),
-        Some("d") => Some(32 * DAY),
-        Some("m") => Some(400 * DAY),
-        _ => None,
-    }
-}
-
-const FIELDS: [&str; 8] = [
-    "requests",
-    "input_tokens",
-    "output_tokens",
-    "cache_creation_5m_tokens",
-    "cache_creation_1h_tokens",
-    "cache_read_tokens",
-    "cost",
-    "rated_cost",
-];
-
-fn values(c: &UsageCounters) -> [u64; 8] {
-    [
-        c.requests,
-        c.input_tokens,
-        c.output_tokens,
-        c.cache_creation_5m_tokens,
-        c.cache_creation_1h_tokens,
-        c.cache_read_tokens,
-        c.cost.picos(),
-        c.rated_cost.picos(),
-    ]
+    Bucket::retention_days(bucket).map(|days| u64::from(days) * 86_400)
 }
 
 fn decode(hash: &HashMap<String, String>) -> StoreResult<UsageCounters> {
     let mut v = [0u64; 8];
-    for (slot, name) in v.iter_mut().zip(FIELDS) {
+    for (slot, name) in v.iter_mut().zip(UsageCounters::FIELDS) {
         if let Some(text) = hash.get(name) {
             *slot = text.parse().map_err(|_| {
                 StoreError::Corrupt(format!("usage counter {name} is not an integer: {text:?}"))
             })?;
         }
     }
-    Ok(UsageCounters {
-        requests: v[0],
-        input_tokens: v[1],
-        output_tokens: v[2],
-        cache_creation_5m_tokens: v[3],
-        cache_creation_1h_tokens: v[4],
-        cache_read_tokens: v[5],
-        cost: Money::from_picos(v[6]),
-        rated_cost: Money::from_picos(v[7]),
-    })
+    Ok(UsageCounters::from_array(v))
 }
 
 #[async_trait]
@@ -88,7 +50,7 @@ impl UsageStore for RedisStore {
                 .key(k.usage_index(dim, &d.bucket))
                 .arg(&d.id)
                 .arg(ttl_secs(&d.bucket).unwrap_or(0));
-            for v in values(&d.counters) {
+            for v in d.counters.to_array() {
                 inv.arg(v);
             }
         }
