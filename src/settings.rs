@@ -69,6 +69,9 @@ pub struct StoreSettings {
     pub redis_url: String,
     /// Every Redis key starts with this.
     pub redis_prefix: String,
+    /// Longest a Redis operation may take (reconnect included) before the request it serves
+    /// fails fast with a 503.
+    pub redis_op_timeout_ms: u64,
     /// File holding the 64-hex-char encryption key for upstream credentials (overridden by
     /// `SWITCHYARD_ENCRYPTION_KEY`). Empty: `data_dir/encryption-key` in embedded mode.
     pub encryption_key_file: String,
@@ -83,6 +86,7 @@ impl Default for StoreSettings {
             data_dir: PathBuf::from("./data"),
             redis_url: "redis://127.0.0.1:6379".into(),
             redis_prefix: "switchyard:".into(),
+            redis_op_timeout_ms: 1_000,
             encryption_key_file: String::new(),
             flush_interval_ms: 1_000,
         }

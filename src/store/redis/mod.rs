@@ -57,7 +57,12 @@ impl RedisOptions {
     }
 
     pub fn from_settings(s: &StoreSettings) -> Self {
-        Self::new(s.redis_url.clone(), s.redis_prefix.clone())
+        let op = Duration::from_millis(s.redis_op_timeout_ms.max(1));
+        RedisOptions {
+            response_timeout: op,
+            op_timeout: op,
+            ..Self::new(s.redis_url.clone(), s.redis_prefix.clone())
+        }
     }
 }
 
