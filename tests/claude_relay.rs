@@ -318,6 +318,40 @@ async fn fails_over_when_an_account_cannot_be_reached() {
 }
 
 #[actix_web::test]
+async fn accounts_behind_a_proxy_are_relayed_through_it() {
+    let app = spawn_app().await;
+    // A proxy that refuses connections makes its account unreachable, not direct.
+    let dead = app
+        .add_account(
+            json!({"name": "dead", "api_key": "sk-ant-d", "proxy": "http://127.0.0.1:1", "priority": 1}),
+        )
+        .await;
+    // This host does not resolve: only a request sent through the proxy (the mock, which
+    // answers an absolute-form request by its path) reaches an upstream.
+    app.add_account(json!({
+        "name": "p", "api_key": "sk-ant-p", "priority": 2,
+        "base_url": "http://upstream.invalid", "proxy": app.mock.url(),
+    }))
+    .await;
+    let key = app.key().await;
+    let resp = app.post_messages(&key, &claude_body(false)).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.json::<Value>().await.unwrap()["type"], "message");
+    assert_eq!(app.account(&dead).await["cooldown"]["reason"], "connect_error");
+
+    let resp = app.post_messages(&key, &claude_body(true)).await;
+    assert_eq!(resp.status(), 200);
+    let text = resp.text().await.unwrap();
+    assert!(
+        text.contains("event: message_start") && text.contains("event: message_stop"),
+        "{text}"
+    );
+    assert_eq!(app.mock.requests_for("sk-ant-p").len(), 2);
+    assert_eq!(app.mock.requests_for("sk-ant-d").len(), 0);
+    app.assert_slots_released().await;
+}
+
+#[actix_web::test]
 async fn retry_after_sets_the_cooldown_length() {
     let app = spawn_app().await;
     let a = app

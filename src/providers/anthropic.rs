@@ -220,7 +220,7 @@ impl SseUsage {
     fn on_line(&mut self, line: &[u8]) {
         let Some(data) = data_payload(line) else { return };
         // Only two event types carry usage; skip the JSON parse for every other delta.
-        let interesting = |needle: &[u8]| data.windows(needle.len()).any(|w| w == needle);
+        let interesting = |needle: &[u8]| memchr::memmem::find(data, needle).is_some();
         if !interesting(b"message_start") && !interesting(b"message_delta") {
             return;
         }

@@ -46,7 +46,7 @@ impl LineSplitter {
 }
 
 fn memchr_newline(s: &[u8]) -> Option<usize> {
-    s.iter().position(|&b| b == b'\n')
+    memchr::memchr(b'\n', s)
 }
 
 fn trim_cr(line: &[u8]) -> &[u8] {

@@ -2,6 +2,7 @@
 //! the account's API differs from the client's), usage is read on the side, silence longer than
 //! the idle timeout ends the stream, and dropping the body (client gone) aborts the upstream
 //! request and closes out the request.
+use super::client::{BoxError, error_text};
 use super::finish::{Ending, Finish};
 use crate::providers::BodyAdapter;
 use bytes::{Bytes, BytesMut};
@@ -20,6 +21,9 @@ pub enum StreamError {
     Idle,
 }
 
+/// An upstream answer's body, chunk by chunk.
+pub type UpstreamStream = BoxStream<'static, Result<Bytes, BoxError>>;
+
 /// Most bytes handed to the server in one piece.
 const MAX_BATCH: usize = 64 * 1024;
 
@@ -31,24 +35,29 @@ const MAX_HOLD: Duration = Duration::from_millis(20);
 /// `upstream` with what it has already received read ahead, after letting its connection task
 /// run once. The server writes out the response head as soon as the body is first pending; a
 /// short stream (often whole by now) then leaves with its head in one write instead of two.
-pub async fn read_ahead(
-    mut upstream: BoxStream<'static, reqwest::Result<Bytes>>,
-) -> BoxStream<'static, reqwest::Result<Bytes>> {
-    tokio::task::yield_now().await;
+pub async fn read_ahead(mut upstream: UpstreamStream) -> UpstreamStream {
     let mut ready = Vec::new();
     let mut ready_len = 0;
-    while ready_len < MAX_BATCH {
-        match upstream.next().now_or_never() {
-            Some(Some(Ok(chunk))) => {
-                ready_len += chunk.len();
-                ready.push(Ok(chunk));
+    // The connection task hands over one chunk per run: keep yielding while each run brings one.
+    'rounds: while ready_len < MAX_BATCH {
+        tokio::task::yield_now().await;
+        let before = ready.len();
+        while ready_len < MAX_BATCH {
+            match upstream.next().now_or_never() {
+                Some(Some(Ok(chunk))) => {
+                    ready_len += chunk.len();
+                    ready.push(Ok(chunk));
+                }
+                Some(Some(Err(e))) => {
+                    ready.push(Err(e));
+                    return stream::iter(ready).boxed();
+                }
+                Some(None) => return stream::iter(ready).boxed(),
+                None => break,
             }
-            Some(Some(Err(e))) => {
-                ready.push(Err(e));
-                return stream::iter(ready).boxed();
-            }
-            Some(None) => return stream::iter(ready).boxed(),
-            None => break,
+        }
+        if ready.len() == before {
+            break 'rounds;
         }
     }
     if ready.is_empty() {
@@ -58,7 +67,7 @@ pub async fn read_ahead(
 }
 
 pub struct RelayBody {
-    upstream: BoxStream<'static, reqwest::Result<Bytes>>,
+    upstream: UpstreamStream,
     first: Option<Bytes>,
     idle: Duration,
     timer: Pin<Box<Sleep>>,
@@ -69,16 +78,22 @@ pub struct RelayBody {
     held_len: usize,
     /// Whether the stream already yielded once since it last received a chunk.
     yielded: bool,
+    /// The pending yield: `tokio::task::yield_now` defers the wake-up until the runtime has run
+    /// its other tasks (the upstream connection's among them); a plain self-wake would be
+    /// polled again before them.
+    pause: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
     /// When the oldest held bytes arrived.
     held_since: Option<Instant>,
     /// How the stream ends once the held bytes are out (`None`: the upstream has not ended).
     end: Option<Option<StreamError>>,
+    /// Whether the server got a chance to write its buffer before the stream's error.
+    error_deferred: bool,
     ended: bool,
 }
 
 impl RelayBody {
     pub fn new(
-        upstream: BoxStream<'static, reqwest::Result<Bytes>>,
+        upstream: UpstreamStream,
         first: Option<Bytes>,
         idle: Duration,
         adapter: Option<Box<dyn BodyAdapter>>,
@@ -94,8 +109,10 @@ impl RelayBody {
             held: Vec::new(),
             held_len: 0,
             yielded: false,
+            pause: None,
             held_since: None,
             end: None,
+            error_deferred: false,
             ended: false,
         }
     }
@@ -158,6 +175,8 @@ impl Stream for RelayBody {
     /// extra poll per chunk and no wait.
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
+        // Whatever woke us, the pause is over.
+        this.pause = None;
         if this.ended {
             return Poll::Ready(None);
         }
@@ -174,7 +193,7 @@ impl Stream for RelayBody {
                 // Past the first byte there is no failover: cut the client's stream the same way
                 // (after what was received).
                 Poll::Ready(Some(Err(e))) => {
-                    let error = StreamError::Upstream(e.without_url().to_string());
+                    let error = StreamError::Upstream(error_text(&*e));
                     this.close(Ending::UpstreamError, Some(error));
                 }
                 Poll::Ready(None) => this.close(Ending::Complete, None),
@@ -194,14 +213,25 @@ impl Stream for RelayBody {
                     // (under load, the upstream connection's among them) often deliver the
                     // next chunks, which then go out in the same write.
                     this.yielded = true;
-                    cx.waker().wake_by_ref();
-                    return Poll::Pending;
+                    let mut pause: Pin<Box<dyn Future<Output = ()> + Send>> =
+                        Box::pin(tokio::task::yield_now());
+                    if pause.as_mut().poll(cx).is_pending() {
+                        this.pause = Some(pause);
+                        return Poll::Pending;
+                    }
                 }
                 Poll::Pending => break,
             }
         }
         if !this.held.is_empty() {
             return Poll::Ready(Some(Ok(this.take_held())));
+        }
+        if matches!(this.end, Some(Some(_))) && !this.error_deferred {
+            // The server drops the connection on a body error without writing what it has
+            // buffered: let it write the head and the bytes received so far first.
+            this.error_deferred = true;
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
         }
         this.ended = true;
         match this.end.take().flatten() {
@@ -215,14 +245,14 @@ impl Stream for RelayBody {
 mod tests {
     use super::*;
 
-    fn chunks(parts: &[&'static str]) -> Vec<reqwest::Result<Bytes>> {
+    fn chunks(parts: &[&'static str]) -> Vec<Result<Bytes, BoxError>> {
         parts
             .iter()
             .map(|p| Ok(Bytes::from_static(p.as_bytes())))
             .collect()
     }
 
-    fn text(items: Vec<reqwest::Result<Bytes>>) -> Vec<String> {
+    fn text(items: Vec<Result<Bytes, BoxError>>) -> Vec<String> {
         items
             .into_iter()
             .map(|i| String::from_utf8(i.unwrap().to_vec()).unwrap())
@@ -252,7 +282,7 @@ mod tests {
 
     #[tokio::test]
     async fn read_ahead_passes_an_error_on_in_place() {
-        let error = reqwest::Client::new().get("http://[::1").build().unwrap_err();
+        let error: BoxError = "connection reset".into();
         let upstream = stream::iter(chunks(&["a"]))
             .chain(stream::iter([Err(error)]))
             .chain(stream::iter(chunks(&["never"])))

@@ -1,23 +1,41 @@
-//! Upstream HTTP clients, one set per HTTP worker (connections stay on the worker's thread):
-//! a default pooled client and one per distinct account proxy. A proxy that cannot be built
-//! fails closed: the request never goes out directly instead.
-use crate::settings::RelaySettings;
+//! Upstream HTTP clients, one set per HTTP worker (connections stay on the worker's thread).
+//! Direct traffic goes through hyper's pooled client with nothing layered on top: reqwest's
+//! URL handling and redirect/retry layers cost more than the rest of sending a request.
+//! Accounts behind a proxy (HTTP or SOCKS) use a reqwest client per distinct proxy. A proxy
+//! that cannot be built fails closed: the request never goes out directly instead.
+use bytes::Bytes;
 use dashmap::DashMap;
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Full};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
 use parking_lot::Mutex;
+use reqwest::header::HeaderMap;
 use std::collections::HashMap;
+use std::error::Error as StdError;
 use std::time::Duration;
 
+pub type BoxError = Box<dyn StdError + Send + Sync>;
+/// An upstream answer's body, whichever client fetched it.
+pub type UpstreamBody = UnsyncBoxBody<Bytes, BoxError>;
+pub type UpstreamResponse = http::Response<UpstreamBody>;
+
+type DirectClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+
 pub struct UpstreamClients {
-    default: reqwest::Client,
+    direct: DirectClient,
     proxied: DashMap<String, reqwest::Client>,
     connect_timeout: Duration,
-    /// Upstream URLs already parsed: parsing one costs more than the rest of building the
-    /// request, and an account's URLs repeat.
-    urls: Mutex<HashMap<String, reqwest::Url>>,
+    /// Upstream URLs already parsed (an account's URLs repeat).
+    uris: Mutex<HashMap<String, http::Uri>>,
 }
 
 /// Parsed URLs kept per worker before the cache starts over.
 const MAX_CACHED_URLS: usize = 1024;
+/// How long an idle upstream connection stays in the pool.
+const POOL_IDLE: Duration = Duration::from_secs(90);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -27,57 +45,176 @@ pub enum ClientError {
     Build(String),
 }
 
-fn builder(connect_timeout: Duration) -> reqwest::ClientBuilder {
+/// Why a request got no answer from the upstream.
+#[derive(Debug)]
+pub enum SendError {
+    Timeout,
+    Unreachable(String),
+}
+
+/// The client an account's requests go through.
+pub enum UpstreamClient<'a> {
+    Direct(&'a UpstreamClients),
+    Proxied(reqwest::Client),
+}
+
+fn proxied_builder(connect_timeout: Duration) -> reqwest::ClientBuilder {
     reqwest::Client::builder()
         .connect_timeout(connect_timeout)
         .redirect(reqwest::redirect::Policy::none())
         .tcp_nodelay(true)
-        .pool_idle_timeout(Duration::from_secs(90))
+        .pool_idle_timeout(POOL_IDLE)
         .no_proxy()
 }
 
+fn direct_client(connect_timeout: Duration) -> Result<DirectClient, ClientError> {
+    let mut http = HttpConnector::new();
+    http.enforce_http(false);
+    http.set_nodelay(true);
+    http.set_connect_timeout(Some(connect_timeout));
+    let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| ClientError::Build(e.to_string()))?
+    .with_root_certificates(rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    })
+    .with_no_client_auth();
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http()
+        .enable_http1()
+        .enable_http2()
+        .wrap_connector(http);
+    Ok(Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(POOL_IDLE)
+        .build(https))
+}
+
 impl UpstreamClients {
-    pub fn new(settings: &RelaySettings) -> Result<Self, ClientError> {
+    pub fn new(settings: &crate::settings::RelaySettings) -> Result<Self, ClientError> {
         let connect_timeout = Duration::from_millis(settings.connect_timeout_ms);
-        let default = builder(connect_timeout)
-            .build()
-            .map_err(|e| ClientError::Build(e.to_string()))?;
         Ok(UpstreamClients {
-            default,
+            direct: direct_client(connect_timeout)?,
             proxied: DashMap::new(),
             connect_timeout,
-            urls: Mutex::default(),
+            uris: Mutex::default(),
         })
     }
 
-    /// `text` parsed (`None`: not a URL).
-    pub fn url(&self, text: &str) -> Option<reqwest::Url> {
-        let mut urls = self.urls.lock();
-        if let Some(url) = urls.get(text) {
-            return Some(url.clone());
+    /// `text` parsed (`None`: not an absolute http(s) URL).
+    fn uri(&self, text: &str) -> Option<http::Uri> {
+        let mut uris = self.uris.lock();
+        if let Some(uri) = uris.get(text) {
+            return Some(uri.clone());
         }
-        let url = reqwest::Url::parse(text).ok()?;
-        if urls.len() >= MAX_CACHED_URLS {
-            urls.clear();
+        let uri: http::Uri = text.parse().ok()?;
+        if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
+            return None;
         }
-        urls.insert(text.to_owned(), url.clone());
-        Some(url)
+        if uris.len() >= MAX_CACHED_URLS {
+            uris.clear();
+        }
+        uris.insert(text.to_owned(), uri.clone());
+        Some(uri)
     }
 
-    /// The client for an account: its proxy's, or the default one.
-    pub fn for_proxy(&self, proxy: Option<&str>) -> Result<reqwest::Client, ClientError> {
+    /// The client for an account: its proxy's, or the direct one.
+    pub fn for_proxy(&self, proxy: Option<&str>) -> Result<UpstreamClient<'_>, ClientError> {
         let Some(url) = proxy.filter(|p| !p.is_empty()) else {
-            return Ok(self.default.clone());
+            return Ok(UpstreamClient::Direct(self));
         };
         if let Some(c) = self.proxied.get(url) {
-            return Ok(c.clone());
+            return Ok(UpstreamClient::Proxied(c.clone()));
         }
         let proxy = reqwest::Proxy::all(url).map_err(|_| ClientError::BadProxy)?;
-        let client = builder(self.connect_timeout)
+        let client = proxied_builder(self.connect_timeout)
             .proxy(proxy)
             .build()
             .map_err(|e| ClientError::Build(e.to_string()))?;
         self.proxied.insert(url.to_owned(), client.clone());
-        Ok(client)
+        Ok(UpstreamClient::Proxied(client))
     }
+}
+
+impl UpstreamClient<'_> {
+    /// POSTs `body` to `url` and waits for the answer's head.
+    pub async fn post(
+        &self,
+        url: &str,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> Result<UpstreamResponse, SendError> {
+        match self {
+            UpstreamClient::Direct(clients) => {
+                let uri = clients
+                    .uri(url)
+                    .ok_or_else(|| SendError::Unreachable("the upstream URL is invalid".into()))?;
+                let mut request = http::Request::new(Full::new(body));
+                *request.method_mut() = http::Method::POST;
+                *request.uri_mut() = uri;
+                *request.headers_mut() = headers;
+                let response = clients
+                    .direct
+                    .request(request)
+                    .await
+                    .map_err(|e| send_error(&e))?;
+                Ok(response.map(|b| b.map_err(BoxError::from).boxed_unsync()))
+            }
+            UpstreamClient::Proxied(client) => {
+                let response = client
+                    .post(url)
+                    .headers(headers)
+                    .body(body)
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        if e.is_timeout() {
+                            SendError::Timeout
+                        } else {
+                            SendError::Unreachable(error_text(&e.without_url()))
+                        }
+                    })?;
+                let response: http::Response<reqwest::Body> = response.into();
+                Ok(response.map(|b| b.map_err(|e| BoxError::from(e.without_url())).boxed_unsync()))
+            }
+        }
+    }
+}
+
+fn send_error(e: &(dyn StdError + 'static)) -> SendError {
+    if io_kind(e) == Some(std::io::ErrorKind::TimedOut) {
+        SendError::Timeout
+    } else {
+        SendError::Unreachable(error_text(e))
+    }
+}
+
+/// The first I/O error kind in `e`'s source chain.
+fn io_kind(e: &(dyn StdError + 'static)) -> Option<std::io::ErrorKind> {
+    let mut next = Some(e);
+    while let Some(e) = next {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            return Some(io.kind());
+        }
+        next = e.source();
+    }
+    None
+}
+
+/// `e` with its causes, for logs and error bodies (hyper's own messages name no cause; none of
+/// these carry a URL or a credential).
+pub fn error_text(e: &(dyn StdError + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut next = e.source();
+    while let Some(cause) = next {
+        let part = cause.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        next = cause.source();
+    }
+    text
 }

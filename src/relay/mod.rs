@@ -14,7 +14,7 @@ use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use body::RelayBody;
 use bytes::{Bytes, BytesMut};
-use client::UpstreamClients;
+use client::{SendError, UpstreamClients, UpstreamResponse, error_text};
 use finish::{Ending, Finish};
 use futures::StreamExt;
 use std::sync::Arc;
@@ -352,24 +352,15 @@ async fn attempt(
         .with_label_values(&[platform_label])
         .observe(req.received.elapsed().as_secs_f64());
     let sent_at = Instant::now();
-    let request = match clients.url(&call.url) {
-        Some(url) => client.post(url),
-        // Not a URL: let the client report it like any failed send.
-        None => client.post(&call.url),
-    };
-    let send = request.headers(call.headers).body(call.body).send();
+    let send = client.post(&call.url, call.headers, call.body);
     let mut resp = match tokio::time::timeout(idle, send).await {
-        Err(_) => {
+        Err(_) | Ok(Err(SendError::Timeout)) => {
             mark(state, &account, Outcome::Timeout, &inbound.model).await;
             return Attempt::Failed(Failure::Timeout);
         }
-        Ok(Err(e)) if e.is_timeout() => {
-            mark(state, &account, Outcome::Timeout, &inbound.model).await;
-            return Attempt::Failed(Failure::Timeout);
-        }
-        Ok(Err(e)) => {
+        Ok(Err(SendError::Unreachable(why))) => {
             mark(state, &account, Outcome::ConnectError, &inbound.model).await;
-            return Attempt::Failed(Failure::Unreachable(e.without_url().to_string()));
+            return Attempt::Failed(Failure::Unreachable(why));
         }
         Ok(Ok(r)) => r,
     };
@@ -449,7 +440,7 @@ async fn attempt(
     }
 
     if streaming {
-        let mut upstream = resp.bytes_stream().boxed();
+        let mut upstream = body_stream(resp);
         // Wait for the first bytes before committing: until then another account may still serve.
         let first = match tokio::time::timeout(idle, upstream.next()).await {
             Err(_) => {
@@ -460,7 +451,7 @@ async fn attempt(
             Ok(Some(Err(e))) => {
                 mark(state, &account, Outcome::ConnectError, &inbound.model).await;
                 *key_slot = finish.discard();
-                return Attempt::Failed(Failure::Unreachable(e.without_url().to_string()));
+                return Attempt::Failed(Failure::Unreachable(error_text(&*e)));
             }
             Ok(None) => None,
             Ok(Some(Ok(b))) => Some(b),
@@ -548,14 +539,14 @@ enum ReadError {
 
 /// Reads a whole body (up to `limit` bytes; the rest is dropped), with the idle timeout
 /// between chunks.
-async fn read_limited(resp: reqwest::Response, limit: usize, idle: Duration) -> Result<Bytes, ReadError> {
-    let mut stream = resp.bytes_stream();
+async fn read_limited(resp: UpstreamResponse, limit: usize, idle: Duration) -> Result<Bytes, ReadError> {
+    let mut stream = body_stream(resp);
     let mut buf = BytesMut::new();
     loop {
         match tokio::time::timeout(idle, stream.next()).await {
             Err(_) => return Err(ReadError::Timeout),
             Ok(None) => return Ok(buf.freeze()),
-            Ok(Some(Err(e))) => return Err(ReadError::Broken(e.without_url().to_string())),
+            Ok(Some(Err(e))) => return Err(ReadError::Broken(error_text(&*e))),
             Ok(Some(Ok(chunk))) => {
                 let room = limit.saturating_sub(buf.len());
                 buf.extend_from_slice(&chunk[..chunk.len().min(room)]);
@@ -565,4 +556,9 @@ async fn read_limited(resp: reqwest::Response, limit: usize, idle: Duration) -> 
             }
         }
     }
+}
+
+/// An answer's body as a stream of its data chunks.
+fn body_stream(resp: UpstreamResponse) -> body::UpstreamStream {
+    http_body_util::BodyDataStream::new(resp.into_body()).boxed()
 }
