@@ -8,8 +8,10 @@ use crate::relay::headers::{ANTHROPIC_ALLOW, forwardable_headers, set_header};
 use crate::settings::ClaudeUpstream;
 use crate::usage::TokenUsage;
 use bytes::Bytes;
+use memchr::memmem;
 use reqwest::header::HeaderMap;
 use serde::Deserialize;
+use std::sync::LazyLock;
 use switchyard_actors::clock::Millis;
 use switchyard_actors::{Account, AccountKind, Platform};
 
@@ -220,8 +222,12 @@ impl SseUsage {
     fn on_line(&mut self, line: &[u8]) {
         let Some(data) = data_payload(line) else { return };
         // Only two event types carry usage; skip the JSON parse for every other delta.
-        let interesting = |needle: &[u8]| memchr::memmem::find(data, needle).is_some();
-        if !interesting(b"message_start") && !interesting(b"message_delta") {
+        static MESSAGE: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::Finder::new("message_"));
+        let interesting = MESSAGE.find_iter(data).any(|at| {
+            let kind = &data[at + "message_".len()..];
+            kind.starts_with(b"start") || kind.starts_with(b"delta")
+        });
+        if !interesting {
             return;
         }
         let Ok(ev) = serde_json::from_slice::<StreamEvent>(data) else {

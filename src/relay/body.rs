@@ -70,7 +70,13 @@ pub struct RelayBody {
     upstream: UpstreamStream,
     first: Option<Bytes>,
     idle: Duration,
-    timer: Pin<Box<Sleep>>,
+    /// Ends the stream after `idle` of silence; armed only once the upstream is first
+    /// pending with nothing held (a short stream, read ahead whole, never needs it).
+    timer: Option<Pin<Box<Sleep>>>,
+    /// When the upstream last delivered, as of the last check.
+    last_chunk: Instant,
+    /// Chunks arrived since `last_chunk` was read (the clock is read once per batch).
+    fresh: bool,
     adapter: Option<Box<dyn BodyAdapter>>,
     finish: Finish,
     /// Client bytes received but not handed to the server yet.
@@ -103,7 +109,9 @@ impl RelayBody {
             upstream,
             first,
             idle,
-            timer: Box::pin(tokio::time::sleep(idle)),
+            timer: None,
+            last_chunk: Instant::now(),
+            fresh: false,
             adapter,
             finish,
             held: Vec::new(),
@@ -155,6 +163,21 @@ impl RelayBody {
         buf.freeze()
     }
 
+    /// The idle timer, armed for `idle` after the last chunk.
+    fn idle_timer(&mut self) -> Pin<&mut Sleep> {
+        if std::mem::take(&mut self.fresh) {
+            self.last_chunk = Instant::now();
+        }
+        let deadline = self.last_chunk + self.idle;
+        let timer = self
+            .timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        if timer.deadline() != deadline {
+            timer.as_mut().reset(deadline);
+        }
+        timer.as_mut()
+    }
+
     /// The upstream ended: hold the adapter's closing bytes and close out the request.
     fn close(&mut self, ending: Ending, error: Option<StreamError>) {
         if let Some(mut a) = self.adapter.take().filter(|_| ending == Ending::Complete) {
@@ -186,7 +209,7 @@ impl Stream for RelayBody {
         while this.end.is_none() && this.held_len < MAX_BATCH {
             match this.upstream.as_mut().poll_next(cx) {
                 Poll::Ready(Some(Ok(chunk))) => {
-                    this.timer.as_mut().reset(Instant::now() + this.idle);
+                    this.fresh = true;
                     this.yielded = false;
                     this.pass(chunk);
                 }
@@ -198,7 +221,7 @@ impl Stream for RelayBody {
                 }
                 Poll::Ready(None) => this.close(Ending::Complete, None),
                 Poll::Pending if this.held.is_empty() => {
-                    return match this.timer.as_mut().poll(cx) {
+                    return match this.idle_timer().poll(cx) {
                         Poll::Ready(()) => {
                             this.ended = true;
                             this.finish.complete(Ending::IdleTimeout);
