@@ -7,10 +7,11 @@ each proxy spends per request.
 
 Everything runs on 127.0.0.1 in one session, and every figure is read as a ratio against the
 baselines of the same run (the machine is shared and noisy). Bounded: every wrk run lasts
---seconds at a fixed connection count, after a --warmup run that is not recorded.
+--seconds at a fixed connection count, after a --warmup run that is not recorded. With
+--repeat N each cell runs N rounds (direct, nginx, switchyard in turn) and reports medians.
 
     python3 bench/load.py [--seconds 8] [--concurrency 1,32,256] [--families claude,gemini,responses]
-                          [--modes json,stream] [--pin 0:0:1 | --pin none] [--proxy-workers 1]
+                          [--modes json,stream] [--pin 0:0:1 | --pin none] [--proxy-workers 1] [--repeat 1]
                           [--wait-quiet 15] [--target-dir DIR] [--no-build] [--out bench-out/load.md]
 
 CPU placement (--pin LOADGEN:UPSTREAM:PROXY, CPU lists for taskset): by default wrk and the mock
@@ -27,6 +28,7 @@ import os
 import re
 import shutil
 import signal
+import statistics
 import socket
 import subprocess
 import sys
@@ -304,19 +306,35 @@ def measure(args, families, modes, conc, tmp, urls, keys, pids, pin, sy_pid):
             for target in TARGETS:
                 smoke(urls[target](family, stream), family, stream, keys[target], body_file)
             for c in conc:
+                runs = {target: [] for target in TARGETS}
+                # Rounds go through every target in turn, so a noisy minute hits all of them.
+                for _ in range(args.repeat):
+                    for target in TARGETS:
+                        url = urls[target](family, stream)
+                        watch = {"upstream": pids["direct"]}
+                        if target != "direct":
+                            watch["proxy"] = pids[target]
+                        if args.warmup:
+                            run_wrk(url, family, keys[target], body_file, c, args.warmup, loadgen_cpus, {})
+                        r = run_wrk(url, family, keys[target], body_file, c, args.seconds, loadgen_cpus, watch)
+                        runs[target].append(r)
+                        print(json.dumps(dict(r, family=family, stream=stream, conns=c, target=target)), flush=True)
                 for target in TARGETS:
-                    url = urls[target](family, stream)
-                    watch = {"upstream": pids["direct"]}
-                    if target != "direct":
-                        watch["proxy"] = pids[target]
-                    if args.warmup:
-                        run_wrk(url, family, keys[target], body_file, c, args.warmup, loadgen_cpus, {})
-                    r = run_wrk(url, family, keys[target], body_file, c, args.seconds, loadgen_cpus, watch)
-                    r.update(family=family, stream=stream, conns=c, target=target,
-                             sy_rss_kb=rss_kb(sy_pid))
+                    r = median_of(runs[target])
+                    r.update(family=family, stream=stream, conns=c, target=target, sy_rss_kb=rss_kb(sy_pid))
                     rows.append(r)
-                    print(json.dumps(r), flush=True)
     return rows
+
+
+def median_of(runs):
+    """One row from repeated runs of a cell: the median of each figure, every error, and each
+    run's req/s (to show the spread)."""
+    row = {k: statistics.median(r[k] for r in runs)
+           for k in runs[0] if isinstance(runs[0][k], (int, float)) and k != "non2xx"}
+    row["non2xx"] = sum(r["non2xx"] for r in runs)
+    row["socket_errors"] = " ".join(r["socket_errors"] for r in runs if r["socket_errors"])
+    row["rps_runs"] = [r["rps"] for r in runs]
+    return row
 
 
 def run(args):
@@ -366,15 +384,16 @@ def by_cell(rows):
 
 
 def figures_table(rows):
-    lines = ["| family | mode | conns | target | req/s | p50 ms | p99 ms | errors | proxy CPU µs/req | mock CPU µs/req |",
-             "|---|---|---:|---|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| family | mode | conns | target | req/s | p50 ms | p99 ms | errors | proxy CPU µs/req | mock CPU µs/req "
+             "| req/s of each round |",
+             "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---|"]
     for r in rows:
         errors = r["non2xx"] + (1 if r["socket_errors"] else 0)
         proxy = f"{r['proxy_cpu_us']:.0f}" if "proxy_cpu_us" in r else "–"
         lines.append(f"| {r['family']} | {'stream' if r['stream'] else 'json'} | {r['conns']} | {r['target']} | "
                      f"{r['rps']:.0f} | {r['p50']:.3f} | {r['p99']:.3f} | {errors or 0}"
                      f"{' (' + r['socket_errors'] + ')' if r['socket_errors'] else ''} | {proxy} | "
-                     f"{r['upstream_cpu_us']:.0f} |")
+                     f"{r['upstream_cpu_us']:.0f} | {', '.join(f'{x:.0f}' for x in r['rps_runs'])} |")
     return lines
 
 
@@ -408,7 +427,8 @@ def report(args, rows, rss, quiet, started):
         f"{args.pin}; proxy event loops: {args.proxy_workers} (nginx workers = switchyard workers); mock: 1 worker",
         f"- load average before: {quiet['load']:.2f} ({'quiet' if quiet['quiet'] else 'NOT quiet'} after "
         f"waiting {quiet['waited_s'] / 60:.0f} min); during the runs: {min(loads):.2f}–{max(loads):.2f}",
-        f"- each run: wrk {args.seconds} s after a {args.warmup} s warm-up; tool: `wrk` + `bench/post.lua`", "",
+        f"- each run: wrk {args.seconds} s after a {args.warmup} s warm-up; {args.repeat} round(s) per cell "
+        f"(figures are medians); tool: `wrk` + `bench/post.lua`", "",
         "## Figures", "", *figures_table(rows), "",
         "## Ratios (same run)", "", *ratios_table(rows), "",
         f"switchyard RSS: idle {rss['idle'] / 1024:.1f} MiB, peak under load {rss['peak'] / 1024:.1f} MiB, "
@@ -422,6 +442,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=int, default=8)
     ap.add_argument("--warmup", type=int, default=1)
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="rounds per cell; each figure is the median of the rounds")
     ap.add_argument("--concurrency", default="1,32,256")
     ap.add_argument("--families", default="claude,gemini,responses")
     ap.add_argument("--modes", default="json,stream")
