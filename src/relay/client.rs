@@ -109,7 +109,12 @@ impl UpstreamClients {
         if let Some(uri) = uris.get(text) {
             return Some(uri.clone());
         }
-        let uri: http::Uri = text.parse().ok()?;
+        // A URL with characters a URI may not hold as they are (a model name with a space, say)
+        // is percent-encoded first, as a browser would.
+        let uri: http::Uri = text
+            .parse()
+            .ok()
+            .or_else(|| reqwest::Url::parse(text).ok()?.as_str().parse().ok())?;
         if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
             return None;
         }
@@ -217,4 +222,42 @@ pub fn error_text(e: &(dyn StdError + 'static)) -> String {
         next = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn clients() -> UpstreamClients {
+        let settings: crate::settings::RelaySettings =
+            serde_json::from_value(serde_json::json!({})).expect("defaults");
+        UpstreamClients::new(&settings).expect("client")
+    }
+
+    #[test]
+    fn upstream_urls_are_parsed_once_and_encoded_when_needed() {
+        let c = clients();
+        let plain = "http://127.0.0.1:9/v1/messages?beta=true";
+        assert_eq!(c.uri(plain).unwrap().to_string(), plain);
+        assert_eq!(c.uri(plain).unwrap().to_string(), plain, "from the cache");
+        assert_eq!(
+            c.uri("http://h/v1beta/models/gemini pro:generateContent")
+                .unwrap()
+                .path(),
+            "/v1beta/models/gemini%20pro:generateContent"
+        );
+        assert!(c.uri("ftp://h/x").is_none());
+        assert!(c.uri("not a url").is_none());
+    }
+
+    #[test]
+    fn timeouts_are_told_apart_from_other_failures() {
+        let timed_out = std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timeout");
+        assert!(matches!(send_error(&timed_out), SendError::Timeout));
+        let refused = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        match send_error(&refused) {
+            SendError::Unreachable(m) => assert!(m.contains("refused"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+    }
 }
