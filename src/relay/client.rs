@@ -11,10 +11,14 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use hyper_util::rt::TokioTimer;
 use parking_lot::Mutex;
 use reqwest::header::HeaderMap;
 use std::collections::HashMap;
 use std::error::Error as StdError;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 pub type BoxError = Box<dyn StdError + Send + Sync>;
@@ -22,7 +26,7 @@ pub type BoxError = Box<dyn StdError + Send + Sync>;
 pub type UpstreamBody = UnsyncBoxBody<Bytes, BoxError>;
 pub type UpstreamResponse = http::Response<UpstreamBody>;
 
-type DirectClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+type DirectClient = Client<ConnectTimeout<HttpsConnector<HttpConnector>>, Full<Bytes>>;
 
 pub struct UpstreamClients {
     direct: DirectClient,
@@ -36,6 +40,9 @@ pub struct UpstreamClients {
 const MAX_CACHED_URLS: usize = 1024;
 /// How long an idle upstream connection stays in the pool.
 const POOL_IDLE: Duration = Duration::from_secs(90);
+/// TCP keepalive on upstream connections: a host that vanishes without a reset is noticed in
+/// about a minute, not at the idle timeout.
+const TCP_KEEPALIVE: Duration = Duration::from_secs(15);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -49,7 +56,64 @@ pub enum ClientError {
 #[derive(Debug)]
 pub enum SendError {
     Timeout,
-    Unreachable(String),
+    Unreachable(Unreachable),
+}
+
+/// An upstream failure told twice: briefly for the client (the error itself, without its causes,
+/// which can name hosts and certificates), and with every cause for the log.
+#[derive(Debug, Clone)]
+pub struct Unreachable {
+    pub public: String,
+    pub detail: String,
+}
+
+impl Unreachable {
+    pub fn new(e: &(dyn StdError + 'static)) -> Self {
+        Unreachable {
+            public: e.to_string(),
+            detail: error_text(e),
+        }
+    }
+
+    fn plain(message: &str) -> Self {
+        Unreachable {
+            public: message.to_owned(),
+            detail: message.to_owned(),
+        }
+    }
+}
+
+/// Bounds the whole connect (DNS, TCP and the TLS handshake), as reqwest's connect timeout
+/// did; `HttpConnector`'s own timeout covers the TCP connect only.
+#[derive(Clone)]
+struct ConnectTimeout<C> {
+    inner: C,
+    timeout: Duration,
+}
+
+impl<C> tower_service::Service<http::Uri> for ConnectTimeout<C>
+where
+    C: tower_service::Service<http::Uri> + Send,
+    C::Future: Send + 'static,
+    C::Error: Into<BoxError>,
+{
+    type Response = C::Response;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<C::Response, BoxError>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, uri: http::Uri) -> Self::Future {
+        let (connect, timeout) = (self.inner.call(uri), self.timeout);
+        Box::pin(async move {
+            match tokio::time::timeout(timeout, connect).await {
+                Ok(result) => result.map_err(Into::into),
+                Err(_) => Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out").into()),
+            }
+        })
+    }
 }
 
 /// The client an account's requests go through.
@@ -71,6 +135,7 @@ fn direct_client(connect_timeout: Duration) -> Result<DirectClient, ClientError>
     let mut http = HttpConnector::new();
     http.enforce_http(false);
     http.set_nodelay(true);
+    http.set_keepalive(Some(TCP_KEEPALIVE));
     http.set_connect_timeout(Some(connect_timeout));
     let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
         rustls::crypto::ring::default_provider(),
@@ -88,8 +153,13 @@ fn direct_client(connect_timeout: Duration) -> Result<DirectClient, ClientError>
         .enable_http2()
         .wrap_connector(http);
     Ok(Client::builder(TokioExecutor::new())
+        // Without a timer the idle timeout is only checked when a connection is taken.
+        .pool_timer(TokioTimer::new())
         .pool_idle_timeout(POOL_IDLE)
-        .build(https))
+        .build(ConnectTimeout {
+            inner: https,
+            timeout: connect_timeout,
+        }))
 }
 
 impl UpstreamClients {
@@ -153,9 +223,9 @@ impl UpstreamClient<'_> {
     ) -> Result<UpstreamResponse, SendError> {
         match self {
             UpstreamClient::Direct(clients) => {
-                let uri = clients
-                    .uri(url)
-                    .ok_or_else(|| SendError::Unreachable("the upstream URL is invalid".into()))?;
+                let uri = clients.uri(url).ok_or_else(|| {
+                    SendError::Unreachable(Unreachable::plain("the upstream URL is invalid"))
+                })?;
                 let mut request = http::Request::new(Full::new(body));
                 *request.method_mut() = http::Method::POST;
                 *request.uri_mut() = uri;
@@ -178,7 +248,7 @@ impl UpstreamClient<'_> {
                         if e.is_timeout() {
                             SendError::Timeout
                         } else {
-                            SendError::Unreachable(error_text(&e.without_url()))
+                            SendError::Unreachable(Unreachable::new(&e.without_url()))
                         }
                     })?;
                 let response: http::Response<reqwest::Body> = response.into();
@@ -192,7 +262,7 @@ fn send_error(e: &(dyn StdError + 'static)) -> SendError {
     if io_kind(e) == Some(std::io::ErrorKind::TimedOut) {
         SendError::Timeout
     } else {
-        SendError::Unreachable(error_text(e))
+        SendError::Unreachable(Unreachable::new(e))
     }
 }
 
@@ -256,7 +326,10 @@ mod tests {
         assert!(matches!(send_error(&timed_out), SendError::Timeout));
         let refused = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
         match send_error(&refused) {
-            SendError::Unreachable(m) => assert!(m.contains("refused"), "{m}"),
+            SendError::Unreachable(u) => {
+                assert_eq!(u.public, "refused");
+                assert!(u.detail.contains("refused"), "{u:?}");
+            }
             other => panic!("{other:?}"),
         }
     }

@@ -14,7 +14,7 @@ use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use body::RelayBody;
 use bytes::{Bytes, BytesMut};
-use client::{SendError, UpstreamClients, UpstreamResponse, error_text};
+use client::{SendError, Unreachable, UpstreamClients, UpstreamResponse};
 use finish::{Ending, Finish};
 use futures::StreamExt;
 use std::sync::Arc;
@@ -50,7 +50,7 @@ enum Failure {
         headers: reqwest::header::HeaderMap,
         body: Bytes,
     },
-    Unreachable(String),
+    Unreachable(Unreachable),
     Timeout,
     /// The account could not be used at all (credentials, proxy, configuration).
     Unusable(String),
@@ -87,7 +87,7 @@ impl Failure {
                     ))
                 }
             }
-            Failure::Unreachable(m) => failure_body(format, ApiError::UpstreamUnreachable(m)),
+            Failure::Unreachable(u) => failure_body(format, ApiError::UpstreamUnreachable(u.public)),
             Failure::Timeout => failure_body(format, ApiError::UpstreamTimeout),
             Failure::Unusable(m) => failure_body(format, ApiError::UpstreamUnreachable(m)),
         }
@@ -216,7 +216,7 @@ impl std::fmt::Debug for FailureKind<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.0 {
             Failure::Http { status, .. } => write!(f, "status {}", status.as_u16()),
-            Failure::Unreachable(m) => write!(f, "unreachable: {m}"),
+            Failure::Unreachable(u) => write!(f, "unreachable: {}", u.detail),
             Failure::Timeout => f.write_str("timeout"),
             Failure::Unusable(m) => write!(f, "unusable: {m}"),
         }
@@ -451,7 +451,7 @@ async fn attempt(
             Ok(Some(Err(e))) => {
                 mark(state, &account, Outcome::ConnectError, &inbound.model).await;
                 *key_slot = finish.discard();
-                return Attempt::Failed(Failure::Unreachable(error_text(&*e)));
+                return Attempt::Failed(Failure::Unreachable(Unreachable::new(&*e)));
             }
             Ok(None) => None,
             Ok(Some(Ok(b))) => Some(b),
@@ -534,7 +534,7 @@ impl UsageTap for NoUsage {
 
 enum ReadError {
     Timeout,
-    Broken(String),
+    Broken(Unreachable),
 }
 
 /// Reads a whole body (up to `limit` bytes; the rest is dropped), with the idle timeout
@@ -546,7 +546,7 @@ async fn read_limited(resp: UpstreamResponse, limit: usize, idle: Duration) -> R
         match tokio::time::timeout(idle, stream.next()).await {
             Err(_) => return Err(ReadError::Timeout),
             Ok(None) => return Ok(buf.freeze()),
-            Ok(Some(Err(e))) => return Err(ReadError::Broken(error_text(&*e))),
+            Ok(Some(Err(e))) => return Err(ReadError::Broken(Unreachable::new(&*e))),
             Ok(Some(Ok(chunk))) => {
                 let room = limit.saturating_sub(buf.len());
                 buf.extend_from_slice(&chunk[..chunk.len().min(room)]);
