@@ -32,14 +32,20 @@ const MAX_BATCH: usize = 64 * 1024;
 /// Counting rounds instead would cut the gathering short exactly when it saves the most writes.
 const MAX_HOLD: Duration = Duration::from_millis(20);
 
-/// `upstream` with what it has already received read ahead, after letting its connection task
-/// run once. The server writes out the response head as soon as the body is first pending; a
-/// short stream (often whole by now) then leaves with its head in one write instead of two.
-pub async fn read_ahead(mut upstream: UpstreamStream) -> UpstreamStream {
+/// `upstream` with what it has already received read ahead. The server writes out the response
+/// head as soon as the body is first pending; a short stream (often whole by now) then leaves
+/// with its head in one write instead of two. The connection task hands over one chunk per run,
+/// so this yields while each run brings one, for at most `MAX_HOLD`: a steady trickle under
+/// load must not hold back the head and first bytes.
+pub async fn read_ahead(upstream: UpstreamStream) -> UpstreamStream {
+    read_ahead_for(upstream, MAX_HOLD).await
+}
+
+async fn read_ahead_for(mut upstream: UpstreamStream, hold: Duration) -> UpstreamStream {
+    let started = Instant::now();
     let mut ready = Vec::new();
     let mut ready_len = 0;
-    // The connection task hands over one chunk per run: keep yielding while each run brings one.
-    'rounds: while ready_len < MAX_BATCH {
+    while ready_len < MAX_BATCH {
         tokio::task::yield_now().await;
         let before = ready.len();
         while ready_len < MAX_BATCH {
@@ -56,8 +62,8 @@ pub async fn read_ahead(mut upstream: UpstreamStream) -> UpstreamStream {
                 None => break,
             }
         }
-        if ready.len() == before {
-            break 'rounds;
+        if ready.len() == before || started.elapsed() >= hold {
+            break;
         }
     }
     if ready.is_empty() {
@@ -267,6 +273,8 @@ impl Stream for RelayBody {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
     fn chunks(parts: &[&'static str]) -> Vec<Result<Bytes, BoxError>> {
         parts
@@ -301,6 +309,48 @@ mod tests {
             ahead.next().now_or_never().is_none(),
             "still waiting on the upstream"
         );
+    }
+
+    /// One byte per chunk, each after a pending poll, for ever: like a connection task that
+    /// delivers a chunk per run. `delivered` counts the chunks handed over.
+    fn trickle(delivered: Arc<AtomicUsize>) -> UpstreamStream {
+        let mut pending = true;
+        stream::poll_fn(move |cx| {
+            pending = !pending;
+            if pending {
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            } else {
+                delivered.fetch_add(1, Ordering::Relaxed);
+                Poll::Ready(Some(Ok(Bytes::from_static(b"x"))))
+            }
+        })
+        .boxed()
+    }
+
+    #[tokio::test]
+    async fn read_ahead_of_a_steady_trickle_stops_at_the_hold_time() {
+        let delivered = Arc::new(AtomicUsize::new(0));
+        let _ahead = read_ahead_for(trickle(delivered.clone()), Duration::ZERO).await;
+        assert_eq!(
+            delivered.load(Ordering::Relaxed),
+            1,
+            "one round, then the head goes out"
+        );
+
+        let delivered = Arc::new(AtomicUsize::new(0));
+        let mut ahead = read_ahead_for(trickle(delivered.clone()), Duration::from_secs(3600)).await;
+        assert_eq!(
+            delivered.load(Ordering::Relaxed),
+            MAX_BATCH,
+            "else the size bound stops it"
+        );
+        for _ in 0..MAX_BATCH + 1 {
+            assert!(
+                ahead.next().await.unwrap().is_ok(),
+                "every chunk, then the live stream"
+            );
+        }
     }
 
     #[tokio::test]
