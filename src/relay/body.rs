@@ -37,14 +37,22 @@ const MAX_HOLD: Duration = Duration::from_millis(20);
 /// with its head in one write instead of two. The connection task hands over one chunk per run,
 /// so this yields while each run brings one, for at most `MAX_HOLD`: a steady trickle under
 /// load must not hold back the head and first bytes.
-pub async fn read_ahead(upstream: UpstreamStream) -> UpstreamStream {
-    read_ahead_for(upstream, MAX_HOLD).await
+/// `first` is the chunk already received (`None`: the answer ended without a byte).
+pub async fn read_ahead(first: Option<Bytes>, upstream: UpstreamStream) -> UpstreamStream {
+    read_ahead_for(first, upstream, MAX_HOLD).await
 }
 
-async fn read_ahead_for(mut upstream: UpstreamStream, hold: Duration) -> UpstreamStream {
+async fn read_ahead_for(
+    first: Option<Bytes>,
+    mut upstream: UpstreamStream,
+    hold: Duration,
+) -> UpstreamStream {
+    let Some(first) = first else {
+        return stream::empty().boxed();
+    };
     let started = Instant::now();
-    let mut ready = Vec::new();
-    let mut ready_len = 0;
+    let mut ready_len = first.len();
+    let mut ready = vec![Ok(first)];
     while ready_len < MAX_BATCH {
         tokio::task::yield_now().await;
         let before = ready.len();
@@ -66,15 +74,11 @@ async fn read_ahead_for(mut upstream: UpstreamStream, hold: Duration) -> Upstrea
             break;
         }
     }
-    if ready.is_empty() {
-        return upstream;
-    }
     stream::iter(ready).chain(upstream).boxed()
 }
 
 pub struct RelayBody {
     upstream: UpstreamStream,
-    first: Option<Bytes>,
     idle: Duration,
     /// Ends the stream after `idle` of silence; armed only once the upstream is first
     /// pending with nothing held (a short stream, read ahead whole, never needs it).
@@ -106,14 +110,12 @@ pub struct RelayBody {
 impl RelayBody {
     pub fn new(
         upstream: UpstreamStream,
-        first: Option<Bytes>,
         idle: Duration,
         adapter: Option<Box<dyn BodyAdapter>>,
         finish: Finish,
     ) -> Self {
         RelayBody {
             upstream,
-            first,
             idle,
             timer: None,
             last_chunk: Instant::now(),
@@ -209,9 +211,6 @@ impl Stream for RelayBody {
         if this.ended {
             return Poll::Ready(None);
         }
-        if let Some(first) = this.first.take() {
-            this.pass(first);
-        }
         while this.end.is_none() && this.held_len < MAX_BATCH {
             match this.upstream.as_mut().poll_next(cx) {
                 Poll::Ready(Some(Ok(chunk))) => {
@@ -290,17 +289,23 @@ mod tests {
             .collect()
     }
 
+    /// `read_ahead` as the relay calls it: with the first chunk already taken.
+    async fn ahead_of(mut upstream: UpstreamStream) -> UpstreamStream {
+        let first = upstream.next().await.map(|c| c.expect("a first chunk"));
+        read_ahead(first, upstream).await
+    }
+
     #[tokio::test]
     async fn read_ahead_keeps_every_chunk_and_the_end() {
         let upstream = stream::iter(chunks(&["a", "b", "c"])).boxed();
-        let ahead = read_ahead(upstream).await;
+        let ahead = ahead_of(upstream).await;
         assert_eq!(text(ahead.collect().await), ["a", "b", "c"]);
     }
 
     #[tokio::test]
     async fn read_ahead_stops_at_the_first_chunk_not_there_yet() {
         let upstream = stream::iter(chunks(&["a", "b"])).chain(stream::pending()).boxed();
-        let mut ahead = read_ahead(upstream).await;
+        let mut ahead = ahead_of(upstream).await;
         assert_eq!(
             text(vec![ahead.next().await.unwrap(), ahead.next().await.unwrap()]),
             ["a", "b"]
@@ -331,7 +336,7 @@ mod tests {
     #[tokio::test]
     async fn read_ahead_of_a_steady_trickle_stops_at_the_hold_time() {
         let delivered = Arc::new(AtomicUsize::new(0));
-        let _ahead = read_ahead_for(trickle(delivered.clone()), Duration::ZERO).await;
+        let _ahead = read_ahead_for(Some(Bytes::new()), trickle(delivered.clone()), Duration::ZERO).await;
         assert_eq!(
             delivered.load(Ordering::Relaxed),
             1,
@@ -339,7 +344,12 @@ mod tests {
         );
 
         let delivered = Arc::new(AtomicUsize::new(0));
-        let mut ahead = read_ahead_for(trickle(delivered.clone()), Duration::from_secs(3600)).await;
+        let mut ahead = read_ahead_for(
+            Some(Bytes::new()),
+            trickle(delivered.clone()),
+            Duration::from_secs(3600),
+        )
+        .await;
         assert_eq!(
             delivered.load(Ordering::Relaxed),
             MAX_BATCH,
@@ -360,7 +370,7 @@ mod tests {
             .chain(stream::iter([Err(error)]))
             .chain(stream::iter(chunks(&["never"])))
             .boxed();
-        let items: Vec<_> = read_ahead(upstream).await.collect().await;
+        let items: Vec<_> = ahead_of(upstream).await.collect().await;
         assert_eq!(items.len(), 2, "nothing after the error");
         assert!(items[0].is_ok() && items[1].is_err());
     }

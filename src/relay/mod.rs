@@ -456,14 +456,14 @@ async fn attempt(
             Ok(None) => None,
             Ok(Some(Ok(b))) => Some(b),
         };
-        let upstream = body::read_ahead(upstream).await;
+        let upstream = body::read_ahead(first, upstream).await;
         if is_sse && adapter.as_ref().and_then(|a| a.content_type()).is_none() {
             builder.insert_header(("content-type", "text/event-stream"));
         }
         builder
             .insert_header(("cache-control", "no-cache"))
             .insert_header(("x-accel-buffering", "no"));
-        return Attempt::Answered(builder.streaming(RelayBody::new(upstream, first, idle, adapter, finish)));
+        return Attempt::Answered(builder.streaming(RelayBody::new(upstream, idle, adapter, finish)));
     }
 
     // A JSON (or other) answer: read it whole, then pass it on.
