@@ -63,16 +63,19 @@ impl Calendar {
         Stamps { hour, day, month }
     }
 
+    // One bucket name alone (admission asks for the day on every request): one string, not three.
     pub fn hour(&self, ms: Millis) -> String {
-        self.stamps(ms).hour
+        hour_name(&self.at(ms).naive_local())
     }
 
     pub fn day(&self, ms: Millis) -> String {
-        self.stamps(ms).day
+        let t = self.at(ms);
+        format!("{:04}-{:02}-{:02}", t.year(), t.month(), t.day())
     }
 
     pub fn month(&self, ms: Millis) -> String {
-        self.stamps(ms).month
+        let t = self.at(ms);
+        format!("{:04}-{:02}", t.year(), t.month())
     }
 
     /// The next local midnight after `ms`.

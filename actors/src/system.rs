@@ -296,9 +296,9 @@ impl Scheduling {
         }
     }
 
-    /// [`Scheduling::hold_slot`], tried again until `deadline` while the holder is full, with
-    /// a jittered backoff growing from 20 ms to 500 ms (so many waiters do not retry in
-    /// lockstep). `Ok(None)`: still full at the deadline.
+    /// After a [`Scheduling::hold_slot`] that found the holder full: tries again until
+    /// `deadline`, waiting first each time, with a jittered backoff growing from 20 ms to
+    /// 500 ms (so many waiters do not retry in lockstep). `Ok(None)`: still full at the deadline.
     pub async fn hold_slot_until(
         &self,
         holder: &str,
@@ -308,9 +308,6 @@ impl Scheduling {
         use rand::Rng;
         let mut wait = std::time::Duration::from_millis(20);
         loop {
-            if let Some(lease) = self.hold_slot(holder, limit).await? {
-                return Ok(Some(lease));
-            }
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             if left.is_zero() {
                 return Ok(None);
@@ -318,6 +315,9 @@ impl Scheduling {
             let jitter = rand::rng().random_range(0.8..1.2);
             tokio::time::sleep(wait.mul_f64(jitter).min(left)).await;
             wait = wait.mul_f64(1.5).min(std::time::Duration::from_millis(500));
+            if let Some(lease) = self.hold_slot(holder, limit).await? {
+                return Ok(Some(lease));
+            }
         }
     }
 

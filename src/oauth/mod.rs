@@ -135,7 +135,11 @@ impl TokenRefresher {
     async fn instance_lock(&self, id: &AccountId) -> Option<switchyard_actors::Lease> {
         let holder = format!("refresh:{id}");
         let deadline = std::time::Instant::now() + LOCK_WAIT;
-        match self.scheduling.hold_slot_until(&holder, 1, deadline).await {
+        let lease = match self.scheduling.hold_slot(&holder, 1).await {
+            Ok(None) => self.scheduling.hold_slot_until(&holder, 1, deadline).await,
+            held => held,
+        };
+        match lease {
             Ok(lease) => lease,
             Err(e) => {
                 tracing::warn!(account = %id, error = %e, "refresh lock unavailable; refreshing without it");

@@ -207,8 +207,12 @@ fn scrub(text: &str, secret: &str, marker: &str) -> String {
     if secret.len() < 8 {
         return text.to_owned();
     }
-    // An endpoint may echo the secret as sent in its form body: percent-encoded.
-    text.replace(secret, marker).replace(&urlencode(secret), marker)
+    // An endpoint may echo the secret as sent in its form body: form-encoded (as reqwest's
+    // `.form()` sends it) or percent-encoded.
+    let form: String = form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+    text.replace(secret, marker)
+        .replace(&form, marker)
+        .replace(&urlencode(secret), marker)
 }
 
 async fn exchange_code(
