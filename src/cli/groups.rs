@@ -14,11 +14,19 @@ pub async fn run(client: &AdminClient, command: GroupCommand, json: bool) -> Res
             platform,
             members,
         } => {
-            let accounts = client.get("/admin/accounts").await?;
-            let ids = members
+            let members: Vec<&str> = members
                 .iter()
                 .map(|m| m.trim())
                 .filter(|m| !m.is_empty())
+                .collect();
+            // The account list is fetched only when there are members to look up.
+            let accounts = if members.is_empty() {
+                serde_json::Value::Null
+            } else {
+                client.get("/admin/accounts").await?
+            };
+            let ids = members
+                .iter()
                 .map(|m| find_id(items(&accounts, "accounts"), m, "accounts"))
                 .collect::<Result<Vec<_>, _>>()?;
             let body = json!({"name": name, "platform": platform.as_str(), "members": ids});

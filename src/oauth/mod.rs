@@ -58,6 +58,30 @@ impl TokenEndpoint {
     }
 }
 
+/// Each platform's token endpoint, as its settings describe it (relay refreshes and admin
+/// logins use the same one).
+impl crate::settings::ClaudeUpstream {
+    pub fn token_endpoint(&self) -> TokenEndpoint {
+        TokenEndpoint::json(&self.token_url, &self.oauth_client_id)
+    }
+}
+
+impl crate::settings::OpenAiUpstream {
+    pub fn token_endpoint(&self) -> TokenEndpoint {
+        TokenEndpoint::form(&self.token_url, &self.oauth_client_id, None)
+    }
+}
+
+impl crate::settings::GeminiUpstream {
+    pub fn token_endpoint(&self) -> TokenEndpoint {
+        TokenEndpoint::form(
+            &self.token_url,
+            &self.oauth_client_id,
+            Some(&self.oauth_client_secret),
+        )
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum RefreshError {
     #[error("the account has no OAuth tokens")]

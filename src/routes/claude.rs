@@ -3,7 +3,6 @@
 use super::forward::{Parsed, relay_route, required};
 use crate::auth;
 use crate::error::{ApiError, ApiFailure, ApiFormat, ApiResult};
-use crate::oauth::TokenEndpoint;
 use crate::providers::anthropic::Anthropic;
 use crate::relay::client::UpstreamClients;
 use crate::state::AppState;
@@ -57,7 +56,7 @@ async fn forward(
 ) -> ApiResult<HttpResponse> {
     let upstream = &state.settings.upstream.claude;
     let provider = Anthropic::new(upstream.clone());
-    let endpoint = TokenEndpoint::json(&upstream.token_url, &upstream.oauth_client_id);
+    let endpoint = upstream.token_endpoint();
     relay_route(
         &req,
         payload,

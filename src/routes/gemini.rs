@@ -57,10 +57,7 @@ fn fail(e: ApiError) -> ApiFailure {
 
 fn provider(state: &AppState) -> (Gemini, TokenEndpoint) {
     let s = &state.settings.upstream.gemini;
-    (
-        Gemini::new(s.clone()),
-        TokenEndpoint::form(&s.token_url, &s.oauth_client_id, Some(&s.oauth_client_secret)),
-    )
+    (Gemini::new(s.clone()), s.token_endpoint())
 }
 
 fn json_object(body: &[u8]) -> Result<(), ApiError> {

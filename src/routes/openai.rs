@@ -4,7 +4,6 @@
 use super::forward::{Parsed, relay_route, required};
 use crate::auth;
 use crate::error::{ApiError, ApiFailure, ApiFormat, ApiResult};
-use crate::oauth::TokenEndpoint;
 use crate::providers::openai::{CHAT_PATH, OpenAi, RESPONSES_PATH, with_include_usage};
 use crate::relay::client::UpstreamClients;
 use crate::state::AppState;
@@ -76,7 +75,7 @@ async fn forward(
 ) -> ApiResult<HttpResponse> {
     let s = &state.settings.upstream.openai;
     let provider = OpenAi::new(s.clone());
-    let endpoint = TokenEndpoint::form(&s.token_url, &s.oauth_client_id, None);
+    let endpoint = s.token_endpoint();
     relay_route(
         &req,
         payload,

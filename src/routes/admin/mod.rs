@@ -81,7 +81,6 @@ impl FromRequest for Admin {
     }
 }
 
-/// A random UUID-shaped id (v4 layout).
 /// Accounts or groups changed in the store: have the scheduler republish them now.
 pub(super) async fn republish(state: &AppState) -> Result<(), ApiError> {
     state.scheduling.reload().await.map(drop).map_err(ApiError::from)
@@ -96,6 +95,7 @@ pub(super) fn valid_name(name: &str) -> Result<String, ApiError> {
     Ok(name.to_owned())
 }
 
+/// A random UUID-shaped id (v4 layout).
 pub fn new_id() -> String {
     let mut b = [0u8; 16];
     rand::rng().fill_bytes(&mut b);

@@ -69,7 +69,7 @@ impl Provider {
                         ("scope", "org:create_api_key user:profile user:inference"),
                     ],
                     redirect_uri: &c.redirect_uri,
-                    token: TokenEndpoint::json(&c.token_url, &c.oauth_client_id),
+                    token: c.token_endpoint(),
                     sends_state: true,
                 }
             }
@@ -86,7 +86,7 @@ impl Provider {
                         ("codex_cli_simplified_flow", "true"),
                     ],
                     redirect_uri: &o.redirect_uri,
-                    token: TokenEndpoint::form(&o.token_url, &o.oauth_client_id, None),
+                    token: o.token_endpoint(),
                     sends_state: false,
                 }
             }
@@ -108,11 +108,7 @@ impl Provider {
                         ("prompt", "consent"),
                     ],
                     redirect_uri: &g.redirect_uri,
-                    token: TokenEndpoint::form(
-                        &g.token_url,
-                        &g.oauth_client_id,
-                        Some(&g.oauth_client_secret),
-                    ),
+                    token: g.token_endpoint(),
                     sends_state: false,
                 }
             }
