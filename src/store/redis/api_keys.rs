@@ -131,20 +131,13 @@ impl KeyStore for RedisStore {
         Ok(existed > 0)
     }
 
-    /// The accounts' `TOUCH_LAST_USED` script: the field has the same name and format.
     /// One `TOUCH_LAST_USED` over every key: they all share the `{keys}` tag.
     async fn touch_keys(&self, used: &[(String, Millis)]) -> StoreResult<()> {
-        if used.is_empty() {
-            return Ok(());
-        }
-        let mut inv = self.scripts.touch_last_used.prepare_invoke();
-        for (id, at) in used {
-            inv.key(self.keys.api_key(id)).arg(*at);
-        }
-        let mut c = self.conn();
-        self.timed("touch_keys", async { inv.invoke_async::<i64>(&mut c).await })
-            .await
-            .map(drop)
+        self.touch(
+            "touch_keys",
+            used.iter().map(|(id, at)| (self.keys.api_key(id), *at)),
+        )
+        .await
     }
 
     async fn keys_version(&self) -> StoreResult<u64> {

@@ -168,7 +168,6 @@ impl LimitStore for RedisStore {
         admission_result(&answer, req.window.map_or(0, |w| w.length_ms))
     }
 
-    /// A batch of one (the accounting task sends batches; this is for callers with one).
     /// One pipeline: one `SETTLE_BATCH` per key of the batch (so one EVALSHA for a batch of one
     /// key). On a Cluster the keys' slots differ and a pipeline must keep to one slot, so each
     /// key's script goes in its own pipeline, all sent at once. On NOSCRIPT (a restarted Redis)

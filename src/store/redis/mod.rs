@@ -153,6 +153,28 @@ impl RedisStore {
         self.conn.clone()
     }
 
+    /// One `TOUCH_LAST_USED` setting each record's `last_used_at` (accounts and API keys store
+    /// it under the same field name and format).
+    async fn touch(
+        &self,
+        op: &'static str,
+        used: impl IntoIterator<Item = (String, switchyard_actors::clock::Millis)>,
+    ) -> StoreResult<()> {
+        let mut inv = self.scripts.touch_last_used.prepare_invoke();
+        let mut any = false;
+        for (key, at) in used {
+            inv.key(key).arg(at);
+            any = true;
+        }
+        if !any {
+            return Ok(());
+        }
+        let mut c = self.conn();
+        self.timed(op, async { inv.invoke_async::<i64>(&mut c).await })
+            .await
+            .map(drop)
+    }
+
     /// Runs one operation with the store's deadline and maps its errors.
     async fn timed<T>(
         &self,

@@ -138,17 +138,11 @@ impl AccountStore for RedisStore {
     }
 
     async fn touch_last_used(&self, used: &[(AccountId, Millis)]) -> StoreResult<()> {
-        if used.is_empty() {
-            return Ok(());
-        }
-        let mut inv = self.scripts.touch_last_used.prepare_invoke();
-        for (id, at) in used {
-            inv.key(self.keys.account(id.as_str())).arg(*at);
-        }
-        let mut c = self.conn();
-        self.timed("touch_last_used", async { inv.invoke_async::<i64>(&mut c).await })
-            .await
-            .map(drop)
+        self.touch(
+            "touch_last_used",
+            used.iter().map(|(id, at)| (self.keys.account(id.as_str()), *at)),
+        )
+        .await
     }
 
     async fn load_groups(&self) -> StoreResult<Vec<Group>> {
