@@ -1257,7 +1257,7 @@ async fn config_check_prints_masked_settings_and_rejects_bad_ones() {
     let good = dir.path().join("good.toml");
     std::fs::write(
         &good,
-        "[server]\nport = 3999\n[admin]\ntoken = \"sya_very-secret-admin-token-9876\"\n\
+        "[server]\nport = 3999\n[admin]\ntoken = \"sya_very-secret-admin-token-0000000000009876\"\n\
          [upstream.gemini]\noauth_client_secret = \"GOCSPX-not-for-your-eyes\"\n",
     )
     .unwrap();

@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const ADMIN: &str = "shutdown-test-admin-token-000";
+const ADMIN: &str = "shutdown-test-admin-token-000000000000";
 
 struct Server {
     child: Child,

@@ -10,7 +10,7 @@ use switchyard::settings::Settings;
 use switchyard::startup::{Application, Backends};
 use switchyard::state::AppState;
 
-pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789abcdef0123";
 
 pub struct TestApp {
     pub base: String,
