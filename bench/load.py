@@ -37,7 +37,7 @@ import time
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ADMIN = "bench-admin-token-0123456789"
+ADMIN = "bench-admin-token-0123456789abcdef0123"
 UPSTREAM_KEY = "bench-upstream-key"
 PROMPT = "Hello from the load test"
 TARGETS = ("direct", "nginx", "switchyard")
