@@ -60,6 +60,14 @@ pub enum ApiError {
     BadRequest(String),
     #[error("Request body size exceeds the limit of {limit_mb} MB")]
     PayloadTooLarge { limit_mb: usize },
+    #[error("The request body did not arrive in time ({received} bytes received)")]
+    BodyTimeout { received: usize },
+    #[error(
+        "This API key has too many request bytes in flight (at most {limit_mb} MB); retry when its earlier requests have finished"
+    )]
+    KeyBodyMemoryFull { limit_mb: usize },
+    #[error("The server is holding too many request bodies; retry shortly")]
+    BodyMemoryFull,
     #[error("Route {method} {path} not found")]
     RouteNotFound { method: String, path: String },
     #[error("{0} not found")]
@@ -111,6 +119,9 @@ impl ApiError {
             },
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
+            ApiError::KeyBodyMemoryFull { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::BodyMemoryFull => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::RouteNotFound { .. } | ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::NoAccount(_) | ApiError::Scheduling(_) | ApiError::Store(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
@@ -153,6 +164,9 @@ impl ApiError {
             },
             ApiError::BadRequest(_) => "invalid_request",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
+            ApiError::BodyTimeout { .. } => "request_body_timeout",
+            ApiError::KeyBodyMemoryFull { .. } => "key_body_memory_full",
+            ApiError::BodyMemoryFull => "body_memory_full",
             ApiError::RouteNotFound { .. } | ApiError::NotFound(_) => "not_found",
             ApiError::NoAccount(n) => n.code(),
             ApiError::Scheduling(_) => "scheduler_unavailable",
@@ -173,7 +187,11 @@ impl ApiError {
                 n.retry_at()
                     .map(|at| ((at - now).max(0) as u64).div_ceil(1_000).max(1))
             }
-            ApiError::Scheduling(_) | ApiError::Store(_) | ApiError::ConcurrencyLimit { .. } => Some(1),
+            ApiError::Scheduling(_)
+            | ApiError::Store(_)
+            | ApiError::ConcurrencyLimit { .. }
+            | ApiError::KeyBodyMemoryFull { .. }
+            | ApiError::BodyMemoryFull => Some(1),
             ApiError::QueueFull { retry_after_secs, .. }
             | ApiError::QueueTimeout { retry_after_secs, .. } => Some(*retry_after_secs),
             ApiError::LimitReached {
@@ -255,7 +273,7 @@ impl ApiError {
 
 fn anthropic_type(status: StatusCode) -> &'static str {
     match status.as_u16() {
-        400 | 422 => "invalid_request_error",
+        400 | 408 | 422 => "invalid_request_error",
         401 => "authentication_error",
         402 => "billing_error",
         403 => "permission_error",
@@ -270,7 +288,7 @@ fn anthropic_type(status: StatusCode) -> &'static str {
 
 fn openai_type(status: StatusCode) -> &'static str {
     match status.as_u16() {
-        400 | 404 | 413 | 422 => "invalid_request_error",
+        400 | 404 | 408 | 413 | 422 => "invalid_request_error",
         401 => "authentication_error",
         403 => "permission_error",
         429 => "rate_limit_error",
@@ -285,6 +303,7 @@ pub fn gemini_status(status: StatusCode) -> &'static str {
         401 => "UNAUTHENTICATED",
         403 => "PERMISSION_DENIED",
         404 => "NOT_FOUND",
+        408 => "DEADLINE_EXCEEDED",
         429 => "RESOURCE_EXHAUSTED",
         503 => "UNAVAILABLE",
         504 => "DEADLINE_EXCEEDED",

@@ -6,6 +6,7 @@
 //! `store.data_dir`, `store.redis_url`, `admin.token`.
 use config::{Config, Environment, File, FileFormat};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use switchyard_actors::settings::{ActorsSettings, CooldownSettings, SchedulerSettings, SchedulingSettings};
 
@@ -31,8 +32,23 @@ pub struct Settings {
 pub struct ServerSettings {
     pub host: String,
     pub port: u16,
-    /// Largest request body accepted, in MB (bigger → 413).
+    /// Largest request body accepted, in MB (bigger → 413), unless the route has its own in
+    /// `body_limits_mb`.
     pub body_limit_mb: usize,
+    /// Per-route overrides of `body_limit_mb`, by route name (`claude_messages`,
+    /// `claude_count_tokens`, `gemini_generate`, `gemini_internal`, `openai_responses`,
+    /// `openai_chat`).
+    pub body_limits_mb: BTreeMap<String, usize>,
+    /// A request body must arrive whole within this long after the headers (slow uploads → 408).
+    pub body_read_timeout_ms: u64,
+    /// Longest silence allowed while a request body arrives.
+    pub body_idle_timeout_ms: u64,
+    /// Bytes of request bodies held in memory at once, over all requests (MB); past it new
+    /// requests get 503 with `retry-after`.
+    pub body_memory_mb: usize,
+    /// Bytes of request bodies one client key may hold in memory at once (MB); a key with a
+    /// concurrency limit holds at most `limit` bodies of the route's size limit.
+    pub key_body_memory_mb: usize,
     /// HTTP worker threads; 0 = one per core.
     pub workers: usize,
     /// On SIGTERM / SIGINT, how long in-flight requests (streams) may take to finish.
@@ -44,7 +60,12 @@ impl Default for ServerSettings {
         Self {
             host: "127.0.0.1".into(),
             port: 3000,
-            body_limit_mb: 100,
+            body_limit_mb: 32,
+            body_limits_mb: BTreeMap::new(),
+            body_read_timeout_ms: 60_000,
+            body_idle_timeout_ms: 15_000,
+            body_memory_mb: 1_024,
+            key_body_memory_mb: 64,
             shutdown_grace_secs: 30,
             workers: 0,
         }
@@ -346,6 +367,29 @@ impl Settings {
         }
         if self.server.body_limit_mb == 0 {
             return bad("server.body_limit_mb", "must be at least 1");
+        }
+        for (route, mb) in &self.server.body_limits_mb {
+            if !crate::http::body::ROUTES.contains(&route.as_str()) {
+                return bad(
+                    &format!("server.body_limits_mb.{route}"),
+                    &format!("unknown route; one of {}", crate::http::body::ROUTES.join(", ")),
+                );
+            }
+            if *mb == 0 {
+                return bad(&format!("server.body_limits_mb.{route}"), "must be at least 1");
+            }
+        }
+        if self.server.body_read_timeout_ms == 0 || self.server.body_idle_timeout_ms == 0 {
+            return bad(
+                "server.body_read_timeout_ms",
+                "body timeouts must be at least 1 ms",
+            );
+        }
+        if self.server.body_memory_mb == 0 || self.server.key_body_memory_mb == 0 {
+            return bad(
+                "server.body_memory_mb",
+                "body memory bounds must be at least 1 MB",
+            );
         }
         if self.store.backend == StoreBackend::Redis && !self.store.redis_url.starts_with("redis") {
             return bad("store.redis_url", "must be a redis:// or rediss:// URL");

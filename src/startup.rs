@@ -137,6 +137,10 @@ impl Application {
             clock,
             metrics,
             key_queues: Default::default(),
+            body_memory: Arc::new(crate::http::body_memory::BodyMemory::new(
+                settings.server.body_memory_mb,
+                settings.server.key_body_memory_mb,
+            )),
             started: std::time::Instant::now(),
         });
         actix_web::rt::spawn(async move {

@@ -23,5 +23,7 @@ pub struct AppState {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Shared by every worker's copy: a key's queue spans the instance.
     pub key_queues: Arc<crate::auth::concurrency::KeyQueues>,
+    /// Request-body bytes held in memory, bounded over all requests and per key.
+    pub body_memory: Arc<crate::http::body_memory::BodyMemory>,
     pub started: std::time::Instant,
 }

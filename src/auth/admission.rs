@@ -1,41 +1,45 @@
 //! What a key must pass after authentication, before any upstream account is used, in the
-//! original's order (§1, §4.3): client restriction, model restriction, rate-limit window, then
-//! daily / total / weekly cost. First use of an activation-expiry key starts its clock.
+//! original's order (§1, §4.3): client restriction and the key's concurrency slot before the
+//! body is read (so a key holds no more bodies than it may run requests), then, from the body,
+//! model restriction, rate-limit window, and daily / total / weekly cost. First use of an
+//! activation-expiry key starts its clock.
 use super::clients::is_client;
+use super::model_names;
 use crate::error::ApiError;
 use crate::keys::{ApiKey, KeyPatch};
 use crate::limits::{Admission, Refusal, WindowSpec};
 use crate::state::AppState;
 use actix_web::HttpRequest;
 use std::sync::Arc;
+use switchyard_actors::Lease;
 use switchyard_actors::clock::Millis;
+
+/// Longest user agent kept for the client check and its error answer.
+const MAX_USER_AGENT: usize = 256;
+
+/// A request that passed the checks its headers allow, holding the key's slot.
+pub struct Entered {
+    pub key: Arc<ApiKey>,
+    /// The key's concurrency slot, held until the request ends (`None`: no limit or not counted).
+    pub slot: Option<Lease>,
+}
 
 /// A request that passed every check.
 pub struct Admitted {
     pub key: Arc<ApiKey>,
     /// The rate-limit window it was counted in.
     pub window_start: Option<Millis>,
-    /// The key's concurrency slot, held until the request ends (`None`: no limit or not counted).
-    pub slot: Option<switchyard_actors::Lease>,
+    pub slot: Option<Lease>,
 }
 
-/// `anthropic/claude-x`, `models/gemini-x`, `ccr,claude-x` → the bare lower-case name.
-pub fn bare_model(model: &str) -> String {
-    let m = model.trim().to_ascii_lowercase();
-    let m = m.strip_prefix("ccr,").unwrap_or(&m);
-    let m = m.strip_prefix("models/").unwrap_or(m);
-    m.rsplit_once('/').map_or(m, |(_, rest)| rest).to_owned()
-}
-
-/// `concurrency`: whether the request takes one of the key's concurrency slots (token-count
-/// requests do not, §1).
-pub async fn admit(
+/// Client restriction, then the key's concurrency slot when `takes_slot` (token-count requests
+/// take none, §1).
+pub async fn enter(
     state: &AppState,
     req: &HttpRequest,
     key: Arc<ApiKey>,
-    model: Option<&str>,
-    concurrency: bool,
-) -> Result<Admitted, ApiError> {
+    takes_slot: bool,
+) -> Result<Entered, ApiError> {
     if !key.allowed_clients.is_empty() {
         let ua = req
             .headers()
@@ -45,22 +49,27 @@ pub async fn admit(
         if !key.allowed_clients.iter().any(|c| is_client(*c, ua, req.path())) {
             return Err(ApiError::ClientNotAllowed {
                 allowed: key.allowed_clients.clone(),
-                user_agent: ua.to_owned(),
+                user_agent: ua.chars().take(MAX_USER_AGENT).collect(),
             });
         }
     }
-    if let Some(model) = model {
-        let bare = bare_model(model);
-        if key.blocked_models.iter().any(|b| bare_model(b) == bare) {
-            return Err(ApiError::ModelNotAllowed(model.to_owned()));
-        }
-    }
-    let key = activate(state, key).await?;
-    let slot = if concurrency {
+    let slot = if takes_slot {
         super::concurrency::acquire(&state.scheduling, &state.key_queues, &state.settings.keys, &key).await?
     } else {
         None
     };
+    Ok(Entered { key, slot })
+}
+
+/// The checks that need the body: model restriction, activation, limits.
+pub async fn admit(state: &AppState, entered: Entered, model: Option<&str>) -> Result<Admitted, ApiError> {
+    let Entered { key, slot } = entered;
+    if let Some(model) = model
+        && key.blocked_models.iter().any(|b| model_names::blocks(b, model))
+    {
+        return Err(ApiError::ModelNotAllowed(model.to_owned()));
+    }
+    let key = activate(state, key).await?;
     let now = state.clock.now_ms();
     let cal = state.usage.calendar();
     let l = &key.limits;

@@ -4,6 +4,7 @@
 pub mod admission;
 pub mod clients;
 pub mod concurrency;
+pub mod model_names;
 
 use crate::error::ApiError;
 use crate::keys::ApiKey;

@@ -1,2 +1,3 @@
 //! HTTP plumbing shared by the routes.
 pub mod body;
+pub mod body_memory;

@@ -1,6 +1,7 @@
 //! The Anthropic Messages API: `claude-console` accounts (API key + base URL) and
 //! `claude-official` accounts (OAuth bearer token, OAuth betas merged into `anthropic-beta`).
 //! Usage comes from `message_start` / `message_delta` events, or the JSON body's `usage`.
+use super::json_object;
 use super::sse::{LineSplitter, data_payload};
 use super::{Hints, Inbound, Provider, UpstreamCall, UsageTap, join_url, reset_time_ms, retry_after_ms};
 use crate::error::{ApiError, ApiFormat};
@@ -58,17 +59,9 @@ pub fn merge_betas(model: &str, client: Option<&str>) -> String {
 
 /// The body with `model` replaced (only when an account's model mapping renames it).
 fn with_model(body: &Bytes, upstream_model: &str) -> Result<Bytes, ApiError> {
-    let mut v: serde_json::Value =
-        serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))?;
-    if let Some(obj) = v.as_object_mut() {
-        obj.insert(
-            "model".into(),
-            serde_json::Value::String(upstream_model.to_owned()),
-        );
-    }
-    serde_json::to_vec(&v)
+    json_object::with_member(body, "model", &json_object::string_literal(upstream_model))
         .map(Bytes::from)
-        .map_err(|e| ApiError::Internal(e.to_string()))
+        .map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))
 }
 
 impl Provider for Anthropic {

@@ -2,6 +2,7 @@
 //! Assist (`gemini` OAuth accounts: `/v1internal:{method}`, the request wrapped with the
 //! account's project). Standard-route clients get Code Assist answers unwrapped back into the
 //! Gemini format. Usage comes from the last `usageMetadata`.
+use super::json_object;
 use super::sse::{LineSplitter, data_payload};
 use super::{BodyAdapter, Hints, Inbound, Provider, UpstreamCall, UsageTap, join_url, retry_after_ms};
 use crate::error::{ApiError, ApiFormat};
@@ -68,8 +69,27 @@ fn project_of(account: &Account) -> Result<&str, ApiError> {
         .ok_or_else(|| ApiError::Internal(format!("gemini account {} has no project_id", account.id)))
 }
 
-fn json_body(body: &Bytes) -> Result<Value, ApiError> {
-    serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))
+fn invalid_body(e: json_object::Error) -> ApiError {
+    ApiError::BadRequest(format!("invalid JSON body: {e}"))
+}
+
+/// `{"model": M, "project": P, "request": <the client's body as sent>}`: Code Assist's envelope,
+/// written around the body's bytes (a checked JSON object) instead of through a tree of it.
+fn code_assist_envelope(model: &str, project: &str, body: &[u8]) -> Result<Bytes, ApiError> {
+    json_object::for_each_member(body, |_, _| {}).map_err(invalid_body)?;
+    let (model, project) = (
+        json_object::string_literal(model),
+        json_object::string_literal(project),
+    );
+    let mut out = BytesMut::with_capacity(body.len() + model.len() + project.len() + 40);
+    out.extend_from_slice(b"{\"model\":");
+    out.extend_from_slice(model.as_bytes());
+    out.extend_from_slice(b",\"project\":");
+    out.extend_from_slice(project.as_bytes());
+    out.extend_from_slice(b",\"request\":");
+    out.extend_from_slice(body);
+    out.extend_from_slice(b"}");
+    Ok(out.freeze())
 }
 
 impl Provider for Gemini {
@@ -111,26 +131,24 @@ impl Provider for Gemini {
                 let (method, body, query) = match call {
                     Call::Standard { action } => {
                         let model = inbound.model.strip_prefix("models/").unwrap_or(&inbound.model);
-                        let wrapped = serde_json::json!({
-                            "model": model,
-                            "project": project,
-                            "request": json_body(&inbound.body)?,
-                        });
+                        let wrapped = code_assist_envelope(model, project, &inbound.body)?;
                         // Code Assist streams SSE only; a JSON-array client is served by the adapter.
                         let query = if action == "streamGenerateContent" {
                             "alt=sse".to_owned()
                         } else {
                             String::new()
                         };
-                        (action.to_owned(), Bytes::from(wrapped.to_string()), query)
+                        (action.to_owned(), wrapped, query)
                     }
                     Call::Internal => {
-                        let mut body = json_body(&inbound.body)?;
-                        if let Some(obj) = body.as_object_mut() {
-                            obj.insert("project".into(), Value::String(project.to_owned()));
-                        }
+                        let body = json_object::with_member(
+                            &inbound.body,
+                            "project",
+                            &json_object::string_literal(project),
+                        )
+                        .map_err(invalid_body)?;
                         let method = inbound.upstream_path[INTERNAL_PREFIX.len()..].to_owned();
-                        (method, Bytes::from(body.to_string()), inbound.query.clone())
+                        (method, Bytes::from(body), inbound.query.clone())
                     }
                 };
                 let url = join_url(base, &format!("{INTERNAL_PREFIX}{method}"), &query);

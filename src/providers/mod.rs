@@ -3,6 +3,7 @@
 //! shared; providers only describe.
 pub mod anthropic;
 pub mod gemini;
+pub mod json_object;
 pub mod openai;
 pub mod sse;
 

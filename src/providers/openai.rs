@@ -3,6 +3,7 @@
 //! accounts are ChatGPT / Codex OAuth logins served by the Codex backend (Responses only).
 //! Usage comes from `response.completed` or the chat `usage` (with `include_usage`, the last
 //! chunk before `[DONE]`); `usage_limit_reached` in a stream rests the account afterwards.
+use super::json_object;
 use super::sse::{LineSplitter, data_payload};
 use super::{Hints, Inbound, Provider, UpstreamCall, UsageTap, join_url, retry_after_ms};
 use crate::error::{ApiError, ApiFormat};
@@ -133,19 +134,16 @@ impl Provider for OpenAi {
 /// `body` with `stream_options.include_usage` set: streamed chat completions carry usage only
 /// when asked for it, and switchyard always needs it.
 pub fn with_include_usage(body: &bytes::Bytes) -> Result<bytes::Bytes, ApiError> {
-    let mut v: serde_json::Value =
-        serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))?;
-    if let Some(obj) = v.as_object_mut() {
-        let opts = obj
-            .entry("stream_options")
-            .or_insert_with(|| serde_json::json!({}));
-        if let Some(o) = opts.as_object_mut() {
-            o.insert("include_usage".into(), serde_json::Value::Bool(true));
-        }
-    }
-    serde_json::to_vec(&v)
+    let invalid = |e: json_object::Error| ApiError::BadRequest(format!("invalid JSON body: {e}"));
+    let options = json_object::member(body, "stream_options").map_err(invalid)?;
+    // Other stream options stay as the client wrote them; one that is not an object is replaced.
+    let options = options
+        .and_then(|o| json_object::with_member(o.get().as_bytes(), "include_usage", "true").ok())
+        .unwrap_or_else(|| br#"{"include_usage":true}"#.to_vec());
+    let options = String::from_utf8(options).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    json_object::with_member(body, "stream_options", &options)
         .map(bytes::Bytes::from)
-        .map_err(|e| ApiError::Internal(e.to_string()))
+        .map_err(invalid)
 }
 
 /// Removes the usage-only chunk (`"choices": []` with a `usage`) the client did not ask for.

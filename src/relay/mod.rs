@@ -31,6 +31,8 @@ pub struct RelayRequest {
     /// The key's concurrency slot, released when the request ends.
     pub key_slot: Option<switchyard_actors::Lease>,
     pub inbound: Inbound,
+    /// The body's claim on body memory, given back when the relay has sent it (with `inbound`).
+    pub body_memory: Option<crate::http::body_memory::HeldBytes>,
     /// Where this provider's OAuth accounts refresh their tokens.
     pub token_endpoint: Option<TokenEndpoint>,
     /// Account kinds able to serve this request (`None`: any of the platform).

@@ -1,6 +1,6 @@
 //! The Anthropic-compatible routes: `/v1/messages`, `/v1/messages/count_tokens`,
 //! `/v1/models`, each also under `/api` and `/claude` (claude-relay-service client configs).
-use super::forward::{Parsed, relay_route, required};
+use super::forward::{Parsed, Route, relay_route, required};
 use crate::auth;
 use crate::error::{ApiError, ApiFailure, ApiFormat, ApiResult};
 use crate::providers::anthropic::Anthropic;
@@ -35,7 +35,11 @@ async fn messages(
     state: web::Data<AppState>,
     clients: web::Data<UpstreamClients>,
 ) -> ApiResult<HttpResponse> {
-    forward(req, payload, state, clients, "/v1/messages").await
+    let route = Route {
+        name: "claude_messages",
+        takes_slot: true,
+    };
+    forward(req, payload, state, clients, route, "/v1/messages").await
 }
 
 async fn count_tokens(
@@ -44,7 +48,11 @@ async fn count_tokens(
     state: web::Data<AppState>,
     clients: web::Data<UpstreamClients>,
 ) -> ApiResult<HttpResponse> {
-    forward(req, payload, state, clients, "/v1/messages/count_tokens").await
+    let route = Route {
+        name: "claude_count_tokens",
+        takes_slot: false,
+    };
+    forward(req, payload, state, clients, route, "/v1/messages/count_tokens").await
 }
 
 async fn forward(
@@ -52,6 +60,7 @@ async fn forward(
     payload: web::Payload,
     state: web::Data<AppState>,
     clients: web::Data<UpstreamClients>,
+    route: Route,
     upstream_path: &'static str,
 ) -> ApiResult<HttpResponse> {
     let upstream = &state.settings.upstream.claude;
@@ -63,6 +72,7 @@ async fn forward(
         &state,
         &clients,
         &provider,
+        route,
         Some(endpoint),
         |_, body| {
             let view = ClaudeRequestView::parse(&body)
@@ -78,7 +88,6 @@ async fn forward(
                 upstream_path: upstream_path.to_owned(),
                 body: body.clone(),
                 kinds: None,
-                concurrency: !upstream_path.ends_with("count_tokens"),
                 hide_usage_chunk: false,
             })
         },

@@ -1,8 +1,9 @@
-//! The one request path every relayed route shares: size check → key → body → route-specific
-//! parsing → key limits → relay. A route only says how to read its request.
+//! The one request path every relayed route shares: size check → key → client check and the
+//! key's slot → body (bounded in size, time and memory) → route-specific parsing → model and
+//! limit checks → relay. A route only says how to read its request.
 use crate::auth;
 use crate::error::{ApiError, ApiResult};
-use crate::http::body::{check_declared_length, read_body};
+use crate::http::body::{BodyRules, declared_length, read_body};
 use crate::middleware::{LoggedByRelay, RequestContext};
 use crate::oauth::TokenEndpoint;
 use crate::providers::{Inbound, Provider};
@@ -15,6 +16,19 @@ use bytes::Bytes;
 use switchyard_actors::AccountKind;
 use switchyard_actors::session::SessionId;
 
+/// Longest model name accepted (real ones are under 100 characters): a client cannot make
+/// switchyard carry, log or count megabytes of "model".
+pub const MAX_MODEL_LEN: usize = 256;
+
+/// Which relayed route a request came in on.
+#[derive(Debug, Clone, Copy)]
+pub struct Route {
+    /// Its name in `server.body_limits_mb` (one of `http::body::ROUTES`).
+    pub name: &'static str,
+    /// Whether it takes one of the key's concurrency slots (token counting does not).
+    pub takes_slot: bool,
+}
+
 /// What a route read from its request.
 pub struct Parsed {
     pub model: String,
@@ -26,31 +40,47 @@ pub struct Parsed {
     pub body: Bytes,
     /// Account kinds able to serve it (`None`: any of the platform).
     pub kinds: Option<Vec<AccountKind>>,
-    /// Whether it takes one of the key's concurrency slots (token counting does not).
-    pub concurrency: bool,
     /// The body asks for a usage chunk the client did not ask for: hide it from the answer.
     pub hide_usage_chunk: bool,
 }
 
+#[allow(clippy::too_many_arguments)]
 pub async fn relay_route<P: Provider>(
     req: &HttpRequest,
     payload: web::Payload,
     state: &AppState,
     clients: &UpstreamClients,
     provider: &P,
+    route: Route,
     token_endpoint: Option<TokenEndpoint>,
     parse: impl FnOnce(&HttpRequest, Bytes) -> Result<Parsed, ApiError>,
 ) -> ApiResult<HttpResponse> {
     let fail = |e: ApiError| e.in_format(provider.format());
-    let limit_mb = state.settings.server.body_limit_mb;
-    check_declared_length(req, limit_mb).map_err(fail)?;
+    let rules = BodyRules::for_route(&state.settings.server, route.name);
+    let declared = declared_length(req, &rules).map_err(fail)?;
     let key = auth::authenticate(state, req, provider.platform())
         .await
         .map_err(fail)?;
-    let body = read_body(payload, limit_mb).await.map_err(fail)?;
+    // The key's slot before its body: a key limited to N requests holds at most N bodies.
+    let entered = auth::admission::enter(state, req, key, route.takes_slot)
+        .await
+        .map_err(fail)?;
+    let mut held = state.body_memory.claim(
+        &entered.key.id,
+        entered.key.concurrency_limit,
+        rules.limit_bytes(),
+    );
+    let body = read_body(payload, &rules, declared, &mut held)
+        .await
+        .map_err(fail)?;
     let mut parsed = parse(req, body).map_err(fail)?;
+    if parsed.model.len() > MAX_MODEL_LEN {
+        return Err(fail(ApiError::BadRequest(format!(
+            "model: must be at most {MAX_MODEL_LEN} characters"
+        ))));
+    }
     let kinds = parsed.kinds.take();
-    let admitted = auth::admission::admit(state, req, key, Some(&parsed.model), parsed.concurrency)
+    let admitted = auth::admission::admit(state, entered, Some(&parsed.model))
         .await
         .map_err(fail)?;
     let inbound = Inbound {
@@ -71,6 +101,7 @@ pub async fn relay_route<P: Provider>(
         window_start: admitted.window_start,
         key_slot: admitted.slot,
         inbound,
+        body_memory: Some(held),
         token_endpoint,
         kinds,
         request_id: ctx.as_ref().map(|c| c.id.clone()).unwrap_or_default(),

@@ -2,11 +2,12 @@
 //! under `/gemini` and at the root (google-genai's default; told apart from the Anthropic
 //! `GET /v1/models` by the `:verb`), `GET …/models`, and `/gemini/v1internal:{method}` for
 //! Gemini CLI clients of Code Assist.
-use super::forward::{Parsed, relay_route};
+use super::forward::{Parsed, Route, relay_route};
 use crate::auth;
 use crate::error::{ApiError, ApiFailure, ApiFormat, ApiResult};
 use crate::oauth::TokenEndpoint;
 use crate::providers::gemini::{Gemini, INTERNAL_PREFIX};
+use crate::providers::json_object;
 use crate::relay::client::UpstreamClients;
 use crate::state::AppState;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -60,16 +61,15 @@ fn provider(state: &AppState) -> (Gemini, TokenEndpoint) {
     (Gemini::new(s.clone()), s.token_endpoint())
 }
 
-fn json_object(body: &[u8]) -> Result<(), ApiError> {
-    match serde_json::from_slice::<serde_json::Value>(body) {
-        Ok(v) if v.is_object() => Ok(()),
-        Ok(_) => Err(ApiError::BadRequest(
-            "The request body must be a JSON object".into(),
-        )),
-        Err(e) => Err(ApiError::BadRequest(format!(
-            "Invalid JSON payload received: {e}"
-        ))),
-    }
+/// Checks the body is one JSON object and reads its `model` (Code Assist bodies carry it),
+/// without building a tree of the rest.
+fn json_object(body: &[u8]) -> Result<Option<String>, ApiError> {
+    json_object::top_level_string(body, "model").map_err(|e| match e {
+        json_object::Error::NotAnObject => {
+            ApiError::BadRequest("The request body must be a JSON object".into())
+        }
+        json_object::Error::Json(e) => ApiError::BadRequest(format!("Invalid JSON payload received: {e}")),
+    })
 }
 
 async fn generate(
@@ -94,12 +94,17 @@ async fn generate(
         "v1"
     };
     let (provider, endpoint) = provider(&state);
+    let route = Route {
+        name: "gemini_generate",
+        takes_slot: action != "countTokens",
+    };
     relay_route(
         &req,
         payload,
         &state,
         &clients,
         &provider,
+        route,
         Some(endpoint),
         |_, body| {
             json_object(&body)?;
@@ -110,7 +115,6 @@ async fn generate(
                 model,
                 body,
                 kinds: None,
-                concurrency: action != "countTokens",
                 hide_usage_chunk: false,
             })
         },
@@ -133,19 +137,20 @@ async fn internal(
         }));
     }
     let (provider, endpoint) = provider(&state);
+    let route = Route {
+        name: "gemini_internal",
+        takes_slot: method != "countTokens",
+    };
     relay_route(
         &req,
         payload,
         &state,
         &clients,
         &provider,
+        route,
         Some(endpoint),
         |_, body| {
-            json_object(&body)?;
-            let model = serde_json::from_slice::<serde_json::Value>(&body)
-                .ok()
-                .and_then(|v| v.get("model").and_then(|m| m.as_str()).map(str::to_owned))
-                .unwrap_or_default();
+            let model = json_object(&body)?.unwrap_or_default();
             Ok(Parsed {
                 stream: method == "streamGenerateContent",
                 session: gemini_session(&body),
@@ -154,7 +159,6 @@ async fn internal(
                 body,
                 // Only OAuth accounts speak Code Assist.
                 kinds: Some(vec![AccountKind::GeminiOAuth]),
-                concurrency: method != "countTokens",
                 hide_usage_chunk: false,
             })
         },

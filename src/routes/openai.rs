@@ -1,7 +1,7 @@
 //! OpenAI routes: the Responses API (`/openai/v1/responses`, `/openai/responses`,
 //! `/v1/responses`: Codex CLI and the SDK), chat completions (`/openai/v1/chat/completions`,
 //! `/v1/chat/completions`) and `GET /openai/v1/models`.
-use super::forward::{Parsed, relay_route, required};
+use super::forward::{Parsed, Route, relay_route, required};
 use crate::auth;
 use crate::error::{ApiError, ApiFailure, ApiFormat, ApiResult};
 use crate::providers::openai::{CHAT_PATH, OpenAi, RESPONSES_PATH, with_include_usage};
@@ -76,12 +76,21 @@ async fn forward(
     let s = &state.settings.upstream.openai;
     let provider = OpenAi::new(s.clone());
     let endpoint = s.token_endpoint();
+    let route = Route {
+        name: if upstream_path == CHAT_PATH {
+            "openai_chat"
+        } else {
+            "openai_responses"
+        },
+        takes_slot: true,
+    };
     relay_route(
         &req,
         payload,
         &state,
         &clients,
         &provider,
+        route,
         Some(endpoint),
         |req, body| {
             let view: View = serde_json::from_slice(&body).map_err(|e| {
@@ -113,7 +122,6 @@ async fn forward(
                 body,
                 // The Codex backend speaks only the Responses API.
                 kinds: (upstream_path == CHAT_PATH).then(|| vec![AccountKind::OpenAiResponses]),
-                concurrency: true,
                 hide_usage_chunk,
             })
         },

@@ -5,28 +5,66 @@
 //! changes their text on every prompt.
 use super::SessionId;
 use serde::Deserialize;
+use serde::de::{Deserializer, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 use std::borrow::Cow;
+use std::fmt;
 
 const BILLING_PREFIX: &str = "x-anthropic-billing-header";
 
-/// The fields of a `/v1/messages` body that routing needs; everything else is skipped unparsed.
+/// The fields of a `/v1/messages` body that routing needs; everything else is skipped unparsed,
+/// and `messages` is folded one message at a time (never collected), so a body of millions of
+/// tiny messages costs no more memory than its own bytes.
 #[derive(Debug, Deserialize)]
 pub struct ClaudeRequestView<'a> {
     #[serde(borrow, default)]
     pub model: Option<Cow<'a, str>>,
     #[serde(default)]
     pub stream: Option<bool>,
-    #[serde(borrow, default)]
-    pub messages: Option<Vec<MessageView<'a>>>,
+    #[serde(default)]
+    pub messages: Option<Messages>,
     #[serde(borrow, default)]
     system: Option<&'a RawValue>,
     #[serde(borrow, default)]
     metadata: Option<MetadataView<'a>>,
 }
 
+/// What session identity needs from `messages`, gathered while they are read.
+#[derive(Debug, Default)]
+pub struct Messages {
+    /// The text of the first message that has any.
+    first_text: Option<String>,
+    /// Whether any message is marked for prompt caching.
+    any_cached: bool,
+}
+
+impl<'de> Deserialize<'de> for Messages {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Fold;
+        impl<'de> Visitor<'de> for Fold {
+            type Value = Messages;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an array of messages")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Messages, A::Error> {
+                let mut out = Messages::default();
+                while let Some(m) = seq.next_element::<MessageView<'de>>()? {
+                    if out.first_text.is_none() {
+                        out.first_text = Some(message_text(&m)).filter(|t| !t.is_empty());
+                    }
+                    if !out.any_cached {
+                        out.any_cached = is_cached(&m);
+                    }
+                }
+                Ok(out)
+            }
+        }
+        d.deserialize_seq(Fold)
+    }
+}
+
 #[derive(Debug, Deserialize)]
-pub struct MessageView<'a> {
+struct MessageView<'a> {
     #[serde(borrow, default)]
     content: Option<&'a RawValue>,
     #[serde(borrow, default)]
@@ -45,10 +83,8 @@ struct CacheControl<'a> {
     kind: Option<Cow<'a, str>>,
 }
 
-impl CacheControl<'_> {
-    fn is_ephemeral(&self) -> bool {
-        self.kind.as_deref() == Some("ephemeral")
-    }
+fn is_ephemeral(c: &Option<CacheControl<'_>>) -> bool {
+    c.as_ref().is_some_and(|c| c.kind.as_deref() == Some("ephemeral"))
 }
 
 #[derive(Debug, Deserialize)]
@@ -61,10 +97,10 @@ struct Block<'a> {
     cache_control: Option<CacheControl<'a>>,
 }
 
-/// A `system` or `content` value: a string or an array of blocks.
+/// A `system` or `content` value: a string or an array of blocks (read when folded).
 enum TextOrBlocks<'a> {
     Text(Cow<'a, str>),
-    Blocks(Vec<Block<'a>>),
+    Blocks(&'a RawValue),
     Other,
 }
 
@@ -76,10 +112,30 @@ fn text_or_blocks(raw: Option<&RawValue>) -> TextOrBlocks<'_> {
     if s.starts_with('"') {
         serde_json::from_str::<Cow<'_, str>>(raw.get()).map_or(TextOrBlocks::Other, TextOrBlocks::Text)
     } else if s.starts_with('[') {
-        serde_json::from_str::<Vec<Block<'_>>>(raw.get()).map_or(TextOrBlocks::Other, TextOrBlocks::Blocks)
+        TextOrBlocks::Blocks(raw)
     } else {
         TextOrBlocks::Other
     }
+}
+
+/// Folds the blocks of an array one at a time; `None` when it is not an array of blocks (then
+/// it counts as nothing, like any other unreadable value).
+fn fold_blocks<'a, T>(raw: &'a RawValue, init: T, f: impl FnMut(&mut T, Block<'a>)) -> Option<T> {
+    struct Each<T, F>(T, F);
+    impl<'de, T, F: FnMut(&mut T, Block<'de>)> Visitor<'de> for Each<T, F> {
+        type Value = T;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an array of blocks")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<T, A::Error> {
+            while let Some(b) = seq.next_element::<Block<'de>>()? {
+                (self.1)(&mut self.0, b);
+            }
+            Ok(self.0)
+        }
+    }
+    let mut de = serde_json::Deserializer::from_str(raw.get());
+    de.deserialize_seq(Each(init, f)).ok()
 }
 
 fn is_billing(text: &str) -> bool {
@@ -107,10 +163,11 @@ impl<'a> ClaudeRequestView<'a> {
                 .map(|s| SessionId::hashed(&s, 32))
         };
         let system = text_or_blocks(self.system);
-        let messages = self.messages.as_deref().unwrap_or_default();
+        let none = Messages::default();
+        let messages = self.messages.as_ref().unwrap_or(&none);
         hash(cacheable_content(&system, messages))
             .or_else(|| hash(system_text(&system)))
-            .or_else(|| hash(first_message_text(messages).unwrap_or_default()))
+            .or_else(|| hash(messages.first_text.clone().unwrap_or_default()))
     }
 }
 
@@ -133,26 +190,19 @@ pub fn claude_session(body: &[u8]) -> Option<SessionId> {
     ClaudeRequestView::parse(body).ok()?.session_id()
 }
 
-fn cacheable_content(system: &TextOrBlocks<'_>, messages: &[MessageView<'_>]) -> String {
-    let mut out = String::new();
-    if let TextOrBlocks::Blocks(blocks) = system {
-        for b in blocks {
-            let ephemeral = b.cache_control.as_ref().is_some_and(CacheControl::is_ephemeral);
-            match b.text.as_deref() {
-                Some(t) if ephemeral && !is_billing(t) => out.push_str(t),
-                _ => {}
-            }
-        }
-    }
-    let any_cached_message = messages.iter().any(|m| match text_or_blocks(m.content) {
-        TextOrBlocks::Text(_) => m.cache_control.as_ref().is_some_and(CacheControl::is_ephemeral),
-        TextOrBlocks::Blocks(blocks) => blocks
-            .iter()
-            .any(|b| b.cache_control.as_ref().is_some_and(CacheControl::is_ephemeral)),
-        TextOrBlocks::Other => false,
-    });
-    if any_cached_message && let Some(first) = first_message_text(messages) {
-        out.push_str(&first);
+fn cacheable_content(system: &TextOrBlocks<'_>, messages: &Messages) -> String {
+    let mut out = match system {
+        TextOrBlocks::Blocks(raw) => fold_blocks(raw, String::new(), |out, b| match b.text.as_deref() {
+            Some(t) if is_ephemeral(&b.cache_control) && !is_billing(t) => out.push_str(t),
+            _ => {}
+        })
+        .unwrap_or_default(),
+        _ => String::new(),
+    };
+    if messages.any_cached
+        && let Some(first) = &messages.first_text
+    {
+        out.push_str(first);
     }
     out
 }
@@ -160,11 +210,11 @@ fn cacheable_content(system: &TextOrBlocks<'_>, messages: &[MessageView<'_>]) ->
 fn system_text(system: &TextOrBlocks<'_>) -> String {
     match system {
         TextOrBlocks::Text(t) if !is_billing(t) => t.to_string(),
-        TextOrBlocks::Blocks(blocks) => blocks
-            .iter()
-            .filter_map(|b| b.text.as_deref())
-            .filter(|t| !is_billing(t))
-            .collect(),
+        TextOrBlocks::Blocks(raw) => fold_blocks(raw, String::new(), |out, b| match b.text.as_deref() {
+            Some(t) if !is_billing(t) => out.push_str(t),
+            _ => {}
+        })
+        .unwrap_or_default(),
         _ => String::new(),
     }
 }
@@ -172,17 +222,26 @@ fn system_text(system: &TextOrBlocks<'_>) -> String {
 fn message_text(m: &MessageView<'_>) -> String {
     match text_or_blocks(m.content) {
         TextOrBlocks::Text(t) => t.into_owned(),
-        TextOrBlocks::Blocks(blocks) => blocks
-            .iter()
-            .filter(|b| b.kind.as_deref() == Some("text"))
-            .filter_map(|b| b.text.as_deref())
-            .collect(),
+        TextOrBlocks::Blocks(raw) => fold_blocks(raw, String::new(), |out, b| {
+            if b.kind.as_deref() == Some("text")
+                && let Some(t) = b.text.as_deref()
+            {
+                out.push_str(t);
+            }
+        })
+        .unwrap_or_default(),
         TextOrBlocks::Other => String::new(),
     }
 }
 
-fn first_message_text(messages: &[MessageView<'_>]) -> Option<String> {
-    messages.iter().map(message_text).find(|t| !t.is_empty())
+fn is_cached(m: &MessageView<'_>) -> bool {
+    match text_or_blocks(m.content) {
+        TextOrBlocks::Text(_) => is_ephemeral(&m.cache_control),
+        TextOrBlocks::Blocks(raw) => {
+            fold_blocks(raw, false, |any, b| *any |= is_ephemeral(&b.cache_control)).unwrap_or(false)
+        }
+        TextOrBlocks::Other => false,
+    }
 }
 
 /// The session part of `metadata.user_id`, JSON form or legacy form.
