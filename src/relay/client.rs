@@ -149,6 +149,19 @@ pub fn egress_builder(proxy: Option<&str>) -> Result<reqwest::ClientBuilder, Cli
     Ok(builder.proxy(proxy))
 }
 
+/// `url` as answers and logs may show it: any `user:password@` becomes `***@`.
+pub fn without_credentials(url: &str) -> String {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
+        return url.to_owned();
+    };
+    let rest = &url[scheme_end..];
+    let authority = rest.find(['/', '?', '#']).map_or(rest, |end| &rest[..end]);
+    match authority.rfind('@') {
+        Some(at) => format!("{}***{}", &url[..scheme_end], &rest[at..]),
+        None => url.to_owned(),
+    }
+}
+
 /// Reqwest clients for accounts, one per distinct proxy (`""`: direct), built once by
 /// [`egress_builder`] and kept: connections to a proxy are pooled across requests.
 pub struct AccountClients {
@@ -402,6 +415,16 @@ mod tests {
             !e.contains("127.0.0.1"),
             "the URL (and its password) is not shown: {e}"
         );
+    }
+
+    #[test]
+    fn credentials_in_urls_are_not_shown() {
+        assert_eq!(
+            without_credentials("https://u:p@ss@h.test:8443/v1?x=a@b"),
+            "https://***@h.test:8443/v1?x=a@b"
+        );
+        assert_eq!(without_credentials("http://h/p@q"), "http://h/p@q");
+        assert_eq!(without_credentials("not a url"), "not a url");
     }
 
     #[test]
