@@ -7,7 +7,7 @@ use std::io::Write;
 use std::path::Path;
 
 pub const ENV: &str = "SWITCHYARD_ADMIN_TOKEN";
-const FILE: &str = "admin-token";
+pub const FILE: &str = "admin-token";
 
 #[derive(Clone)]
 pub struct AdminToken {
@@ -49,7 +49,7 @@ impl AdminToken {
         let mut bytes = [0u8; 32];
         rand::rng().fill_bytes(&mut bytes);
         let token = format!("sya_{}", hex::encode(bytes));
-        std::fs::create_dir_all(data_dir)?;
+        crate::store::private::private_dir(data_dir)?;
         write_private(&path, &token)?;
         // Shown once, on purpose, outside the logs: the operator needs it to use the admin API.
         let mut out = std::io::stdout().lock();

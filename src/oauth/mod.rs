@@ -1,6 +1,9 @@
 //! OAuth access tokens for subscription accounts: use the stored token while it has more than
 //! a minute left, else refresh it through the provider's token endpoint — one refresh at a
-//! time per account; concurrent requests wait for it and share the result.
+//! time per account; concurrent requests wait for it and share the result. A refresh leaves
+//! through the account's own proxy, like its relayed requests: a refresh token sent from the
+//! host's address would tie the account to it.
+use crate::relay::client::{AccountClients, ClientError};
 use dashmap::DashMap;
 use serde::Deserialize;
 use std::sync::Arc;
@@ -92,6 +95,9 @@ pub enum RefreshError {
     Refused(u16),
     #[error("the token endpoint could not be reached: {0}")]
     Unreachable(String),
+    /// The account's proxy cannot be used: the refresh is not sent at all (never directly).
+    #[error("the token was not refreshed: {0}")]
+    Egress(#[from] ClientError),
     #[error("the token endpoint's answer was not understood")]
     BadAnswer,
     #[error("saving the new tokens failed: {0}")]
@@ -108,7 +114,8 @@ struct TokenAnswer {
 }
 
 pub struct TokenRefresher {
-    client: reqwest::Client,
+    /// One client per account proxy (and one direct).
+    clients: AccountClients,
     store: Arc<dyn Store>,
     scheduling: Scheduling,
     clock: SharedClock,
@@ -119,14 +126,8 @@ pub struct TokenRefresher {
 
 impl TokenRefresher {
     pub fn new(store: Arc<dyn Store>, scheduling: Scheduling, clock: SharedClock, timeout: Duration) -> Self {
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            .build()
-            .unwrap_or_default();
         TokenRefresher {
-            client,
+            clients: AccountClients::new(timeout, Some(timeout)),
             store,
             scheduling,
             clock,
@@ -203,7 +204,7 @@ impl TokenRefresher {
             return Ok(tokens.access_token);
         }
         let refresh = tokens.refresh_token.clone().ok_or(RefreshError::NoRefreshToken)?;
-        let fresh = self.refresh(endpoint, &refresh).await?;
+        let fresh = self.refresh(account, endpoint, &refresh).await?;
         let fresh = OAuthTokens {
             refresh_token: fresh.refresh_token.or(Some(refresh)),
             ..fresh
@@ -222,9 +223,11 @@ impl TokenRefresher {
 
     async fn refresh(
         &self,
+        account: &Account,
         endpoint: &TokenEndpoint,
         refresh_token: &Secret,
     ) -> Result<OAuthTokens, RefreshError> {
+        let client = self.clients.client(account.proxy.as_deref())?;
         let mut fields = vec![
             ("grant_type", "refresh_token"),
             ("refresh_token", refresh_token.expose()),
@@ -233,7 +236,7 @@ impl TokenRefresher {
         if let Some(secret) = &endpoint.client_secret {
             fields.push(("client_secret", secret.as_str()));
         }
-        let req = endpoint.request(&self.client, &fields);
+        let req = endpoint.request(&client, &fields);
         let resp = req
             .send()
             .await

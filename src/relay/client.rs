@@ -3,6 +3,11 @@
 //! URL handling and redirect/retry layers cost more than the rest of sending a request.
 //! Accounts behind a proxy (HTTP or SOCKS) use a reqwest client per distinct proxy. A proxy
 //! that cannot be built fails closed: the request never goes out directly instead.
+//!
+//! [`egress_builder`] is the one way any request made for an account (relay, token refresh,
+//! code exchange) gets its client: through the account's proxy, or direct, never through a
+//! proxy the environment names (`HTTP_PROXY`…), which would send the account's traffic, tokens
+//! included, from an address the operator did not choose for it.
 use bytes::Bytes;
 use dashmap::DashMap;
 use http_body_util::combinators::UnsyncBoxBody;
@@ -30,8 +35,7 @@ type DirectClient = Client<ConnectTimeout<HttpsConnector<HttpConnector>>, Full<B
 
 pub struct UpstreamClients {
     direct: DirectClient,
-    proxied: DashMap<String, reqwest::Client>,
-    connect_timeout: Duration,
+    proxied: AccountClients,
     /// Upstream URLs already parsed (an account's URLs repeat).
     uris: Mutex<HashMap<String, http::Uri>>,
 }
@@ -44,9 +48,14 @@ const POOL_IDLE: Duration = Duration::from_secs(90);
 /// about a minute, not at the idle timeout.
 const TCP_KEEPALIVE: Duration = Duration::from_secs(15);
 
+/// Proxy schemes an account may use (reqwest's `socks4` is left out: it cannot carry the
+/// credentials an egress proxy usually wants).
+const PROXY_SCHEMES: &[&str] = &["http", "https", "socks5", "socks5h"];
+
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    #[error("the account's proxy URL is invalid")]
+    /// The URL itself is never shown: it may carry the proxy's password.
+    #[error("the account's proxy URL is invalid (use http://, https://, socks5:// or socks5h://)")]
     BadProxy,
     #[error("building the HTTP client failed: {0}")]
     Build(String),
@@ -122,13 +131,74 @@ pub enum UpstreamClient<'a> {
     Proxied(reqwest::Client),
 }
 
-fn proxied_builder(connect_timeout: Duration) -> reqwest::ClientBuilder {
-    reqwest::Client::builder()
-        .connect_timeout(connect_timeout)
+/// A client builder for requests made on an account's behalf: through `proxy` when there is
+/// one, else direct; never through the environment's proxy, and never following redirects.
+/// A proxy that cannot be used is an error, not a reason to go direct.
+pub fn egress_builder(proxy: Option<&str>) -> Result<reqwest::ClientBuilder, ClientError> {
+    let builder = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
-        .tcp_nodelay(true)
-        .pool_idle_timeout(POOL_IDLE)
-        .no_proxy()
+        .no_proxy();
+    let Some(url) = proxy.map(str::trim).filter(|p| !p.is_empty()) else {
+        return Ok(builder);
+    };
+    let parsed = reqwest::Url::parse(url).map_err(|_| ClientError::BadProxy)?;
+    if !PROXY_SCHEMES.contains(&parsed.scheme()) || parsed.host().is_none() {
+        return Err(ClientError::BadProxy);
+    }
+    let proxy = reqwest::Proxy::all(url).map_err(|_| ClientError::BadProxy)?;
+    Ok(builder.proxy(proxy))
+}
+
+/// `url` as answers and logs may show it: any `user:password@` becomes `***@`.
+pub fn without_credentials(url: &str) -> String {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
+        return url.to_owned();
+    };
+    let rest = &url[scheme_end..];
+    let authority = rest.find(['/', '?', '#']).map_or(rest, |end| &rest[..end]);
+    match authority.rfind('@') {
+        Some(at) => format!("{}***{}", &url[..scheme_end], &rest[at..]),
+        None => url.to_owned(),
+    }
+}
+
+/// Reqwest clients for accounts, one per distinct proxy (`""`: direct), built once by
+/// [`egress_builder`] and kept: connections to a proxy are pooled across requests.
+pub struct AccountClients {
+    built: DashMap<String, reqwest::Client>,
+    connect_timeout: Duration,
+    /// A bound on each whole request (token refreshes); the relay bounds its own.
+    timeout: Option<Duration>,
+}
+
+impl AccountClients {
+    pub fn new(connect_timeout: Duration, timeout: Option<Duration>) -> Self {
+        AccountClients {
+            built: DashMap::new(),
+            connect_timeout,
+            timeout,
+        }
+    }
+
+    /// The client for an account whose proxy is `proxy` (`None` or empty: direct).
+    pub fn client(&self, proxy: Option<&str>) -> Result<reqwest::Client, ClientError> {
+        let key = proxy.map(str::trim).unwrap_or_default();
+        if let Some(c) = self.built.get(key) {
+            return Ok(c.clone());
+        }
+        let mut builder = egress_builder(Some(key))?
+            .connect_timeout(self.connect_timeout)
+            .tcp_nodelay(true)
+            .pool_idle_timeout(POOL_IDLE);
+        if let Some(t) = self.timeout {
+            builder = builder.timeout(t);
+        }
+        let client = builder
+            .build()
+            .map_err(|e| ClientError::Build(e.without_url().to_string()))?;
+        self.built.insert(key.to_owned(), client.clone());
+        Ok(client)
+    }
 }
 
 fn direct_client(connect_timeout: Duration) -> Result<DirectClient, ClientError> {
@@ -167,8 +237,7 @@ impl UpstreamClients {
         let connect_timeout = Duration::from_millis(settings.connect_timeout_ms);
         Ok(UpstreamClients {
             direct: direct_client(connect_timeout)?,
-            proxied: DashMap::new(),
-            connect_timeout,
+            proxied: AccountClients::new(connect_timeout, None),
             uris: Mutex::default(),
         })
     }
@@ -197,19 +266,10 @@ impl UpstreamClients {
 
     /// The client for an account: its proxy's, or the direct one.
     pub fn for_proxy(&self, proxy: Option<&str>) -> Result<UpstreamClient<'_>, ClientError> {
-        let Some(url) = proxy.filter(|p| !p.is_empty()) else {
-            return Ok(UpstreamClient::Direct(self));
-        };
-        if let Some(c) = self.proxied.get(url) {
-            return Ok(UpstreamClient::Proxied(c.clone()));
+        match proxy.map(str::trim).filter(|p| !p.is_empty()) {
+            None => Ok(UpstreamClient::Direct(self)),
+            Some(url) => self.proxied.client(Some(url)).map(UpstreamClient::Proxied),
         }
-        let proxy = reqwest::Proxy::all(url).map_err(|_| ClientError::BadProxy)?;
-        let client = proxied_builder(self.connect_timeout)
-            .proxy(proxy)
-            .build()
-            .map_err(|e| ClientError::Build(e.to_string()))?;
-        self.proxied.insert(url.to_owned(), client.clone());
-        Ok(UpstreamClient::Proxied(client))
     }
 }
 
@@ -318,6 +378,53 @@ mod tests {
         );
         assert!(c.uri("ftp://h/x").is_none());
         assert!(c.uri("not a url").is_none());
+    }
+
+    #[test]
+    fn proxies_that_cannot_be_used_are_errors_never_direct() {
+        for bad in [
+            "socks5://[::1",
+            "ftp://127.0.0.1:21",
+            "socks4://127.0.0.1:1",
+            "127.0.0.1:8080",
+            "http://",
+        ] {
+            assert!(
+                matches!(egress_builder(Some(bad)), Err(ClientError::BadProxy)),
+                "{bad}"
+            );
+            let c = clients();
+            assert!(
+                matches!(c.for_proxy(Some(bad)), Err(ClientError::BadProxy)),
+                "{bad}"
+            );
+        }
+        for good in [
+            "http://u:p@127.0.0.1:1/",
+            "https://p.test",
+            "socks5h://127.0.0.1:1080",
+        ] {
+            assert!(egress_builder(Some(good)).is_ok(), "{good}");
+        }
+        assert!(matches!(
+            clients().for_proxy(Some(" ")),
+            Ok(UpstreamClient::Direct(_))
+        ));
+        let e = ClientError::BadProxy.to_string();
+        assert!(
+            !e.contains("127.0.0.1"),
+            "the URL (and its password) is not shown: {e}"
+        );
+    }
+
+    #[test]
+    fn credentials_in_urls_are_not_shown() {
+        assert_eq!(
+            without_credentials("https://u:p@ss@h.test:8443/v1?x=a@b"),
+            "https://***@h.test:8443/v1?x=a@b"
+        );
+        assert_eq!(without_credentials("http://h/p@q"), "http://h/p@q");
+        assert_eq!(without_credentials("not a url"), "not a url");
     }
 
     #[test]

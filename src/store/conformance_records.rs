@@ -3,6 +3,7 @@
 //! `tests/store_embedded.rs`, `tests/store_redis.rs`) through
 //! [`records_conformance_tests!`](crate::records_conformance_tests). Limit checks pass their
 //! own clock (`now`), so window roll-over is tested at its exact boundary without sleeping.
+//! One account check lives here too: the URL fields switchyard's record layer seals.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::missing_panics_doc)]
 use crate::keys::{ApiKey, ClientKind, KeyLimits, KeyPatch, hash_key};
 use crate::limits::{Admission, KeyCounters, LimitStore, Refusal, SettleBatch, Settlement, WindowSpec};
@@ -32,7 +33,8 @@ macro_rules! records_conformance_tests {
             a_settlement_batch_counts_once, concurrent_settlement_batches_add_up_exactly,
             usage_adds_up_per_dimension_and_bucket,
             usage_by_lists_one_dimension_and_bucket, recent_requests_are_newest_first_and_capped,
-            concurrent_usage_batches_add_up_exactly, a_usage_batch_counts_once);
+            concurrent_usage_batches_add_up_exactly, a_usage_batch_counts_once,
+            sealed_account_urls_round_trip_through_writes_and_patches);
     };
     (@each $make:expr; $($name:ident),*) => {
         $(
@@ -43,6 +45,37 @@ macro_rules! records_conformance_tests {
             }
         )*
     };
+}
+
+// ---------------------------------------------------------------- accounts
+
+/// `proxy` and `base_url` (sealed at rest, see `record.rs`) read back as written, through a
+/// whole write, a patch that changes one and clears the other, and a load of every account.
+pub async fn sealed_account_urls_round_trip_through_writes_and_patches(b: Backends) {
+    use switchyard_actors::domain::{Account, AccountKind};
+    use switchyard_actors::store::AccountPatch;
+    let mut a = Account::new("urls-1", AccountKind::ClaudeConsole, 1);
+    a.proxy = Some("socks5h://user:pw@127.0.0.1:1080".into());
+    a.base_url = Some("https://user:pw@upstream.test/v1".into());
+    b.store.put_account(&a).await.unwrap();
+    assert_eq!(b.store.get_account(&a.id).await.unwrap(), Some(a.clone()));
+    let patch = AccountPatch {
+        proxy: Some("http://other:pw2@127.0.0.1:3128".into()),
+        base_url: Some(String::new()),
+        ..Default::default()
+    };
+    let patched = b
+        .store
+        .patch_account(&a.id, &patch)
+        .await
+        .unwrap()
+        .expect("exists");
+    let mut want = a.clone();
+    patch.apply(&mut want);
+    assert_eq!(want.base_url, None);
+    assert_eq!(patched, want);
+    assert_eq!(b.store.get_account(&a.id).await.unwrap(), Some(want.clone()));
+    assert_eq!(b.store.load_accounts().await.unwrap(), vec![want]);
 }
 
 // ---------------------------------------------------------------- API keys

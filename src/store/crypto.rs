@@ -1,6 +1,7 @@
-//! Encryption of upstream credentials at rest: AES-256-GCM with a random 96-bit nonce per write,
-//! stored as `v1:` + base64(nonce ‖ ciphertext ‖ tag). The record id is bound in as associated
-//! data, so a ciphertext copied onto another record does not decrypt either.
+//! Encryption of upstream credentials (and of URLs that can carry them) at rest: AES-256-GCM
+//! with a random 96-bit nonce per write, stored as `v1:` + base64(nonce ‖ ciphertext ‖ tag).
+//! The record id is bound in as associated data, so a ciphertext copied onto another record does
+//! not decrypt either.
 use super::key::EncryptionKey;
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Key, Nonce};
@@ -58,6 +59,11 @@ impl SecretBox {
         out.extend_from_slice(&nonce);
         out.extend_from_slice(&sealed);
         Ok(format!("{VERSION_PREFIX}{}", BASE64.encode(out)))
+    }
+
+    /// Whether `stored` is in the sealed format (plain JSON never starts with `v1:`).
+    pub fn is_sealed(stored: &str) -> bool {
+        stored.starts_with(VERSION_PREFIX)
     }
 
     /// Decrypts a value written by [`seal`](Self::seal) for the same `aad`.

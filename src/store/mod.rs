@@ -17,6 +17,7 @@ pub mod crypto;
 pub mod embedded;
 pub mod key;
 pub mod key_record;
+pub mod private;
 pub mod record;
 pub mod redis;
 
@@ -107,6 +108,11 @@ pub async fn open_with_env_key(
         .map(Path::new);
     match settings.backend {
         StoreBackend::Embedded => {
+            // Before the key file is written into it.
+            private::private_dir(&settings.data_dir).map_err(|source| OpenError::DataDir {
+                dir: settings.data_dir.clone(),
+                source,
+            })?;
             let generated = settings.data_dir.join(GENERATED_KEY_FILE);
             let (key, source) = key::resolve(KeyInputs {
                 env: env_key,

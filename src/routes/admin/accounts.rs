@@ -78,6 +78,7 @@ pub struct AccountView {
     priority: u32,
     max_concurrency: u32,
     models: ModelSupport,
+    /// Without any `user:password@` it carries.
     #[serde(skip_serializing_if = "Option::is_none")]
     base_url: Option<String>,
     /// `api_key`, `oauth` or `none`; the secret itself is never returned.
@@ -120,7 +121,10 @@ fn view(a: &Account, entry: Option<&Entry>, slots: u32, now: Millis) -> AccountV
         priority: a.priority,
         max_concurrency: a.max_concurrency,
         models: a.models.clone(),
-        base_url: a.base_url.clone(),
+        base_url: a
+            .base_url
+            .as_deref()
+            .map(crate::relay::client::without_credentials),
         credential,
         token_expires_at,
         has_proxy: a.proxy.is_some(),

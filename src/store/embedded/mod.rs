@@ -7,6 +7,9 @@
 //! Limit counters are decided in memory and written behind (`limits.rs`): `admit` never
 //! waits for the disk, and the counters survive a restart.
 //!
+//! The directory is created 0700 and the file 0600 (looser ones are tightened at open), and
+//! secrets in it are sealed ([`record`](super::record)).
+//!
 //! redb locks the file: a second process (or a second open in this one) gets
 //! [`OpenError::DataDirInUse`](super::OpenError::DataDirInUse) instead of a corrupted file.
 mod keys;
@@ -79,11 +82,13 @@ impl std::fmt::Debug for EmbeddedStore {
 impl EmbeddedStore {
     /// Opens (creating if needed) the database under `dir`. Blocking: call at start-up.
     pub fn open(dir: &Path, key: &EncryptionKey) -> Result<Self, OpenError> {
-        std::fs::create_dir_all(dir).map_err(|source| OpenError::DataDir {
+        let data_dir_error = |source| OpenError::DataDir {
             dir: dir.to_owned(),
             source,
-        })?;
+        };
+        super::private::private_dir(dir).map_err(data_dir_error)?;
         let path = dir.join(DB_FILE);
+        super::private::private_file(&path).map_err(data_dir_error)?;
         let db = Builder::new()
             .set_cache_size(CACHE_BYTES)
             .create(&path)
@@ -105,6 +110,16 @@ impl EmbeddedStore {
             return Err(OpenError::WrongKey {
                 store: format!("the embedded database {}", path.display()),
             });
+        }
+        let resealed = tables::reseal_plaintext_urls(&db, &secrets).map_err(|e| OpenError::Database {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+        if resealed > 0 {
+            tracing::warn!(
+                fields = resealed,
+                "encrypted account URLs an older version stored in plaintext"
+            );
         }
         let limits = limits::Limits::load(&db).map_err(|e| OpenError::Database {
             path: path.clone(),
@@ -196,7 +211,7 @@ impl AccountStore for EmbeddedStore {
     }
 
     async fn patch_account(&self, id: &AccountId, patch: &AccountPatch) -> StoreResult<Option<Account>> {
-        let changes = record::encode_patch(patch)?;
+        let changes = record::encode_patch(id.as_str(), patch, &self.secrets)?;
         let id = id.clone();
         let out = self
             .blocking(move |db, s| tables::patch_account(db, id.as_str(), &changes, s))

@@ -4,7 +4,7 @@
 //!
 //! | table              | key                 | value                          |
 //! |--------------------|---------------------|--------------------------------|
-//! | `account_fields`   | (account id, field) | field JSON; credentials sealed |
+//! | `account_fields`   | (account id, field) | field JSON; secrets sealed     |
 //! | `account_last_used`| account id          | unix ms                        |
 //! | `groups`           | group id            | group JSON                     |
 //! | `meta`             | name                | text (the key check)           |
@@ -70,6 +70,32 @@ pub(super) fn prepare(db: &Database, secrets: &SecretBox) -> StoreResult<bool> {
                 Ok(true)
             }
         }
+    })
+}
+
+/// Seals the URL fields older versions stored in plaintext (see [`record::plaintext_urls`]);
+/// returns how many were sealed. The file may keep the old bytes in freed pages until redb
+/// reuses them.
+pub(super) fn reseal_plaintext_urls(db: &Database, secrets: &SecretBox) -> StoreResult<usize> {
+    write(db, |txn| {
+        let mut table = txn.open_table(ACCOUNT_FIELDS).map_err(failed)?;
+        let mut found = Vec::new();
+        for entry in table.iter().map_err(failed)? {
+            let (k, v) = entry.map_err(failed)?;
+            let (id, field) = k.value();
+            if record::SEALED_URLS.contains(&field) {
+                let stored = [(field, v.value())];
+                for (field, _, sealed) in record::plaintext_urls(id, stored, secrets)? {
+                    found.push((id.to_owned(), field, sealed));
+                }
+            }
+        }
+        for (id, field, sealed) in &found {
+            table
+                .insert((id.as_str(), *field), sealed.as_str())
+                .map_err(failed)?;
+        }
+        Ok(found.len())
     })
 }
 

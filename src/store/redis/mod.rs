@@ -121,6 +121,15 @@ impl RedisStore {
             },
             KeyCheck::Store(e) => fail(e.to_string()),
         })?;
+        match store.reseal_plaintext_urls().await {
+            Ok(0) => {}
+            Ok(n) => tracing::warn!(
+                fields = n,
+                "encrypted account URLs an older version stored in plaintext"
+            ),
+            // Still readable as they are; the next start tries again.
+            Err(e) => tracing::warn!(error = %e, "encrypting plaintext account URLs failed"),
+        }
         Ok(store)
     }
 

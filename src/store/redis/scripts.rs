@@ -106,6 +106,17 @@ redis.call('INCR', KEYS[2])
 return 1
 "#;
 
+/// Swap a field written in plaintext by an older version for its sealed form, only if it still
+/// holds that plaintext (another instance or an operator may have written it since).
+///
+/// KEYS: account hash. ARGV: field, the plaintext value, the sealed value. Returns 1 when
+/// swapped. The version is not bumped: the account reads the same.
+const RESEAL_FIELD: &str = r#"
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+return 1
+"#;
+
 /// Record uses: per existing account (or API key), keep the later of the stored and the given
 /// time.
 /// Writes only the `last_used_at` field and does not bump the records version (a use is not
@@ -316,6 +327,7 @@ pub struct Scripts {
     pub sweep_leases: Script,
     pub patch_record: Script,
     pub set_field: Script,
+    pub reseal_field: Script,
     pub touch_last_used: Script,
     pub delete_account: Script,
     pub put_key: Script,
@@ -332,6 +344,7 @@ impl Default for Scripts {
             sweep_leases: Script::new(SWEEP_LEASES),
             patch_record: Script::new(PATCH_RECORD),
             set_field: Script::new(SET_FIELD),
+            reseal_field: Script::new(RESEAL_FIELD),
             touch_last_used: Script::new(TOUCH_LAST_USED),
             delete_account: Script::new(DELETE_ACCOUNT),
             put_key: Script::new(PUT_KEY),

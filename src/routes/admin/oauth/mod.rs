@@ -7,6 +7,10 @@
 //! the provider's token endpoint and stores them as a new account. The verifier never leaves the
 //! server. What differs between providers is data, in [`provider`].
 //!
+//! The code goes to the token endpoint through the proxy the operator names for the new
+//! account, or directly (never through the environment's proxy): from its first request on, an
+//! account's traffic leaves from the address chosen for it.
+//!
 //! Pending logins live in process memory (one map per process, so every worker sees it): with
 //! several instances behind a balancer, both calls must reach the same instance.
 mod pasted;
@@ -16,6 +20,7 @@ use super::accounts::{self, NewAccount};
 use super::{Admin, fail, new_id};
 use crate::error::{ApiError, ApiResult};
 use crate::oauth::urlencode;
+use crate::relay::client::{ClientError, egress_builder};
 use crate::state::AppState;
 use actix_web::{HttpResponse, web};
 use base64::Engine;
@@ -171,6 +176,8 @@ pub enum LoginError {
     Refused { status: u16, detail: String },
     #[error("the token endpoint could not be reached: {0}")]
     Unreachable(String),
+    #[error("{0}")]
+    Egress(#[from] ClientError),
     #[error("the token endpoint's answer was not understood")]
     BadAnswer,
 }
@@ -180,7 +187,9 @@ impl From<LoginError> for ApiError {
         match e {
             LoginError::UnknownProvider(_) => ApiError::NotFound(e.to_string()),
             LoginError::Unreachable(_) => ApiError::UpstreamUnreachable(e.to_string()),
-            LoginError::BadAnswer => ApiError::Internal(e.to_string()),
+            LoginError::BadAnswer | LoginError::Egress(ClientError::Build(_)) => {
+                ApiError::Internal(e.to_string())
+            }
             _ => ApiError::BadRequest(e.to_string()),
         }
     }
@@ -215,21 +224,25 @@ fn scrub(text: &str, secret: &str, marker: &str) -> String {
         .replace(&urlencode(secret), marker)
 }
 
+/// The client the new account's code exchange goes out with (see the module comment).
+fn exchange_client(proxy: Option<&str>) -> Result<reqwest::Client, LoginError> {
+    egress_builder(proxy)?
+        .timeout(EXCHANGE_TIMEOUT)
+        .build()
+        .map_err(|e| LoginError::Egress(ClientError::Build(e.without_url().to_string())))
+}
+
 async fn exchange_code(
+    client: &reqwest::Client,
     flow: &Flow<'_>,
     code: &str,
     login_state: &str,
     verifier: &str,
 ) -> Result<TokenAnswer, LoginError> {
-    let client = reqwest::Client::builder()
-        .timeout(EXCHANGE_TIMEOUT)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .map_err(|e| LoginError::Unreachable(e.to_string()))?;
     let fields = flow.exchange_fields(code, login_state, verifier);
     let resp = flow
         .token
-        .request(&client, &fields)
+        .request(client, &fields)
         .send()
         .await
         .map_err(|e| LoginError::Unreachable(e.without_url().to_string()))?;
@@ -268,6 +281,10 @@ pub async fn exchange(
         return Err(fail(LoginError::ProjectIdMissing));
     }
     let pasted = Pasted::parse(&x.code, x.state.as_deref()).map_err(fail)?;
+    let proxy = x.proxy.filter(|p| !p.trim().is_empty());
+    // Checked before the session is used up too: a proxy that cannot be built is a typo to fix,
+    // and the code must not go out some other way meanwhile.
+    let client = exchange_client(proxy.as_deref()).map_err(fail)?;
     // One attempt per session, whatever its outcome: a wrong state may be an injection.
     let pending = {
         let mut pending = PENDING.lock();
@@ -283,7 +300,7 @@ pub async fn exchange(
         return Err(fail(LoginError::StateMismatch));
     }
     let flow = provider.flow(&state.settings.upstream);
-    let tokens = exchange_code(&flow, &pasted.code, &pending.state, &pending.verifier)
+    let tokens = exchange_code(&client, &flow, &pasted.code, &pending.state, &pending.verifier)
         .await
         .map_err(|e| {
             tracing::warn!(provider = name, error = %e, "login: code exchange failed");
@@ -309,7 +326,7 @@ pub async fn exchange(
         ("priority", x.priority.map(Value::from)),
         ("max_concurrency", x.max_concurrency.map(Value::from)),
         ("sharing", x.sharing),
-        ("proxy", x.proxy.map(Value::from)),
+        ("proxy", proxy.map(Value::from)),
         ("models", x.models),
     ] {
         if let Some(v) = value {
