@@ -1,6 +1,7 @@
 //! Around every request: a `request-id` on the answer, the requests counter, and one log line
 //! for requests the relay does not log itself (errors before relaying, admin, health…).
 use crate::state::AppState;
+use crate::telemetry::LogText;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
@@ -56,8 +57,8 @@ pub async fn observe(
     if res.request().extensions().get::<LoggedByRelay>().is_none() {
         tracing::info!(
             request_id = %ctx.id,
-            method = %method,
-            route = %route,
+            method = %LogText(method.as_str()),
+            route = %LogText(&route),
             status,
             duration_ms = ctx.received.elapsed().as_millis() as u64,
             "request"

@@ -1,99 +1,27 @@
 //! Restarting without cutting users off: the real binary, a slow stream in flight, SIGTERM.
-//! The stream completes, new connections are refused, leases are all released, exit 0.
+//! The stream completes, new connections are refused, leases are all released, usage is
+//! written, exit 0.
+mod binary;
+
+use binary::Binary;
 use futures::StreamExt;
 use mock_upstream::{Fault, MockUpstream};
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-const ADMIN: &str = "shutdown-test-admin-token-000000000000";
-
-struct Server {
-    child: Child,
-    base: String,
-    logs: std::sync::mpsc::Receiver<String>,
-    _data: tempfile::TempDir,
+fn start(mock: &MockUpstream, data: &Path, env: &[(&str, &str)]) -> Binary {
+    binary::start(mock, data, env)
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn start(mock: &MockUpstream, grace_secs: u64) -> Server {
-    let data = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_switchyard"))
-        .arg("serve")
-        .current_dir(data.path())
-        .env("SWITCHYARD__SERVER__PORT", port.to_string())
-        .env("SWITCHYARD__SERVER__WORKERS", "2")
-        .env("SWITCHYARD__SERVER__SHUTDOWN_GRACE_SECS", grace_secs.to_string())
-        .env("SWITCHYARD__STORE__DATA_DIR", data.path())
-        .env("SWITCHYARD__ADMIN__TOKEN", ADMIN)
-        .env("SWITCHYARD__LOG__FORMAT", "json")
-        .env("SWITCHYARD__UPSTREAM__CLAUDE__API_BASE_URL", mock.url())
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("binary starts");
-    let stderr = child.stderr.take().unwrap();
-    let (tx, logs) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let base = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "switchyard did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Server {
-        child,
-        base,
-        logs,
-        _data: data,
-    }
-}
-
-fn signal(child: &Child, sig: &str) {
-    let ok = Command::new("kill")
-        .args([sig, &child.id().to_string()])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "kill {sig}");
-}
-
-async fn setup(http: &reqwest::Client, server: &Server, mock: &MockUpstream) -> String {
-    let account =
-        json!({"name": "a", "kind": "claude-console", "base_url": mock.url(), "api_key": "sk-ant-a"});
-    let r = http
-        .post(format!("{}/admin/accounts", server.base))
-        .bearer_auth(ADMIN)
-        .json(&account)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
-    let k: Value = http
-        .post(format!("{}/admin/keys", server.base))
-        .bearer_auth(ADMIN)
-        .json(&json!({"name": "k"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    k["key"].as_str().unwrap().to_owned()
+/// An API-key account on the mock and a client key; returns the key.
+async fn setup(server: &Binary, mock: &MockUpstream) -> String {
+    server
+        .add_account(
+            json!({"name": "a", "kind": "claude-console", "base_url": mock.url(), "api_key": "sk-ant-a"}),
+        )
+        .await;
+    server.create_key("k").await.1
 }
 
 fn body() -> Value {
@@ -103,9 +31,14 @@ fn body() -> Value {
 #[tokio::test]
 async fn sigterm_lets_a_slow_stream_finish_refuses_new_connections_and_releases_every_lease() {
     let mock = MockUpstream::start();
-    let mut server = start(&mock, 20);
+    let data = tempfile::tempdir().unwrap();
+    let mut server = start(
+        &mock,
+        data.path(),
+        &[("SWITCHYARD__SERVER__SHUTDOWN_GRACE_SECS", "20")],
+    );
     let http = reqwest::Client::new();
-    let key = setup(&http, &server, &mock).await;
+    let key = setup(&server, &mock).await;
     mock.enqueue("sk-ant-a", Fault::SlowStream { ms: 300 });
     let resp = http
         .post(format!("{}/v1/messages", server.base))
@@ -118,7 +51,7 @@ async fn sigterm_lets_a_slow_stream_finish_refuses_new_connections_and_releases_
     let mut stream = resp.bytes_stream();
     let mut text = String::from_utf8(stream.next().await.unwrap().unwrap().to_vec()).unwrap();
 
-    signal(&server.child, "-TERM");
+    server.signal("-TERM");
     tokio::time::sleep(Duration::from_millis(300)).await;
     let fresh = reqwest::Client::new()
         .get(format!("{}/health", server.base))
@@ -135,9 +68,9 @@ async fn sigterm_lets_a_slow_stream_finish_refuses_new_connections_and_releases_
         text.contains("event: message_stop"),
         "the stream completed: {text}"
     );
-    let status = wait_exit(&mut server.child, Duration::from_secs(15));
+    let status = server.wait_exit(Duration::from_secs(15));
     assert_eq!(status.code(), Some(0));
-    let logs: Vec<String> = server.logs.try_iter().collect();
+    let logs = server.lines();
     let done = logs
         .iter()
         .find(|l| l.contains("shutdown complete"))
@@ -153,9 +86,14 @@ async fn sigterm_lets_a_slow_stream_finish_refuses_new_connections_and_releases_
 #[tokio::test]
 async fn a_second_signal_exits_at_once() {
     let mock = MockUpstream::start();
-    let mut server = start(&mock, 60);
+    let data = tempfile::tempdir().unwrap();
+    let mut server = start(
+        &mock,
+        data.path(),
+        &[("SWITCHYARD__SERVER__SHUTDOWN_GRACE_SECS", "60")],
+    );
     let http = reqwest::Client::new();
-    let key = setup(&http, &server, &mock).await;
+    let key = setup(&server, &mock).await;
     mock.enqueue("sk-ant-a", Fault::SlowStream { ms: 2_000 });
     let resp = http
         .post(format!("{}/v1/messages", server.base))
@@ -166,29 +104,52 @@ async fn a_second_signal_exits_at_once() {
         .unwrap();
     let mut stream = resp.bytes_stream();
     stream.next().await.unwrap().unwrap();
-    signal(&server.child, "-TERM");
+    server.signal("-TERM");
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(
         server.child.try_wait().unwrap().is_none(),
         "the first signal waits for the stream"
     );
     let started = Instant::now();
-    signal(&server.child, "-INT");
-    let status = wait_exit(&mut server.child, Duration::from_secs(5));
+    server.signal("-INT");
+    let status = server.wait_exit(Duration::from_secs(5));
     assert!(started.elapsed() < Duration::from_secs(3));
     assert_eq!(status.code(), Some(130));
 }
 
-fn wait_exit(child: &mut Child, within: Duration) -> std::process::ExitStatus {
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            return s;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("switchyard did not exit within {within:?}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
+/// The usage of requests served since the last periodic flush is written at shutdown: with a
+/// flush interval far longer than the test, only the shutdown flush can have written it, and a
+/// second process on the same data dir reads it back.
+#[tokio::test]
+async fn sigterm_writes_the_usage_no_periodic_flush_has_written_yet() {
+    let mock = MockUpstream::start();
+    let data = tempfile::tempdir().unwrap();
+    let no_periodic_flush = [("SWITCHYARD__STORE__FLUSH_INTERVAL_MS", "600000")];
+    let mut server = start(&mock, data.path(), &no_periodic_flush);
+    let key = setup(&server, &mock).await;
+    let http = reqwest::Client::new();
+    for stream in [false, true, false] {
+        let mut b = body();
+        b["stream"] = json!(stream);
+        b["messages"][0]["content"] = json!("hello");
+        let resp = http
+            .post(server.url("/v1/messages"))
+            .header("x-api-key", &key)
+            .json(&b)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        resp.bytes().await.unwrap();
     }
+    assert_eq!(server.terminate().code(), Some(0));
+
+    let restarted = start(&mock, data.path(), &no_periodic_flush);
+    let (status, v) = restarted
+        .admin(reqwest::Method::GET, "/admin/usage?by=key&period=total", None)
+        .await;
+    assert_eq!(status, 200, "{v}");
+    let rows = v["rows"].as_array().expect("rows");
+    assert_eq!(rows.len(), 1, "{v}");
+    assert_eq!(rows[0]["requests"], 3, "{v}");
 }

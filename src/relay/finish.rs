@@ -2,6 +2,7 @@
 //! idle timeout, client gone): usage recorded once, the slot released, one log line.
 use crate::keys::ApiKey;
 use crate::providers::UsageTap;
+use crate::telemetry::LogText;
 use crate::usage::{UsageRecord, UsageRecorder};
 use std::sync::Arc;
 use std::time::Instant;
@@ -134,7 +135,7 @@ impl Finish {
             key_id = %self.key.id,
             account = %self.account_id,
             platform = %self.platform,
-            model = %model,
+            model = %LogText(&model),
             status = self.status,
             ending = ending.as_str(),
             attempts = self.attempts,

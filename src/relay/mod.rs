@@ -168,7 +168,7 @@ pub async fn relay(
         {
             Attempt::Answered(resp) => return Ok(resp),
             Attempt::Failed(f) => {
-                tracing::info!(attempt = tried.len(), account = %tried[tried.len() - 1], failure = ?FailureKind(&f), "upstream attempt failed");
+                tracing::info!(attempt = tried.len(), account = %tried[tried.len() - 1], failure = %crate::telemetry::LogText(&format!("{:?}", FailureKind(&f))), "upstream attempt failed");
                 last = Some(f);
             }
         }
@@ -202,7 +202,7 @@ fn log_unanswered(
         request_id = %req.request_id,
         key_id = %req.key.id,
         platform = %provider.platform(),
-        model = %req.inbound.model,
+        model = %crate::telemetry::LogText(&req.inbound.model),
         status,
         reason,
         attempts,
