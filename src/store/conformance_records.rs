@@ -837,7 +837,30 @@ fn times(c: UsageCounters, n: u64) -> UsageCounters {
     out
 }
 
+/// Dated bucket names around now (UTC). Buckets of a fixed date age past the retention pass
+/// (hourly rows go after 7 days), which may run in the middle of a test and remove what it wrote.
+struct Recent {
+    day: String,
+    next_day: String,
+    hour: String,
+    month: String,
+}
+
+impl Recent {
+    fn now() -> Self {
+        let now = chrono::Utc::now();
+        let tomorrow = now + chrono::Duration::days(1);
+        Recent {
+            day: now.format("d:%Y-%m-%d").to_string(),
+            next_day: tomorrow.format("d:%Y-%m-%d").to_string(),
+            hour: now.format("h:%Y-%m-%dT%H").to_string(),
+            month: now.format("m:%Y-%m").to_string(),
+        }
+    }
+}
+
 pub async fn usage_adds_up_per_dimension_and_bucket(b: Backends) {
+    let r = Recent::now();
     let u = &b.usage;
     assert_eq!(
         u.usage_of(Dimension::Key, "k", "total").await.unwrap(),
@@ -847,9 +870,9 @@ pub async fn usage_adds_up_per_dimension_and_bucket(b: Backends) {
     let one = uc(1, 100);
     let batch = [
         delta(Dimension::Key, "k", "total", one),
-        delta(Dimension::Key, "k", "d:2026-11-27", one),
-        delta(Dimension::Key, "k", "h:2026-11-27T10", one),
-        delta(Dimension::Key, "k", "m:2026-11", one),
+        delta(Dimension::Key, "k", &r.day, one),
+        delta(Dimension::Key, "k", &r.hour, one),
+        delta(Dimension::Key, "k", &r.month, one),
         delta(Dimension::Account, "acct", "total", uc(2, 7)),
         delta(Dimension::Model, "claude-sonnet-5", "total", uc(3, 9)),
     ];
@@ -859,7 +882,7 @@ pub async fn usage_adds_up_per_dimension_and_bucket(b: Backends) {
         u.usage_of(Dimension::Key, "k", "total").await.unwrap(),
         times(one, 2)
     );
-    for bucket in ["d:2026-11-27", "h:2026-11-27T10", "m:2026-11"] {
+    for bucket in [&r.day, &r.hour, &r.month] {
         assert_eq!(
             u.usage_of(Dimension::Key, "k", bucket).await.unwrap(),
             one,
@@ -899,46 +922,37 @@ pub async fn usage_adds_up_per_dimension_and_bucket(b: Backends) {
 }
 
 pub async fn usage_by_lists_one_dimension_and_bucket(b: Backends) {
+    let r = Recent::now();
     let u = &b.usage;
-    assert!(
-        u.usage_by(Dimension::Key, "d:2026-11-27")
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(u.usage_by(Dimension::Key, &r.day).await.unwrap().is_empty());
     u.add_usage(&fresh(&[
-        delta(Dimension::Key, "k2", "d:2026-11-27", uc(2, 20)),
-        delta(Dimension::Key, "k1", "d:2026-11-27", uc(1, 10)),
-        delta(Dimension::Key, "k3", "d:2026-11-28", uc(3, 30)),
-        delta(Dimension::Account, "a1", "d:2026-11-27", uc(4, 40)),
+        delta(Dimension::Key, "k2", &r.day, uc(2, 20)),
+        delta(Dimension::Key, "k1", &r.day, uc(1, 10)),
+        delta(Dimension::Key, "k3", &r.next_day, uc(3, 30)),
+        delta(Dimension::Account, "a1", &r.day, uc(4, 40)),
         delta(Dimension::Key, "k1", "total", uc(5, 50)),
     ]))
     .await
     .unwrap();
-    u.add_usage(&fresh(&[delta(Dimension::Key, "k1", "d:2026-11-27", uc(1, 10))]))
+    u.add_usage(&fresh(&[delta(Dimension::Key, "k1", &r.day, uc(1, 10))]))
         .await
         .unwrap();
     assert_eq!(
-        u.usage_by(Dimension::Key, "d:2026-11-27").await.unwrap(),
+        u.usage_by(Dimension::Key, &r.day).await.unwrap(),
         vec![
             ("k1".to_owned(), times(uc(1, 10), 2)),
             ("k2".to_owned(), uc(2, 20))
         ]
     );
     assert_eq!(
-        u.usage_by(Dimension::Account, "d:2026-11-27").await.unwrap(),
+        u.usage_by(Dimension::Account, &r.day).await.unwrap(),
         vec![("a1".to_owned(), uc(4, 40))]
     );
     assert_eq!(
-        u.usage_by(Dimension::Key, "d:2026-11-28").await.unwrap(),
+        u.usage_by(Dimension::Key, &r.next_day).await.unwrap(),
         vec![("k3".to_owned(), uc(3, 30))]
     );
-    assert!(
-        u.usage_by(Dimension::Model, "d:2026-11-27")
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(u.usage_by(Dimension::Model, &r.day).await.unwrap().is_empty());
 }
 
 fn recent_request(n: u64) -> RecentRequest {
@@ -982,15 +996,17 @@ pub async fn recent_requests_are_newest_first_and_capped(b: Backends) {
 }
 
 pub async fn concurrent_usage_batches_add_up_exactly(b: Backends) {
+    let r = Recent::now();
     let u = &b.usage;
     let one = uc(1, 12_345);
     join_all((0..1_000).map(|_| {
         let u = u.clone();
+        let (day, hour) = (r.day.clone(), r.hour.clone());
         async move {
             u.add_usage(&fresh(&[
                 delta(Dimension::Key, "hot", "total", one),
-                delta(Dimension::Model, "m", "d:2026-11-27", one),
-                delta(Dimension::Account, "a", "h:2026-11-27T10", one),
+                delta(Dimension::Model, "m", &day, one),
+                delta(Dimension::Account, "a", &hour, one),
             ]))
             .await
             .expect("add_usage")
@@ -1000,25 +1016,18 @@ pub async fn concurrent_usage_batches_add_up_exactly(b: Backends) {
     let want = times(one, 1_000);
     assert_eq!(want.rated_cost, Money::from_picos(12_345 * 2_000_007 * 1_000));
     assert_eq!(u.usage_of(Dimension::Key, "hot", "total").await.unwrap(), want);
-    assert_eq!(
-        u.usage_of(Dimension::Model, "m", "d:2026-11-27").await.unwrap(),
-        want
-    );
-    assert_eq!(
-        u.usage_of(Dimension::Account, "a", "h:2026-11-27T10")
-            .await
-            .unwrap(),
-        want
-    );
+    assert_eq!(u.usage_of(Dimension::Model, "m", &r.day).await.unwrap(), want);
+    assert_eq!(u.usage_of(Dimension::Account, "a", &r.hour).await.unwrap(), want);
 }
 
 pub async fn a_usage_batch_counts_once(b: Backends) {
+    let r = Recent::now();
     let u = &b.usage;
     let one = uc(1, 321);
     let batch = fresh(&[
         delta(Dimension::Key, "dup", "total", one),
-        delta(Dimension::Key, "dup", "h:2026-11-27T10", one),
-        delta(Dimension::Model, "dup-model", "d:2026-11-27", one),
+        delta(Dimension::Key, "dup", &r.hour, one),
+        delta(Dimension::Model, "dup-model", &r.day, one),
     ]);
     u.add_usage(&batch).await.unwrap();
     // Sent again (a lost answer), also several times at once: counted once.
@@ -1029,14 +1038,9 @@ pub async fn a_usage_batch_counts_once(b: Backends) {
     }))
     .await;
     assert_eq!(u.usage_of(Dimension::Key, "dup", "total").await.unwrap(), one);
+    assert_eq!(u.usage_of(Dimension::Key, "dup", &r.hour).await.unwrap(), one);
     assert_eq!(
-        u.usage_of(Dimension::Key, "dup", "h:2026-11-27T10")
-            .await
-            .unwrap(),
-        one
-    );
-    assert_eq!(
-        u.usage_by(Dimension::Model, "d:2026-11-27").await.unwrap(),
+        u.usage_by(Dimension::Model, &r.day).await.unwrap(),
         vec![("dup-model".to_owned(), one)]
     );
     // The same deltas under a new id are a new batch.
