@@ -64,6 +64,8 @@ pub enum StartupError {
     Pricing(#[from] PricingFileError),
     #[error("{0}")]
     Zone(#[from] crate::calendar::BadZone),
+    #[error("{0}")]
+    AdminToken(#[from] crate::admin_token::AdminTokenError),
 }
 
 pub struct Application {
