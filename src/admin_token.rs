@@ -143,9 +143,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let short = "s".repeat(MIN_LEN - 1);
         let err = AdminToken::resolve(&short, dir.path()).err().unwrap().to_string();
-        assert!(err.contains("admin.token") && err.contains("31 characters"), "{err}");
+        assert!(
+            err.contains("admin.token") && err.contains("31 characters"),
+            "{err}"
+        );
         std::fs::write(dir.path().join(FILE), "tooshort\n").unwrap();
         let err = AdminToken::resolve("", dir.path()).err().unwrap().to_string();
-        assert!(err.contains("admin-token") && err.contains("8 characters"), "{err}");
+        assert!(
+            err.contains("admin-token") && err.contains("8 characters"),
+            "{err}"
+        );
     }
 }

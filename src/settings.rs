@@ -461,6 +461,8 @@ mod tests {
         assert_eq!(loaded.relay, defaults.relay);
         assert_eq!(loaded.keys, defaults.keys);
         assert_eq!(loaded.usage, defaults.usage);
+        assert_eq!(loaded.auth, defaults.auth);
+        assert_eq!(loaded.operations, defaults.operations);
     }
 
     #[test]

@@ -27,8 +27,8 @@ use switchyard_actors::domain::{
 };
 use switchyard_actors::settings::SchedulingSettings;
 use switchyard_actors::store::{
-    AccountPatch, AccountStore, HealthStore, SlotCandidate, SlotRequest, SlotStore, StickyPolicy, StickyRequest,
-    StickyStore,
+    AccountPatch, AccountStore, HealthStore, SlotCandidate, SlotRequest, SlotStore, StickyPolicy,
+    StickyRequest, StickyStore,
 };
 use switchyard_actors::{Clock, LeaseId, Platform, Scheduling, SelectAccount, Store, SystemClock};
 
@@ -377,7 +377,11 @@ async fn leases_and_bindings_are_scored_by_expiry() {
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(store.sweep_sticky(now()).await.unwrap(), 1, "only the lapsed binding");
+    assert_eq!(
+        store.sweep_sticky(now()).await.unwrap(),
+        1,
+        "only the lapsed binding"
+    );
     let kept: bool = r
         .hexists(format!("{prefix}{{sched}}:sticky-bindings"), "claude:short")
         .await

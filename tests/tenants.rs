@@ -59,7 +59,9 @@ impl KeyStore for CountingKeys {
     }
 }
 
-async fn app_with_counted_keys(tweak: impl FnOnce(&mut switchyard::settings::Settings)) -> (TestApp, Arc<CountingKeys>) {
+async fn app_with_counted_keys(
+    tweak: impl FnOnce(&mut switchyard::settings::Settings),
+) -> (TestApp, Arc<CountingKeys>) {
     let keys = Arc::new(CountingKeys {
         inner: MemoryKeyStore::new(),
         by_hash: AtomicU64::new(0),
@@ -94,7 +96,11 @@ async fn two_keys_sending_one_session_id_keep_their_own_bindings() {
     };
     assert_eq!(app.post_messages(&key_a, &session).await.status(), 200);
     let first = served(&app);
-    let (a_account, b_account) = if first == (1, 0) { ((1, 0), (0, 1)) } else { ((0, 1), (1, 0)) };
+    let (a_account, b_account) = if first == (1, 0) {
+        ((1, 0), (0, 1))
+    } else {
+        ((0, 1), (1, 0))
+    };
     // Key B's request is a new session for key B: it goes to the least recently used account,
     // not to the one key A's session is bound to.
     assert_eq!(app.post_messages(&key_b, &session).await.status(), 200);
@@ -126,7 +132,10 @@ async fn a_repeated_made_up_key_costs_one_store_read() {
     }
     // One read, plus at most one more if the periodic key-version check dropped the cache.
     let reads = keys.reads() - before;
-    assert!(reads <= 2, "{reads} store reads for 20 requests with one made-up key");
+    assert!(
+        reads <= 2,
+        "{reads} store reads for 20 requests with one made-up key"
+    );
 }
 
 #[actix_web::test]
@@ -153,12 +162,18 @@ async fn a_key_written_after_a_failed_look_up_of_it_works_at_once() {
             break;
         }
         assert_eq!(status, 401);
-        assert!(Instant::now() < deadline, "the new key still refused (cache is 600 s)");
+        assert!(
+            Instant::now() < deadline,
+            "the new key still refused (cache is 600 s)"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     // Through the admin API the write clears the cache in the same instance before it answers.
     let (_, created) = app.create_key(json!({})).await;
-    assert_eq!(app.post_messages(&created, &claude_body(false)).await.status(), 200);
+    assert_eq!(
+        app.post_messages(&created, &claude_body(false)).await.status(),
+        200
+    );
 }
 
 #[actix_web::test]
@@ -277,7 +292,9 @@ async fn a_thousand_model_names_do_not_grow_the_metrics_beyond_the_bound() {
         .unwrap();
     let models: HashSet<&str> = text
         .lines()
-        .filter(|l| l.starts_with("switchyard_tokens_total{") || l.starts_with("switchyard_cost_micro_usd_total{"))
+        .filter(|l| {
+            l.starts_with("switchyard_tokens_total{") || l.starts_with("switchyard_cost_micro_usd_total{")
+        })
         .filter_map(|l| l.split("model=\"").nth(1)?.split('"').next())
         .collect();
     assert!(

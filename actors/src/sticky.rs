@@ -119,7 +119,9 @@ impl Handler<Lookup> for StickySessions {
 
     fn handle(&mut self, msg: Lookup, ctx: &mut Context<Self>) -> Self::Result {
         let (store, now) = (self.store.clone(), self.clock.now_ms());
-        match guarded(ctx, NAME, || sticky_key(msg.platform, msg.api_key.as_deref(), &msg.session)) {
+        match guarded(ctx, NAME, || {
+            sticky_key(msg.platform, msg.api_key.as_deref(), &msg.session)
+        }) {
             Ok(key) => Box::pin(async move { Ok(store.sticky_get(&key, now).await?) }),
             Err(f) => Box::pin(async move { Err(f.into()) }),
         }
@@ -132,7 +134,9 @@ impl Handler<Bind> for StickySessions {
     fn handle(&mut self, msg: Bind, ctx: &mut Context<Self>) -> Self::Result {
         let (store, now) = (self.store.clone(), self.clock.now_ms());
         let policy = self.settings.scheduler.sticky_policy();
-        match guarded(ctx, NAME, || sticky_key(msg.platform, msg.api_key.as_deref(), &msg.session)) {
+        match guarded(ctx, NAME, || {
+            sticky_key(msg.platform, msg.api_key.as_deref(), &msg.session)
+        }) {
             Ok(key) => Box::pin(async move { Ok(store.sticky_set(&key, &msg.account, policy, now).await?) }),
             Err(f) => Box::pin(async move { Err(f.into()) }),
         }
@@ -144,7 +148,9 @@ impl Handler<Unbind> for StickySessions {
 
     fn handle(&mut self, msg: Unbind, ctx: &mut Context<Self>) -> Self::Result {
         let store = self.store.clone();
-        match guarded(ctx, NAME, || sticky_key(msg.platform, msg.api_key.as_deref(), &msg.session)) {
+        match guarded(ctx, NAME, || {
+            sticky_key(msg.platform, msg.api_key.as_deref(), &msg.session)
+        }) {
             Ok(key) => Box::pin(async move { Ok(store.sticky_delete(&key).await?) }),
             Err(f) => Box::pin(async move { Err(f.into()) }),
         }

@@ -40,7 +40,11 @@ fn operator(state: &AppState, req: &HttpRequest) -> Result<(), ApiFailure> {
         .headers()
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.get(..7).filter(|p| p.eq_ignore_ascii_case("bearer ")).map(|_| &v[7..]));
+        .and_then(|v| {
+            v.get(..7)
+                .filter(|p| p.eq_ignore_ascii_case("bearer "))
+                .map(|_| &v[7..])
+        });
     match presented {
         // Compared as digests, in constant time, like the admin token.
         Some(p) if AdminToken::from_token(token).matches(p) => Ok(()),

@@ -157,7 +157,9 @@ pub async fn health_round_trip(s: Arc<dyn Store>) {
 
 pub async fn sticky_bindings_expire(s: Arc<dyn Store>) {
     let id = AccountId::new("acct-sticky");
-    s.sticky_set("claude:sess-ttl", &id, policy(300), now()).await.unwrap();
+    s.sticky_set("claude:sess-ttl", &id, policy(300), now())
+        .await
+        .unwrap();
     assert_eq!(
         s.sticky_get("claude:sess-ttl", now()).await.unwrap(),
         Some(id.clone())
@@ -168,7 +170,9 @@ pub async fn sticky_bindings_expire(s: Arc<dyn Store>) {
         None,
         "expired"
     );
-    s.sticky_set("claude:sess-del", &id, policy(60_000), now()).await.unwrap();
+    s.sticky_set("claude:sess-del", &id, policy(60_000), now())
+        .await
+        .unwrap();
     assert!(s.sticky_delete("claude:sess-del").await.unwrap());
     assert!(!s.sticky_delete("claude:sess-del").await.unwrap());
     s.sweep_sticky(now()).await.unwrap();
@@ -193,7 +197,9 @@ pub async fn sticky_bindings_are_bounded(s: Arc<dyn Store>) {
     };
     let t = now();
     for (i, k) in ["cap:a", "cap:b", "cap:c"].iter().enumerate() {
-        s.sticky_set(k, &id, cap(60_000), t + i as i64 * 10).await.unwrap();
+        s.sticky_set(k, &id, cap(60_000), t + i as i64 * 10)
+            .await
+            .unwrap();
     }
     // Full: a new session pushes out the least recently used one, never fails.
     s.sticky_set("cap:d", &id, cap(60_000), t + 30).await.unwrap();
@@ -218,7 +224,11 @@ pub async fn sticky_bindings_are_bounded(s: Arc<dyn Store>) {
         now: t + 70,
     };
     let g = s.acquire_slot(&req).await.unwrap().expect("granted");
-    assert_eq!(g.account.as_str(), "cap-acct", "a full store never refuses a selection");
+    assert_eq!(
+        g.account.as_str(),
+        "cap-acct",
+        "a full store never refuses a selection"
+    );
     let all = ["cap:a", "cap:b", "cap:c", "cap:d", "cap:e"];
     assert_eq!(bound(&*s, &all, t + 80).await, ["cap:b", "cap:d", "cap:e"]);
     s.release_lease(&AccountId::new("cap-acct"), &l).await.unwrap();

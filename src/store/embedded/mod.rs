@@ -32,8 +32,8 @@ use switchyard_actors::clock::Millis;
 use switchyard_actors::domain::{Account, AccountId, Credentials, Group, GroupId, Health};
 use switchyard_actors::lease::LeaseId;
 use switchyard_actors::store::{
-    AccountPatch, AccountStore, HealthStore, MemoryStore, SlotGrant, SlotRequest, SlotStore, StickyPolicy, StickyStore,
-    StoreError, StoreResult,
+    AccountPatch, AccountStore, HealthStore, MemoryStore, SlotGrant, SlotRequest, SlotStore, StickyPolicy,
+    StickyStore, StoreError, StoreResult,
 };
 
 /// The database file inside `data_dir`.

@@ -11,9 +11,7 @@ use std::collections::HashMap;
 use switchyard_actors::clock::Millis;
 use switchyard_actors::domain::AccountId;
 use switchyard_actors::lease::LeaseId;
-use switchyard_actors::store::{
-    SlotGrant, SlotRequest, SlotStore, StickyPolicy, StickyStore, StoreResult,
-};
+use switchyard_actors::store::{SlotGrant, SlotRequest, SlotStore, StickyPolicy, StickyStore, StoreResult};
 
 /// Candidates per `acquire_slot` script: bounds the script's keys and arguments (about 100 bytes
 /// per candidate, a few KB per call) while typical pools still fit in one call.
