@@ -33,7 +33,9 @@ end
 local function bind(bindings, expiry, field, account, until_ms, now, max)
   max = math.max(tonumber(max), 1)
   if not redis.call('ZSCORE', expiry, field) and redis.call('ZCARD', expiry) >= max then
-    forget(bindings, expiry, redis.call('ZRANGEBYSCORE', expiry, '-inf', now))
+    -- Expired bindings score lowest, so the ZRANGE below would take them first anyway; this
+    -- drops a batch of them at once.
+    forget(bindings, expiry, redis.call('ZRANGEBYSCORE', expiry, '-inf', now, 'LIMIT', 0, 1000))
     local excess = redis.call('ZCARD', expiry) - max + 1
     if excess > 0 then
       forget(bindings, expiry, redis.call('ZRANGE', expiry, 0, excess - 1))
@@ -53,10 +55,11 @@ bind(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5])
 return 1
 "#;
 
-/// Drop expired session bindings. KEYS: sticky bindings hash, sticky expiry zset. ARGV: now.
-/// Returns how many were dropped.
+/// Drop expired session bindings, at most 10000 per call so one sweep never holds Redis long
+/// (the next sweep, or binding a new session when full, takes the rest).
+/// KEYS: sticky bindings hash, sticky expiry zset. ARGV: now. Returns how many were dropped.
 const STICKY_SWEEP: &str = r#"
-local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1])
+local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1], 'LIMIT', 0, 10000)
 forget(KEYS[1], KEYS[2], expired)
 return #expired
 "#;
