@@ -23,7 +23,9 @@ use switchyard_actors::domain::{Account, AccountId, AccountKind, Credentials, Se
 use switchyard_actors::lease::LeaseId;
 use switchyard_actors::session::SessionId;
 use switchyard_actors::settings::SchedulingSettings;
-use switchyard_actors::store::{MemoryStore, SlotCandidate, SlotRequest, SlotStore, StickyRequest};
+use switchyard_actors::store::{
+    MemoryStore, SlotCandidate, SlotRequest, SlotStore, StickyPolicy, StickyRequest,
+};
 use switchyard_actors::{Clock, Platform, Scheduling, SelectAccount, Store, SystemClock};
 
 const KEY_HEX: &str = "3f9a1c7e5b2d8046a1e3c5b7d9f20486ac4e6b8d0f1a3c5e7092b4d6f8a1c3e5";
@@ -204,7 +206,10 @@ fn main() {
                         candidates,
                         sticky: Some(StickyRequest {
                             key: &session,
-                            ttl_ms: 3_600_000,
+                            policy: StickyPolicy {
+                                ttl_ms: 3_600_000,
+                                max_bindings: 100_000,
+                            },
                         }),
                         lease: &lease,
                         lease_ttl_ms: 90_000,

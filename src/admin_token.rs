@@ -1,6 +1,10 @@
 //! The admin API's bearer token: from settings, else `SWITCHYARD_ADMIN_TOKEN`, else the token
 //! kept in `data_dir/admin-token`, else a new one generated on first start, written there
 //! (mode 0600) and printed once. Only its SHA-256 is kept in memory for comparisons.
+//!
+//! A token shorter than [`MIN_LEN`] characters is refused at start-up, wherever it came from:
+//! the admin API can read every account's credentials' metadata and mint keys, so a guessable
+//! token is a way in.
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use std::io::Write;
@@ -8,6 +12,21 @@ use std::path::Path;
 
 pub const ENV: &str = "SWITCHYARD_ADMIN_TOKEN";
 pub const FILE: &str = "admin-token";
+/// Shortest admin token accepted (a generated one is 68 characters).
+pub const MIN_LEN: usize = 32;
+
+/// Why no admin token could be resolved.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminTokenError {
+    #[error(
+        "the admin token from {origin} is {len} characters long; it must be at least {MIN_LEN} \
+         (generate one with `openssl rand -hex 32`, or leave admin.token and {ENV} empty and \
+         delete the file to have one generated)"
+    )]
+    TooShort { origin: String, len: usize },
+    #[error("admin token file: {0}")]
+    Io(#[from] std::io::Error),
+}
 
 #[derive(Clone)]
 pub struct AdminToken {
@@ -30,21 +49,33 @@ impl AdminToken {
             == 0
     }
 
+    /// A token from `source` (named in the error), if it is long enough.
+    fn checked(token: &str, source: &str) -> Result<Self, AdminTokenError> {
+        let len = token.trim().chars().count();
+        if len < MIN_LEN {
+            return Err(AdminTokenError::TooShort {
+                origin: source.to_owned(),
+                len,
+            });
+        }
+        Ok(Self::from_token(token))
+    }
+
     /// Resolves the token as described in the module doc.
-    pub fn resolve(configured: &str, data_dir: &Path) -> std::io::Result<Self> {
+    pub fn resolve(configured: &str, data_dir: &Path) -> Result<Self, AdminTokenError> {
         if !configured.trim().is_empty() {
-            return Ok(Self::from_token(configured));
+            return Self::checked(configured, "admin.token");
         }
         if let Ok(t) = std::env::var(ENV)
             && !t.trim().is_empty()
         {
-            return Ok(Self::from_token(&t));
+            return Self::checked(&t, ENV);
         }
         let path = data_dir.join(FILE);
         if let Ok(t) = std::fs::read_to_string(&path)
             && !t.trim().is_empty()
         {
-            return Ok(Self::from_token(&t));
+            return Self::checked(&t, &path.display().to_string());
         }
         let mut bytes = [0u8; 32];
         rand::rng().fill_bytes(&mut bytes);
@@ -99,10 +130,28 @@ mod tests {
         let b = AdminToken::resolve("", dir.path()).unwrap();
         assert!(b.matches(&saved), "the saved token is reused");
         assert!(!b.matches("wrong"));
+        let configured = "c".repeat(MIN_LEN);
         assert!(
-            AdminToken::resolve("configured", dir.path())
+            AdminToken::resolve(&configured, dir.path())
                 .unwrap()
-                .matches("configured")
+                .matches(&configured)
+        );
+    }
+
+    #[test]
+    fn short_tokens_are_refused_wherever_they_come_from() {
+        let dir = tempfile::tempdir().unwrap();
+        let short = "s".repeat(MIN_LEN - 1);
+        let err = AdminToken::resolve(&short, dir.path()).err().unwrap().to_string();
+        assert!(
+            err.contains("admin.token") && err.contains("31 characters"),
+            "{err}"
+        );
+        std::fs::write(dir.path().join(FILE), "tooshort\n").unwrap();
+        let err = AdminToken::resolve("", dir.path()).err().unwrap().to_string();
+        assert!(
+            err.contains("admin-token") && err.contains("8 characters"),
+            "{err}"
         );
     }
 }

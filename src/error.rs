@@ -84,6 +84,10 @@ pub enum ApiError {
     UpstreamTimeout,
     #[error("Admin authentication required: send Authorization: Bearer <admin token>")]
     AdminUnauthorized,
+    #[error("This route requires the operations token: send Authorization: Bearer <operations.token>")]
+    OperationsUnauthorized,
+    #[error("Too many failed authentications from this address; try again later")]
+    TooManyFailedAuths { retry_after_secs: u64 },
     #[error("{0}")]
     Internal(String),
 }
@@ -104,13 +108,14 @@ impl ApiError {
             ApiError::MissingKey | ApiError::InvalidKeyFormat | ApiError::InvalidKey(_) => {
                 StatusCode::UNAUTHORIZED
             }
-            ApiError::AdminUnauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::AdminUnauthorized | ApiError::OperationsUnauthorized => StatusCode::UNAUTHORIZED,
             ApiError::NoPermission(_) | ApiError::ClientNotAllowed { .. } | ApiError::ModelNotAllowed(_) => {
                 StatusCode::FORBIDDEN
             }
             ApiError::ConcurrencyLimit { .. }
             | ApiError::QueueFull { .. }
-            | ApiError::QueueTimeout { .. } => StatusCode::TOO_MANY_REQUESTS,
+            | ApiError::QueueTimeout { .. }
+            | ApiError::TooManyFailedAuths { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::LimitReached { refusal, .. } => match refusal {
                 Refusal::Requests { .. } | Refusal::Tokens { .. } | Refusal::WindowCost { .. } => {
                     StatusCode::TOO_MANY_REQUESTS
@@ -174,6 +179,8 @@ impl ApiError {
             ApiError::UpstreamUnreachable(_) => "upstream_unreachable",
             ApiError::UpstreamTimeout => "upstream_timeout",
             ApiError::AdminUnauthorized => "admin_unauthorized",
+            ApiError::TooManyFailedAuths { .. } => "too_many_failed_authentications",
+            ApiError::OperationsUnauthorized => "operations_unauthorized",
             ApiError::Internal(_) => "internal_error",
         }
     }
@@ -193,7 +200,8 @@ impl ApiError {
             | ApiError::KeyBodyMemoryFull { .. }
             | ApiError::BodyMemoryFull => Some(1),
             ApiError::QueueFull { retry_after_secs, .. }
-            | ApiError::QueueTimeout { retry_after_secs, .. } => Some(*retry_after_secs),
+            | ApiError::QueueTimeout { retry_after_secs, .. }
+            | ApiError::TooManyFailedAuths { retry_after_secs } => Some(*retry_after_secs),
             ApiError::LimitReached {
                 reset_at: Some(at), ..
             } => {

@@ -3,9 +3,11 @@
 //! restarts, store traffic) are read from their owners at scrape time.
 use crate::state::AppState;
 use crate::store::StoreStats;
+use parking_lot::Mutex;
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
 };
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use switchyard_actors::system::ActorName;
@@ -14,6 +16,49 @@ const LATENCY_BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0,
     300.0,
 ];
+
+/// Distinct `model` label values the metrics keep; requests for further models are counted
+/// under [`OTHER_MODEL`]. Model names come from clients (and reach the metrics whenever an
+/// upstream answers, which lenient upstreams do for any name), so without a bound one client
+/// could grow every scrape, and the server's memory, without limit.
+pub const MAX_MODEL_LABELS: usize = 100;
+pub const OTHER_MODEL: &str = "other";
+
+/// The `model` label values in use, shared by every metric that has the label so they agree
+/// on which models are named and which are `other`.
+#[derive(Default)]
+struct ModelLabels(Mutex<HashSet<String>>);
+
+impl ModelLabels {
+    /// `model` itself while it is one of the first [`MAX_MODEL_LABELS`] seen, else `other`.
+    fn label<'a>(&self, model: &'a str) -> &'a str {
+        let mut seen = self.0.lock();
+        if seen.contains(model) || (seen.len() < MAX_MODEL_LABELS && seen.insert(model.to_owned())) {
+            model
+        } else {
+            OTHER_MODEL
+        }
+    }
+}
+
+/// A counter family with a bounded `model` label (see [`MAX_MODEL_LABELS`]).
+pub struct ModelCounterVec {
+    inner: IntCounterVec,
+    /// Position of `model` among the labels.
+    model_at: usize,
+    models: Arc<ModelLabels>,
+}
+
+impl ModelCounterVec {
+    /// The counter for these label values, the model replaced by `other` past the bound.
+    pub fn with_label_values(&self, values: &[&str]) -> IntCounter {
+        let mut values = values.to_vec();
+        if let Some(model) = values.get_mut(self.model_at) {
+            *model = self.models.label(model);
+        }
+        self.inner.with_label_values(&values)
+    }
+}
 
 pub struct Metrics {
     registry: Registry,
@@ -25,9 +70,9 @@ pub struct Metrics {
     pub upstream_ttfb_seconds: HistogramVec,
     /// Time switchyard spent before the request went upstream (auth, parsing, scheduling).
     pub added_seconds: HistogramVec,
-    pub tokens: IntCounterVec,
+    pub tokens: ModelCounterVec,
     /// Provider cost in micro-dollars.
-    pub cost_micro_usd: IntCounterVec,
+    pub cost_micro_usd: ModelCounterVec,
     pub cooldowns: IntCounterVec,
     pub failovers: IntCounterVec,
     slots_in_use: IntGaugeVec,
@@ -73,6 +118,12 @@ impl Metrics {
     /// Registers every metric (start-up only: names are constants, so this cannot fail).
     pub fn new() -> Self {
         let r = Registry::new_custom(Some("switchyard".into()), None).expect("valid prefix");
+        let models = Arc::new(ModelLabels::default());
+        let by_model = |inner, model_at| ModelCounterVec {
+            inner,
+            model_at,
+            models: models.clone(),
+        };
         Metrics {
             requests: counter(
                 &r,
@@ -93,17 +144,23 @@ impl Metrics {
                 "Time spent before going upstream",
                 &["platform"],
             ),
-            tokens: counter(
-                &r,
-                "tokens_total",
-                "Tokens by platform, model and class",
-                &["platform", "model", "class"],
+            tokens: by_model(
+                counter(
+                    &r,
+                    "tokens_total",
+                    "Tokens by platform, model and class",
+                    &["platform", "model", "class"],
+                ),
+                1,
             ),
-            cost_micro_usd: counter(
-                &r,
-                "cost_micro_usd_total",
-                "Provider cost in micro-dollars",
-                &["platform", "model"],
+            cost_micro_usd: by_model(
+                counter(
+                    &r,
+                    "cost_micro_usd_total",
+                    "Provider cost in micro-dollars",
+                    &["platform", "model"],
+                ),
+                1,
             ),
             cooldowns: counter(
                 &r,

@@ -25,6 +25,8 @@ pub struct Settings {
     pub actors: ActorsSettings,
     pub scheduler: SchedulerSettings,
     pub cooldowns: CooldownSettings,
+    pub auth: AuthSettings,
+    pub operations: OperationsSettings,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -329,6 +331,42 @@ impl Default for ClaudeUpstream {
     }
 }
 
+/// `[auth]`: what failed key look-ups may cost.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthSettings {
+    /// A presented key the store does not know is answered from memory this long (0 = not
+    /// cached). Key writes clear it, so a key created meanwhile works at once.
+    pub unknown_key_cache_secs: u64,
+    /// Unknown keys remembered at most.
+    pub unknown_key_cache_entries: usize,
+    /// Failed authentications (a malformed, unknown, disabled or expired key) one client
+    /// address may make per window; past it the address gets 429 until the window ends, except
+    /// for keys already known. 0 = no limit.
+    pub max_failures_per_ip: u32,
+    pub failure_window_secs: u64,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            unknown_key_cache_secs: 5,
+            unknown_key_cache_entries: 10_000,
+            max_failures_per_ip: 60,
+            failure_window_secs: 60,
+        }
+    }
+}
+
+/// `[operations]`: who may read `/metrics` and `/ready`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OperationsSettings {
+    /// Bearer token `/metrics` and `/ready` require (`Authorization: Bearer <token>`); empty =
+    /// open to anyone who can reach the port. `/health` stays open either way.
+    pub token: String,
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("invalid configuration: {0}")]
 pub struct SettingsError(String);
@@ -467,6 +505,8 @@ mod tests {
         assert_eq!(loaded.relay, defaults.relay);
         assert_eq!(loaded.keys, defaults.keys);
         assert_eq!(loaded.usage, defaults.usage);
+        assert_eq!(loaded.auth, defaults.auth);
+        assert_eq!(loaded.operations, defaults.operations);
     }
 
     #[test]

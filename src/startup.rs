@@ -64,6 +64,8 @@ pub enum StartupError {
     Pricing(#[from] PricingFileError),
     #[error("{0}")]
     Zone(#[from] crate::calendar::BadZone),
+    #[error("{0}")]
+    AdminToken(#[from] crate::admin_token::AdminTokenError),
 }
 
 pub struct Application {
@@ -84,10 +86,11 @@ impl Application {
         let mut metrics = crate::metrics::Metrics::new();
         metrics.store_stats = backends.stats.clone();
         let metrics = Arc::new(metrics);
+        // Before anything starts: a bad admin token stops start-up with nothing to undo.
+        let admin = AdminToken::resolve(&settings.admin.token, &settings.store.data_dir)?;
         let store = backends.store;
         let scheduling = Scheduling::start(store.clone(), clock.clone(), settings.scheduling(), None).await?;
-        let admin = AdminToken::resolve(&settings.admin.token, &settings.store.data_dir)?;
-        let keys = Arc::new(KeyService::new(backends.keys, clock.clone()));
+        let keys = Arc::new(KeyService::new(backends.keys, clock.clone(), &settings.auth));
         let oauth_timeout = Duration::from_millis(settings.relay.idle_timeout_ms.min(30_000));
         let oauth = Arc::new(TokenRefresher::new(
             store.clone(),
@@ -162,6 +165,7 @@ impl Application {
                 ..AppState::clone(&app_state)
             });
             App::new()
+                .wrap(actix_web::middleware::from_fn(crate::keys::peer::scope_peer))
                 .wrap(actix_web::middleware::from_fn(crate::middleware::observe))
                 .app_data(worker_state)
                 .app_data(web::Data::new(clients))

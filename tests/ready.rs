@@ -86,8 +86,14 @@ impl StickyStore for GatedStore {
     async fn sticky_get(&self, key: &str, now: Millis) -> StoreResult<Option<AccountId>> {
         self.inner.sticky_get(key, now).await
     }
-    async fn sticky_set(&self, key: &str, account: &AccountId, ttl_ms: i64, now: Millis) -> StoreResult<()> {
-        self.inner.sticky_set(key, account, ttl_ms, now).await
+    async fn sticky_set(
+        &self,
+        key: &str,
+        account: &AccountId,
+        policy: switchyard_actors::store::StickyPolicy,
+        now: Millis,
+    ) -> StoreResult<()> {
+        self.inner.sticky_set(key, account, policy, now).await
     }
     async fn sticky_delete(&self, key: &str) -> StoreResult<bool> {
         self.inner.sticky_delete(key).await

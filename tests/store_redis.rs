@@ -1,6 +1,6 @@
 //! The Redis store: the shared conformance suite, plus what only Redis has to prove: field-level
 //! writes (a recorded use changes one hash field), encryption at rest as seen by a raw client,
-//! key checks at start-up, native TTLs on leases and bindings, and one round trip per selection.
+//! key checks at start-up, leases and bindings scored by expiry, and one round trip per selection.
 //! One `redis-server` per test binary; every test uses its own key prefix.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -27,8 +27,8 @@ use switchyard_actors::domain::{
 };
 use switchyard_actors::settings::SchedulingSettings;
 use switchyard_actors::store::{
-    AccountPatch, AccountStore, HealthStore, SlotCandidate, SlotRequest, SlotStore, StickyRequest,
-    StickyStore,
+    AccountPatch, AccountStore, HealthStore, SlotCandidate, SlotRequest, SlotStore, StickyPolicy,
+    StickyRequest, StickyStore,
 };
 use switchyard_actors::{Clock, LeaseId, Platform, Scheduling, SelectAccount, Store, SystemClock};
 
@@ -323,7 +323,7 @@ async fn an_unreachable_redis_is_a_clear_start_up_error() {
 }
 
 #[actix_rt::test]
-async fn leases_and_bindings_carry_native_ttls() {
+async fn leases_and_bindings_are_scored_by_expiry() {
     let prefix = fresh_prefix();
     let store = connect(&prefix).await;
     let cands = [SlotCandidate {
@@ -336,7 +336,10 @@ async fn leases_and_bindings_carry_native_ttls() {
         candidates: &cands,
         sticky: Some(StickyRequest {
             key: "claude:ttl-session",
-            ttl_ms: 5_000,
+            policy: StickyPolicy {
+                ttl_ms: 5_000,
+                max_bindings: 100,
+            },
         }),
         lease: &lease,
         lease_ttl_ms: 300,
@@ -345,9 +348,9 @@ async fn leases_and_bindings_carry_native_ttls() {
     store.acquire_slot(&req).await.unwrap().expect("granted");
 
     let mut r = raw().await;
-    let sticky_key = format!("{prefix}{{sched}}:sticky:claude:ttl-session");
-    let pttl: i64 = r.pttl(&sticky_key).await.unwrap();
-    assert!(pttl > 0 && pttl <= 5_000, "sticky binding PTTL {pttl}");
+    let expiry_key = format!("{prefix}{{sched}}:sticky-expiry");
+    let until: f64 = r.zscore(&expiry_key, "claude:ttl-session").await.unwrap();
+    assert_eq!(until as i64, t + 5_000, "binding scored by its expiry");
     let slots_key = format!("{prefix}{{sched}}:slots:ttl-acct");
     let score: f64 = r.zscore(&slots_key, "lease-ttl-1").await.unwrap();
     assert_eq!(score as i64, t + 300, "lease scored by its expiry");
@@ -365,16 +368,25 @@ async fn leases_and_bindings_carry_native_ttls() {
         .unwrap();
     assert_eq!((left, indexed), (0, false), "swept and dropped from the index");
 
+    let short = StickyPolicy {
+        ttl_ms: 200,
+        max_bindings: 100,
+    };
     store
-        .sticky_set("claude:short", &AccountId::new("ttl-acct"), 200, now())
+        .sticky_set("claude:short", &AccountId::new("ttl-acct"), short, now())
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let gone: bool = r
-        .exists(format!("{prefix}{{sched}}:sticky:claude:short"))
+    assert_eq!(
+        store.sweep_sticky(now()).await.unwrap(),
+        1,
+        "only the lapsed binding"
+    );
+    let kept: bool = r
+        .hexists(format!("{prefix}{{sched}}:sticky-bindings"), "claude:short")
         .await
         .unwrap();
-    assert!(!gone, "Redis expired the binding itself");
+    assert!(!kept, "the sweep removed the lapsed binding");
 }
 
 /// Every command clients send to a server, as `MONITOR` reports it (commands run by scripts

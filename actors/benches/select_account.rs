@@ -17,7 +17,7 @@ use switchyard_actors::pool::{HealthChange, MarkOutcome, Outcome};
 use switchyard_actors::session::SessionId;
 use switchyard_actors::settings::SchedulingSettings;
 use switchyard_actors::store::{
-    AccountStore, MemoryStore, SlotCandidate, SlotRequest, SlotStore, StickyRequest,
+    AccountStore, MemoryStore, SlotCandidate, SlotRequest, SlotStore, StickyPolicy, StickyRequest,
 };
 use switchyard_actors::{
     Account, AccountId, AccountKind, Clock, LeaseId, Platform, Scheduling, SelectAccount,
@@ -444,7 +444,10 @@ fn baseline(c: &mut Criterion) {
                             candidates: &candidates,
                             sticky: sticky.map(|key| StickyRequest {
                                 key,
-                                ttl_ms: 3_600_000,
+                                policy: StickyPolicy {
+                                    ttl_ms: 3_600_000,
+                                    max_bindings: 100_000,
+                                },
                             }),
                             lease: &lease,
                             lease_ttl_ms: 90_000,

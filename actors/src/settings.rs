@@ -59,12 +59,23 @@ pub struct SchedulerSettings {
     pub last_used_flush_ms: u64,
     /// How often expired leases and sticky bindings are swept.
     pub sweep_secs: u64,
+    /// Session bindings kept at most (each a few dozen bytes in the store). When full, binding
+    /// a new session forgets the least recently used ones; a request is never refused for it.
+    pub max_sticky_bindings: u64,
 }
 
 impl SchedulerSettings {
     /// `lease_ttl_secs` in milliseconds, as the store takes it.
     pub fn lease_ttl_ms(&self) -> i64 {
         (self.lease_ttl_secs as i64).saturating_mul(1_000)
+    }
+
+    /// How the store keeps session bindings.
+    pub fn sticky_policy(&self) -> crate::store::StickyPolicy {
+        crate::store::StickyPolicy {
+            ttl_ms: (self.sticky_ttl_secs as i64).saturating_mul(1_000),
+            max_bindings: self.max_sticky_bindings,
+        }
     }
 }
 
@@ -78,6 +89,7 @@ impl Default for SchedulerSettings {
             refresh_ms: 1_000,
             last_used_flush_ms: 1_000,
             sweep_secs: 60,
+            max_sticky_bindings: 100_000,
         }
     }
 }

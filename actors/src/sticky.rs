@@ -15,9 +15,17 @@ use std::time::Duration;
 
 pub(crate) const NAME: &str = "StickySessions";
 
-/// The store key of a session binding: bindings are per platform.
-pub fn sticky_key(platform: Platform, session: &SessionId) -> String {
-    format!("{platform}:{session}")
+/// The store key of a session binding: `<platform>:<API key id>:<session id>`. Bindings are
+/// per API key as well as per platform and session: session ids come from clients, so without
+/// the key one key's client could read or move another key's binding by sending its session id.
+/// `%` and `:` in the key id are escaped, so no (key, session) pair spells another pair's key.
+/// Without a key (scheduling used directly, as in tests) the key id part is empty.
+pub fn sticky_key(platform: Platform, api_key: Option<&str>, session: &SessionId) -> String {
+    let api_key = api_key
+        .unwrap_or_default()
+        .replace('%', "%25")
+        .replace(':', "%3A");
+    format!("{platform}:{api_key}:{session}")
 }
 
 pub struct StickySessions {
@@ -40,10 +48,6 @@ impl StickySessions {
             settings,
             restarts,
         }
-    }
-
-    fn ttl_ms(&self) -> i64 {
-        (self.settings.scheduler.sticky_ttl_secs as i64).saturating_mul(1_000)
     }
 }
 
@@ -76,6 +80,8 @@ impl Supervised for StickySessions {
 #[rtype(result = "Result<Option<AccountId>, StickyError>")]
 pub struct Lookup {
     pub platform: Platform,
+    /// The API key whose binding this is (see [`sticky_key`]).
+    pub api_key: Option<String>,
     pub session: SessionId,
 }
 
@@ -84,6 +90,8 @@ pub struct Lookup {
 #[rtype(result = "Result<(), StickyError>")]
 pub struct Bind {
     pub platform: Platform,
+    /// The API key whose binding this is (see [`sticky_key`]).
+    pub api_key: Option<String>,
     pub session: SessionId,
     pub account: AccountId,
 }
@@ -93,6 +101,8 @@ pub struct Bind {
 #[rtype(result = "Result<bool, StickyError>")]
 pub struct Unbind {
     pub platform: Platform,
+    /// The API key whose binding this is (see [`sticky_key`]).
+    pub api_key: Option<String>,
     pub session: SessionId,
 }
 
@@ -109,7 +119,9 @@ impl Handler<Lookup> for StickySessions {
 
     fn handle(&mut self, msg: Lookup, ctx: &mut Context<Self>) -> Self::Result {
         let (store, now) = (self.store.clone(), self.clock.now_ms());
-        match guarded(ctx, NAME, || sticky_key(msg.platform, &msg.session)) {
+        match guarded(ctx, NAME, || {
+            sticky_key(msg.platform, msg.api_key.as_deref(), &msg.session)
+        }) {
             Ok(key) => Box::pin(async move { Ok(store.sticky_get(&key, now).await?) }),
             Err(f) => Box::pin(async move { Err(f.into()) }),
         }
@@ -120,9 +132,12 @@ impl Handler<Bind> for StickySessions {
     type Result = ResponseFuture<Result<(), StickyError>>;
 
     fn handle(&mut self, msg: Bind, ctx: &mut Context<Self>) -> Self::Result {
-        let (store, now, ttl) = (self.store.clone(), self.clock.now_ms(), self.ttl_ms());
-        match guarded(ctx, NAME, || sticky_key(msg.platform, &msg.session)) {
-            Ok(key) => Box::pin(async move { Ok(store.sticky_set(&key, &msg.account, ttl, now).await?) }),
+        let (store, now) = (self.store.clone(), self.clock.now_ms());
+        let policy = self.settings.scheduler.sticky_policy();
+        match guarded(ctx, NAME, || {
+            sticky_key(msg.platform, msg.api_key.as_deref(), &msg.session)
+        }) {
+            Ok(key) => Box::pin(async move { Ok(store.sticky_set(&key, &msg.account, policy, now).await?) }),
             Err(f) => Box::pin(async move { Err(f.into()) }),
         }
     }
@@ -133,7 +148,9 @@ impl Handler<Unbind> for StickySessions {
 
     fn handle(&mut self, msg: Unbind, ctx: &mut Context<Self>) -> Self::Result {
         let store = self.store.clone();
-        match guarded(ctx, NAME, || sticky_key(msg.platform, &msg.session)) {
+        match guarded(ctx, NAME, || {
+            sticky_key(msg.platform, msg.api_key.as_deref(), &msg.session)
+        }) {
             Ok(key) => Box::pin(async move { Ok(store.sticky_delete(&key).await?) }),
             Err(f) => Box::pin(async move { Err(f.into()) }),
         }

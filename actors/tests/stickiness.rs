@@ -48,6 +48,7 @@ async fn a_session_returns_to_its_bound_account() {
         h.scheduling
             .sticky_lookup(Lookup {
                 platform: Platform::Claude,
+                api_key: None,
                 session: session("s1"),
             })
             .await
@@ -169,6 +170,7 @@ async fn an_expired_binding_is_not_honoured() {
     h.scheduling
         .sticky_bind(Bind {
             platform: Platform::Claude,
+            api_key: None,
             session: session("s9"),
             account: id("b"),
         })
@@ -203,6 +205,7 @@ async fn bound_beyond_the_first_chunk(h: &Harness) {
     h.scheduling
         .sticky_bind(Bind {
             platform: Platform::Claude,
+            api_key: None,
             session: session("long"),
             account: id("acct-099"),
         })
@@ -251,6 +254,7 @@ async fn a_far_bound_account_that_is_full_fails_over_within_a_chunked_store() {
     h.scheduling
         .sticky_bind(Bind {
             platform: Platform::Claude,
+            api_key: None,
             session: session("long"),
             account: id("acct-099"),
         })
@@ -277,6 +281,7 @@ async fn a_session_bound_to_another_platforms_account_does_not_reorder_the_pool(
     h.scheduling
         .sticky_bind(Bind {
             platform: Platform::Claude,
+            api_key: None,
             session: session("odd"),
             account: id("gem-7"),
         })
@@ -288,4 +293,53 @@ async fn a_session_bound_to_another_platforms_account_does_not_reorder_the_pool(
         ("acct-000", StickyOutcome::Bound),
         "the usual order, not the Claude account that shares gem-7's position"
     );
+}
+
+/// Session ids come from clients: a client of key B sending key A's session id must neither
+/// land on A's account through it nor move A's binding.
+#[actix_rt::test]
+async fn bindings_are_per_api_key() {
+    let h = two_accounts().await;
+    let as_key = |key: &str| in_session("shared").api_key(key);
+    let first = h.select(as_key("key-a")).await.unwrap();
+    assert_eq!(
+        (first.account.id.as_str(), first.sticky),
+        ("a", StickyOutcome::Bound)
+    );
+    drop(first);
+    h.clock.advance_ms(100);
+    let other = h.select(as_key("key-b")).await.unwrap();
+    assert_eq!(
+        (other.account.id.as_str(), other.sticky),
+        ("b", StickyOutcome::Bound),
+        "key B's first request with the same session id is a new session (`b` is least recently used)"
+    );
+    drop(other);
+    h.clock.advance_ms(100);
+    let again = h.select(as_key("key-a")).await.unwrap();
+    assert_eq!(
+        (again.account.id.as_str(), again.sticky),
+        ("a", StickyOutcome::Hit),
+        "key A's binding was not moved"
+    );
+    let lookup = |api_key: Option<&str>| Lookup {
+        platform: Platform::Claude,
+        api_key: api_key.map(str::to_owned),
+        session: session("shared"),
+    };
+    let (a, b, none) = (
+        h.scheduling.sticky_lookup(lookup(Some("key-a"))).await.unwrap(),
+        h.scheduling.sticky_lookup(lookup(Some("key-b"))).await.unwrap(),
+        h.scheduling.sticky_lookup(lookup(None)).await.unwrap(),
+    );
+    assert_eq!((a, b, none), (Some(id("a")), Some(id("b")), None));
+}
+
+/// Key ids are escaped in binding keys: no key id and session id pair spells another pair's.
+#[test]
+fn binding_keys_cannot_be_forged_across_keys() {
+    use switchyard_actors::sticky::sticky_key;
+    let k = |key: &str, s: &str| sticky_key(Platform::Claude, Some(key), &session(s));
+    assert_ne!(k("a:b", "c"), k("a", "b:c"));
+    assert_ne!(k("a%3Ab", "c"), k("a:b", "c"));
 }

@@ -72,6 +72,7 @@ async fn every_actor_answers_a_panic_with_a_typed_error_and_is_restarted() {
             .scheduling
             .sticky_lookup(Lookup {
                 platform: Platform::Claude,
+                api_key: None,
                 session: session("s1"),
             })
             .await
@@ -208,6 +209,7 @@ async fn messages_racing_a_panic_all_get_an_answer_within_the_send_timeout() {
     let lookups = futures::future::join_all((0..50).map(|_| {
         h.scheduling.sticky_lookup(Lookup {
             platform: Platform::Claude,
+            api_key: None,
             session: session("s1"),
         })
     }));

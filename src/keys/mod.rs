@@ -1,6 +1,8 @@
 //! Client API keys: the record, its store contract, and the cached look-up used on every
 //! request. Only the SHA-256 of a key is ever stored.
+mod failed_auth;
 mod model;
+pub mod peer;
 mod secret;
 mod service;
 mod store;

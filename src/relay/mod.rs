@@ -126,6 +126,7 @@ pub async fn relay(
             platform: provider.platform(),
             bindings: Arc::new(req.key.bindings.clone()),
             session: req.inbound.session.clone(),
+            api_key: Some(req.key.id.clone()),
             model: Some(req.inbound.model.clone()),
             exclude: tried.clone(),
             kinds: req.kinds.clone(),

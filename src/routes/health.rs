@@ -1,8 +1,13 @@
 //! `GET /health` (liveness: the process answers) and `GET /ready` (the store answers, every
 //! actor answers a ping, and every configured platform has a schedulable account), plus
-//! `GET /metrics` in the Prometheus text format.
+//! `GET /metrics` in the Prometheus text format. With `operations.token` set, `/ready` and
+//! `/metrics` require it as a bearer token (they name accounts and show traffic); `/health`
+//! stays open for liveness probes.
+use crate::admin_token::AdminToken;
+use crate::error::{ApiError, ApiFailure, ApiFormat};
 use crate::state::AppState;
-use actix_web::{HttpResponse, web};
+use actix_web::http::header::AUTHORIZATION;
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 use std::time::Duration;
 use switchyard_actors::Platform;
@@ -25,7 +30,30 @@ async fn health(state: web::Data<AppState>) -> HttpResponse {
     }))
 }
 
-async fn ready(state: web::Data<AppState>) -> HttpResponse {
+/// Whether the request may read an operations route.
+fn operator(state: &AppState, req: &HttpRequest) -> Result<(), ApiFailure> {
+    let token = state.settings.operations.token.trim();
+    if token.is_empty() {
+        return Ok(());
+    }
+    let presented = req
+        .headers()
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.get(..7)
+                .filter(|p| p.eq_ignore_ascii_case("bearer "))
+                .map(|_| &v[7..])
+        });
+    match presented {
+        // Compared as digests, in constant time, like the admin token.
+        Some(p) if AdminToken::from_token(token).matches(p) => Ok(()),
+        _ => Err(ApiError::OperationsUnauthorized.in_format(ApiFormat::Admin)),
+    }
+}
+
+async fn ready(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiFailure> {
+    operator(&state, &req)?;
     let mut ok = true;
     let store = match tokio::time::timeout(DEADLINE, state.store.records_version()).await {
         Ok(Ok(_)) => json!({"ok": true}),
@@ -70,15 +98,16 @@ async fn ready(state: web::Data<AppState>) -> HttpResponse {
         "status": if ok { "ready" } else { "not_ready" },
         "components": { "store": store, "actors": actors, "platforms": platforms },
     });
-    if ok {
+    Ok(if ok {
         HttpResponse::Ok().json(body)
     } else {
         HttpResponse::ServiceUnavailable().json(body)
-    }
+    })
 }
 
-async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok()
+async fn metrics(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiFailure> {
+    operator(&state, &req)?;
+    Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(state.metrics.render(&state).await)
+        .body(state.metrics.render(&state).await))
 }

@@ -106,7 +106,7 @@ fn take_slot(
     settings: &SchedulingSettings,
 ) -> impl Future<Output = Result<Selection, SelectError>> + use<> {
     let lease_ttl_ms = settings.scheduler.lease_ttl_ms();
-    let sticky_ttl_ms = (settings.scheduler.sticky_ttl_secs as i64).saturating_mul(1_000);
+    let sticky_policy = settings.scheduler.sticky_policy();
     async move {
         let per_call = store.candidates_per_call().max(1);
         // A bound account beyond the first chunk would never be offered: look it up first.
@@ -124,7 +124,7 @@ fn take_slot(
                 candidates: &chunk,
                 sticky: plan.sticky_key.as_deref().map(|key| StickyRequest {
                     key,
-                    ttl_ms: sticky_ttl_ms,
+                    policy: sticky_policy,
                 }),
                 lease: &lease,
                 lease_ttl_ms,

@@ -24,6 +24,9 @@ pub struct SelectAccount {
     /// The API key's bindings (dedicated account or group per platform).
     pub bindings: Arc<KeyBindings>,
     pub session: Option<SessionId>,
+    /// The id of the API key the request came with: session bindings are kept per key, so a
+    /// client cannot reach another key's binding by sending its session id.
+    pub api_key: Option<String>,
     pub model: Option<String>,
     /// Accounts already tried for this request (failover).
     pub exclude: Vec<AccountId>,
@@ -41,6 +44,7 @@ impl SelectAccount {
             platform,
             bindings: Arc::default(),
             session: None,
+            api_key: None,
             model: None,
             exclude: Vec::new(),
             kinds: None,
@@ -52,6 +56,11 @@ impl SelectAccount {
     }
     pub fn session(mut self, session: SessionId) -> Self {
         self.session = Some(session);
+        self
+    }
+    /// The API key the request came with (session bindings are per key).
+    pub fn api_key(mut self, id: impl Into<String>) -> Self {
+        self.api_key = Some(id.into());
         self
     }
     pub fn bindings(mut self, bindings: KeyBindings) -> Self {

@@ -115,7 +115,10 @@ pub(crate) fn plan<R: PlatformRules>(
         exclude: &req.exclude,
         now,
     };
-    let sticky = req.session.as_ref().map(|s| sticky_key(R::PLATFORM, s));
+    let sticky = req
+        .session
+        .as_ref()
+        .map(|s| sticky_key(R::PLATFORM, req.api_key.as_deref(), s));
     let mut plan = Plan {
         snapshot: snapshot.clone(),
         platform: R::PLATFORM,

@@ -25,6 +25,14 @@ fn account(id: &str) -> Account {
     a
 }
 
+/// A roomy cap: only the bounding checks fill the store.
+fn policy(ttl_ms: i64) -> StickyPolicy {
+    StickyPolicy {
+        ttl_ms,
+        max_bindings: 1_000,
+    }
+}
+
 fn lease(n: u32) -> LeaseId {
     LeaseId::from_string(format!("conformance-{}-{n}", std::process::id()))
 }
@@ -47,7 +55,10 @@ async fn acquire(
 ) -> Option<SlotGrant> {
     let req = SlotRequest {
         candidates: c,
-        sticky: sticky.map(|key| StickyRequest { key, ttl_ms: 60_000 }),
+        sticky: sticky.map(|key| StickyRequest {
+            key,
+            policy: policy(60_000),
+        }),
         lease: l,
         lease_ttl_ms: ttl,
         now: now(),
@@ -146,7 +157,9 @@ pub async fn health_round_trip(s: Arc<dyn Store>) {
 
 pub async fn sticky_bindings_expire(s: Arc<dyn Store>) {
     let id = AccountId::new("acct-sticky");
-    s.sticky_set("claude:sess-ttl", &id, 300, now()).await.unwrap();
+    s.sticky_set("claude:sess-ttl", &id, policy(300), now())
+        .await
+        .unwrap();
     assert_eq!(
         s.sticky_get("claude:sess-ttl", now()).await.unwrap(),
         Some(id.clone())
@@ -157,10 +170,82 @@ pub async fn sticky_bindings_expire(s: Arc<dyn Store>) {
         None,
         "expired"
     );
-    s.sticky_set("claude:sess-del", &id, 60_000, now()).await.unwrap();
+    s.sticky_set("claude:sess-del", &id, policy(60_000), now())
+        .await
+        .unwrap();
     assert!(s.sticky_delete("claude:sess-del").await.unwrap());
     assert!(!s.sticky_delete("claude:sess-del").await.unwrap());
     s.sweep_sticky(now()).await.unwrap();
+}
+
+/// How many of `keys` are bound now.
+async fn bound(s: &dyn Store, keys: &[&str], at: Millis) -> Vec<String> {
+    let mut out = Vec::new();
+    for k in keys {
+        if s.sticky_get(k, at).await.unwrap().is_some() {
+            out.push((*k).to_owned());
+        }
+    }
+    out
+}
+
+pub async fn sticky_bindings_are_bounded(s: Arc<dyn Store>) {
+    let id = AccountId::new("acct-cap");
+    let cap = |ttl_ms| StickyPolicy {
+        ttl_ms,
+        max_bindings: 3,
+    };
+    let t = now();
+    for (i, k) in ["cap:a", "cap:b", "cap:c"].iter().enumerate() {
+        s.sticky_set(k, &id, cap(60_000), t + i as i64 * 10)
+            .await
+            .unwrap();
+    }
+    // Full: a new session pushes out the least recently used one, never fails.
+    s.sticky_set("cap:d", &id, cap(60_000), t + 30).await.unwrap();
+    let all = ["cap:a", "cap:b", "cap:c", "cap:d"];
+    assert_eq!(bound(&*s, &all, t + 40).await, ["cap:b", "cap:c", "cap:d"]);
+    // Rebinding a bound session takes no room and forgets nothing; it also refreshes it, so
+    // `cap:b` is now the most recently used and `cap:c` goes next.
+    s.sticky_set("cap:b", &AccountId::new("acct-cap-2"), cap(60_000), t + 50)
+        .await
+        .unwrap();
+    assert_eq!(bound(&*s, &all, t + 60).await, ["cap:b", "cap:c", "cap:d"]);
+    let c = cands(&[("cap-acct", 0)]);
+    let l = lease(600);
+    let req = SlotRequest {
+        candidates: &c,
+        sticky: Some(StickyRequest {
+            key: "cap:e",
+            policy: cap(60_000),
+        }),
+        lease: &l,
+        lease_ttl_ms: 60_000,
+        now: t + 70,
+    };
+    let g = s.acquire_slot(&req).await.unwrap().expect("granted");
+    assert_eq!(
+        g.account.as_str(),
+        "cap-acct",
+        "a full store never refuses a selection"
+    );
+    let all = ["cap:a", "cap:b", "cap:c", "cap:d", "cap:e"];
+    assert_eq!(bound(&*s, &all, t + 80).await, ["cap:b", "cap:d", "cap:e"]);
+    s.release_lease(&AccountId::new("cap-acct"), &l).await.unwrap();
+
+    // Expired bindings make room before any live one is forgotten.
+    for k in ["cap:b", "cap:d", "cap:e"] {
+        assert!(s.sticky_delete(k).await.unwrap());
+    }
+    s.sticky_set("exp:a", &id, cap(60_000), t).await.unwrap();
+    s.sticky_set("exp:short", &id, cap(5), t + 1).await.unwrap();
+    s.sticky_set("exp:b", &id, cap(60_000), t + 2).await.unwrap();
+    s.sticky_set("exp:c", &id, cap(60_000), t + 100).await.unwrap();
+    let all = ["exp:a", "exp:short", "exp:b", "exp:c"];
+    assert_eq!(bound(&*s, &all, t + 100).await, ["exp:a", "exp:b", "exp:c"]);
+    for k in ["exp:a", "exp:b", "exp:c"] {
+        s.sticky_delete(k).await.unwrap();
+    }
 }
 
 pub async fn acquire_respects_limits(s: Arc<dyn Store>) {
@@ -219,7 +304,7 @@ pub async fn unlimited_accounts_take_any_number(s: Arc<dyn Store>) {
 
 pub async fn acquire_honours_and_rebinds_sessions(s: Arc<dyn Store>) {
     let c = cands(&[("st-a", 1), ("st-b", 1)]);
-    s.sticky_set("claude:sess-1", &AccountId::new("st-b"), 60_000, now())
+    s.sticky_set("claude:sess-1", &AccountId::new("st-b"), policy(60_000), now())
         .await
         .unwrap();
     let (l1, l2) = (lease(100), lease(101));
@@ -415,6 +500,7 @@ macro_rules! conformance_tests {
     ($make:expr) => {
         $crate::conformance_tests!(@each $make;
             accounts_round_trip, groups_round_trip, health_round_trip, sticky_bindings_expire,
+            sticky_bindings_are_bounded,
             acquire_respects_limits, unlimited_accounts_take_any_number,
             acquire_honours_and_rebinds_sessions, leases_expire_unless_renewed,
             concurrent_acquisition_never_exceeds_limits, slot_count_answers_for_one_holder,

@@ -46,6 +46,45 @@ impl SchedState {
             .map(|(a, _)| a.clone())
     }
 
+    /// Binds (or rebinds) `key` under `policy`, making room first if it is a new binding.
+    fn bind(&mut self, key: &str, account: &AccountId, policy: StickyPolicy, now: Millis) {
+        if policy.ttl_ms <= 0 {
+            self.sticky.remove(key);
+            return;
+        }
+        if !self.sticky.contains_key(key) {
+            self.make_room(policy.max_bindings, now);
+        }
+        self.sticky
+            .insert(key.to_owned(), (account.clone(), now + policy.ttl_ms));
+    }
+
+    /// Room for one more binding under a cap of `max`: expired bindings go first, then the
+    /// least recently used (the soonest to expire: every use pushes the expiry forward). A
+    /// full store evicts a batch (1/64 of the cap) at once, so it does not scan every binding
+    /// for each new session.
+    fn make_room(&mut self, max: u64, now: Millis) {
+        let max = usize::try_from(max.max(1)).unwrap_or(usize::MAX);
+        if self.sticky.len() < max {
+            return;
+        }
+        self.sticky.retain(|_, (_, exp)| *exp > now);
+        if self.sticky.len() < max {
+            return;
+        }
+        let batch = (self.sticky.len() + 1 - max + max / 64).min(self.sticky.len());
+        let mut expiries: Vec<Millis> = self.sticky.values().map(|(_, exp)| *exp).collect();
+        let cutoff = *expiries.select_nth_unstable(batch - 1).1;
+        // Fewer than `batch` expire strictly before the cutoff; ties at the cutoff fill the rest.
+        self.sticky.retain(|_, (_, exp)| *exp >= cutoff);
+        let mut ties = batch - (expiries.len() - self.sticky.len());
+        self.sticky.retain(|_, (_, exp)| {
+            let evict = ties > 0 && *exp == cutoff;
+            ties -= usize::from(evict);
+            !evict
+        });
+    }
+
     /// Takes a slot if the account is below its limit. Expired leases are purged only when the
     /// account looks full, so unlimited accounts with many leases stay O(1).
     fn try_take(&mut self, c: &SlotCandidate, lease: &LeaseId, expiry: Millis, now: Millis) -> bool {
@@ -170,11 +209,14 @@ impl StickyStore for MemoryStore {
         Ok(self.sched.lock().live_binding(key, now))
     }
 
-    async fn sticky_set(&self, key: &str, account: &AccountId, ttl_ms: i64, now: Millis) -> StoreResult<()> {
-        self.sched
-            .lock()
-            .sticky
-            .insert(key.to_owned(), (account.clone(), now + ttl_ms));
+    async fn sticky_set(
+        &self,
+        key: &str,
+        account: &AccountId,
+        policy: StickyPolicy,
+        now: Millis,
+    ) -> StoreResult<()> {
+        self.sched.lock().bind(key, account, policy, now);
         Ok(())
     }
 
@@ -217,8 +259,7 @@ impl SlotStore for MemoryStore {
             let sticky_hit = bound_pos == Some(i);
             if let Some(st) = req.sticky {
                 // Sliding expiry: a session in use stays bound.
-                s.sticky
-                    .insert(st.key.to_owned(), (cand.account.clone(), req.now + st.ttl_ms));
+                s.bind(st.key, &cand.account, st.policy, req.now);
             }
             return Ok(Some(SlotGrant {
                 account: cand.account.clone(),

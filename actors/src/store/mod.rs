@@ -97,10 +97,27 @@ pub trait HealthStore: Send + Sync {
     async fn put_health(&self, id: &AccountId, health: &Health) -> StoreResult<()>;
 }
 
+/// How a store keeps session bindings: each lives `ttl_ms` after its last use (a TTL of 0 or
+/// less deletes), and at most `max_bindings` (at least 1) are kept. Binding a new session when
+/// the store is full first forgets expired bindings, then the least recently used ones: a
+/// binding is a cache hint, so losing an old one costs a prompt-cache miss, never a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StickyPolicy {
+    pub ttl_ms: i64,
+    pub max_bindings: u64,
+}
+
+/// Session bindings by key (see `sticky::sticky_key`: platform, API key and session).
 #[async_trait]
 pub trait StickyStore: Send + Sync {
     async fn sticky_get(&self, key: &str, now: Millis) -> StoreResult<Option<AccountId>>;
-    async fn sticky_set(&self, key: &str, account: &AccountId, ttl_ms: i64, now: Millis) -> StoreResult<()>;
+    async fn sticky_set(
+        &self,
+        key: &str,
+        account: &AccountId,
+        policy: StickyPolicy,
+        now: Millis,
+    ) -> StoreResult<()>;
     async fn sticky_delete(&self, key: &str) -> StoreResult<bool>;
     /// Drops expired bindings (backends with native TTLs may do nothing); returns how many.
     async fn sweep_sticky(&self, now: Millis) -> StoreResult<u64>;
@@ -121,7 +138,7 @@ pub struct SlotCandidate {
 #[derive(Debug, Clone, Copy)]
 pub struct StickyRequest<'a> {
     pub key: &'a str,
-    pub ttl_ms: i64,
+    pub policy: StickyPolicy,
 }
 
 #[derive(Debug, Clone)]

@@ -15,7 +15,8 @@ use switchyard_actors::pool::{HealthChange, Outcome};
 use switchyard_actors::settings::SchedulingSettings;
 use switchyard_actors::store::MemoryStore;
 use switchyard_actors::store::{
-    AccountPatch, AccountStore, HealthStore, SlotGrant, SlotRequest, SlotStore, StickyStore, StoreResult,
+    AccountPatch, AccountStore, HealthStore, SlotGrant, SlotRequest, SlotStore, StickyPolicy, StickyStore,
+    StoreResult,
 };
 use switchyard_actors::{
     Account, AccountId, AccountKind, Clock, Credentials, Group, GroupId, Health, LeaseId, ManualClock,
@@ -317,8 +318,14 @@ impl StickyStore for HookedStore {
     async fn sticky_get(&self, key: &str, now: Millis) -> StoreResult<Option<AccountId>> {
         self.inner.sticky_get(key, now).await
     }
-    async fn sticky_set(&self, key: &str, account: &AccountId, ttl_ms: i64, now: Millis) -> StoreResult<()> {
-        self.inner.sticky_set(key, account, ttl_ms, now).await
+    async fn sticky_set(
+        &self,
+        key: &str,
+        account: &AccountId,
+        policy: StickyPolicy,
+        now: Millis,
+    ) -> StoreResult<()> {
+        self.inner.sticky_set(key, account, policy, now).await
     }
     async fn sticky_delete(&self, key: &str) -> StoreResult<bool> {
         self.inner.sticky_delete(key).await

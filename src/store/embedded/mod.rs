@@ -35,8 +35,8 @@ use switchyard_actors::clock::Millis;
 use switchyard_actors::domain::{Account, AccountId, Credentials, Group, GroupId, Health};
 use switchyard_actors::lease::LeaseId;
 use switchyard_actors::store::{
-    AccountPatch, AccountStore, HealthStore, MemoryStore, SlotGrant, SlotRequest, SlotStore, StickyStore,
-    StoreError, StoreResult,
+    AccountPatch, AccountStore, HealthStore, MemoryStore, SlotGrant, SlotRequest, SlotStore, StickyPolicy,
+    StickyStore, StoreError, StoreResult,
 };
 
 /// The database file inside `data_dir`.
@@ -294,8 +294,14 @@ impl StickyStore for EmbeddedStore {
         self.transient.sticky_get(key, now).await
     }
 
-    async fn sticky_set(&self, key: &str, account: &AccountId, ttl_ms: i64, now: Millis) -> StoreResult<()> {
-        self.transient.sticky_set(key, account, ttl_ms, now).await
+    async fn sticky_set(
+        &self,
+        key: &str,
+        account: &AccountId,
+        policy: StickyPolicy,
+        now: Millis,
+    ) -> StoreResult<()> {
+        self.transient.sticky_set(key, account, policy, now).await
     }
 
     async fn sticky_delete(&self, key: &str) -> StoreResult<bool> {

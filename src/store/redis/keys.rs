@@ -72,9 +72,15 @@ impl Keys {
         format!("{}{{sched}}:slot-accounts", self.prefix)
     }
 
-    /// String: the bound account id, with a PX TTL.
-    pub fn sticky(&self, key: &str) -> String {
-        format!("{}{{sched}}:sticky:{key}", self.prefix)
+    /// Hash: session binding key (`<platform>:<API key id>:<session id>`) → bound account id.
+    pub fn sticky_bindings(&self) -> String {
+        format!("{}{{sched}}:sticky-bindings", self.prefix)
+    }
+
+    /// Sorted set: session binding key → its expiry (unix ms). Orders bindings by last use,
+    /// so the least recently used go first when the store is full.
+    pub fn sticky_expiry(&self) -> String {
+        format!("{}{{sched}}:sticky-expiry", self.prefix)
     }
 
     /// Hash: one field per API key attribute (`key_record::KNOWN_FIELDS`).
@@ -161,7 +167,8 @@ mod tests {
             let sched = [
                 k.slots("a"),
                 k.slots("b{c}"),
-                k.sticky("claude:s"),
+                k.sticky_bindings(),
+                k.sticky_expiry(),
                 k.slot_index(),
             ];
             assert!(

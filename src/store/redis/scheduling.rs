@@ -1,7 +1,9 @@
 //! Slot leases and sticky bindings in Redis, all under the `{sched}` hash tag. A selection is
 //! one `acquire_slot` script (one round trip); a release is one ZREM; renewals are one pipeline
 //! per renew interval. Leases are sorted-set members scored by expiry, so a crashed instance's
-//! leases stop counting when they expire and are removed by any instance's sweep.
+//! leases stop counting when they expire and are removed by any instance's sweep. Session
+//! bindings are one hash plus a sorted set of their expiries, so their number can be bounded
+//! (see `scripts::STICKY`); any instance's sweep drops the expired ones.
 use super::RedisStore;
 use ::redis::AsyncCommands;
 use async_trait::async_trait;
@@ -9,7 +11,7 @@ use std::collections::HashMap;
 use switchyard_actors::clock::Millis;
 use switchyard_actors::domain::AccountId;
 use switchyard_actors::lease::LeaseId;
-use switchyard_actors::store::{SlotGrant, SlotRequest, SlotStore, StickyStore, StoreResult};
+use switchyard_actors::store::{SlotGrant, SlotRequest, SlotStore, StickyPolicy, StickyStore, StoreResult};
 
 /// Candidates per `acquire_slot` script: bounds the script's keys and arguments (about 100 bytes
 /// per candidate, a few KB per call) while typical pools still fit in one call.
@@ -26,38 +28,66 @@ impl RedisStore {
 
 #[async_trait]
 impl StickyStore for RedisStore {
-    async fn sticky_get(&self, key: &str, _now: Millis) -> StoreResult<Option<AccountId>> {
+    /// One MULTI: the bound account and its expiry.
+    async fn sticky_get(&self, key: &str, now: Millis) -> StoreResult<Option<AccountId>> {
+        let mut pipe = ::redis::pipe();
+        pipe.atomic()
+            .hget(self.keys.sticky_bindings(), key)
+            .zscore(self.keys.sticky_expiry(), key);
         let mut c = self.conn();
-        let key = self.keys.sticky(key);
-        let bound: Option<String> = self.timed("sticky_get", async { c.get(&key).await }).await?;
-        Ok(bound.map(AccountId::new))
+        let (bound, until): (Option<String>, Option<f64>) = self
+            .timed("sticky_get", async { pipe.query_async(&mut c).await })
+            .await?;
+        Ok(bound
+            .filter(|_| until.is_some_and(|u| u > now as f64))
+            .map(AccountId::new))
     }
 
-    async fn sticky_set(&self, key: &str, account: &AccountId, ttl_ms: i64, _now: Millis) -> StoreResult<()> {
-        let mut c = self.conn();
-        let key = self.keys.sticky(key);
-        if ttl_ms <= 0 {
-            return self
-                .timed("sticky_set", async { c.del::<_, ()>(&key).await })
-                .await;
+    async fn sticky_set(
+        &self,
+        key: &str,
+        account: &AccountId,
+        policy: StickyPolicy,
+        now: Millis,
+    ) -> StoreResult<()> {
+        if policy.ttl_ms <= 0 {
+            return self.sticky_delete(key).await.map(|_| ());
         }
-        let opts = ::redis::SetOptions::default().with_expiration(::redis::SetExpiry::PX(ttl_ms as u64));
-        self.timed("sticky_set", async {
-            c.set_options::<_, _, ()>(&key, account.as_str(), opts).await
-        })
-        .await
+        let mut inv = self.scripts.sticky_set.prepare_invoke();
+        inv.key(self.keys.sticky_bindings())
+            .key(self.keys.sticky_expiry())
+            .arg(key)
+            .arg(account.as_str())
+            .arg(now + policy.ttl_ms)
+            .arg(now)
+            .arg(policy.max_bindings);
+        let mut c = self.conn();
+        self.timed("sticky_set", async { inv.invoke_async::<()>(&mut c).await })
+            .await
     }
 
+    /// One MULTI over the binding and its expiry.
     async fn sticky_delete(&self, key: &str) -> StoreResult<bool> {
+        let mut pipe = ::redis::pipe();
+        pipe.atomic()
+            .hdel(self.keys.sticky_bindings(), key)
+            .zrem(self.keys.sticky_expiry(), key)
+            .ignore();
         let mut c = self.conn();
-        let key = self.keys.sticky(key);
-        let n: i64 = self.timed("sticky_delete", async { c.del(&key).await }).await?;
+        let (n,): (i64,) = self
+            .timed("sticky_delete", async { pipe.query_async(&mut c).await })
+            .await?;
         Ok(n > 0)
     }
 
-    /// Bindings carry a native PX TTL: nothing to sweep.
-    async fn sweep_sticky(&self, _now: Millis) -> StoreResult<u64> {
-        Ok(0)
+    async fn sweep_sticky(&self, now: Millis) -> StoreResult<u64> {
+        let mut inv = self.scripts.sticky_sweep.prepare_invoke();
+        inv.key(self.keys.sticky_bindings())
+            .key(self.keys.sticky_expiry())
+            .arg(now);
+        let mut c = self.conn();
+        self.timed("sweep_sticky", async { inv.invoke_async(&mut c).await })
+            .await
     }
 }
 
@@ -70,17 +100,19 @@ impl SlotStore for RedisStore {
         let k = &self.keys;
         let mut inv = self.scripts.acquire_slot.prepare_invoke();
         inv.key(k.slot_index());
-        let sticky_ttl = match req.sticky {
-            Some(st) if st.ttl_ms > 0 => {
-                inv.key(k.sticky(st.key));
-                st.ttl_ms
+        let (sticky_until, field, max_bindings) = match req.sticky {
+            Some(st) if st.policy.ttl_ms > 0 => {
+                inv.key(k.sticky_bindings()).key(k.sticky_expiry());
+                (req.now + st.policy.ttl_ms, st.key, st.policy.max_bindings)
             }
-            _ => 0,
+            _ => (0, "", 0),
         };
         inv.arg(req.now)
             .arg(req.lease.as_str())
             .arg(req.now + req.lease_ttl_ms)
-            .arg(sticky_ttl);
+            .arg(sticky_until)
+            .arg(field)
+            .arg(max_bindings);
         for c in req.candidates {
             inv.key(k.slots(c.account.as_str()))
                 .arg(c.account.as_str())

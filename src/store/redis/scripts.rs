@@ -6,27 +6,87 @@
 //! compares them as numbers (exact: unix ms fit a double's 53-bit mantissa).
 use redis::Script;
 
+/// Session bindings: a hash (binding key → account) and a sorted set (binding key → expiry),
+/// prepended to the scripts that read or write bindings. Expiry is by score, not a native TTL,
+/// so the bindings can be counted and the least recently used found: the sorted set is the
+/// bound on their number.
+///
+/// `bound_account(bindings, expiry, field, now)`: the live binding, or nil.
+/// `bind(bindings, expiry, field, account, until, now, max)`: (re)binds; binding a new field
+/// when `max` are kept drops the expired ones, then the least recently used.
+/// `forget(bindings, expiry, fields)`: removes fields from both (in chunks: `unpack` is bounded).
+const STICKY: &str = r#"
+local function forget(bindings, expiry, fields)
+  for i = 1, #fields, 1000 do
+    local last = math.min(i + 999, #fields)
+    redis.call('HDEL', bindings, unpack(fields, i, last))
+    redis.call('ZREM', expiry, unpack(fields, i, last))
+  end
+end
+
+local function bound_account(bindings, expiry, field, now)
+  local until_ms = redis.call('ZSCORE', expiry, field)
+  if not until_ms or tonumber(until_ms) <= tonumber(now) then return nil end
+  return redis.call('HGET', bindings, field)
+end
+
+local function bind(bindings, expiry, field, account, until_ms, now, max)
+  max = math.max(tonumber(max), 1)
+  if not redis.call('ZSCORE', expiry, field) and redis.call('ZCARD', expiry) >= max then
+    -- Expired bindings score lowest, so the ZRANGE below would take them first anyway; this
+    -- drops a batch of them at once.
+    forget(bindings, expiry, redis.call('ZRANGEBYSCORE', expiry, '-inf', now, 'LIMIT', 0, 1000))
+    local excess = redis.call('ZCARD', expiry) - max + 1
+    if excess > 0 then
+      forget(bindings, expiry, redis.call('ZRANGE', expiry, 0, excess - 1))
+    end
+  end
+  redis.call('HSET', bindings, field, account)
+  redis.call('ZADD', expiry, until_ms, field)
+end
+"#;
+
+/// Bind a session (operator or explicit bind).
+///
+/// KEYS: sticky bindings hash, sticky expiry zset. ARGV: binding key, account, expiry, now,
+/// max bindings.
+const STICKY_SET: &str = r#"
+bind(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5])
+return 1
+"#;
+
+/// Drop expired session bindings, at most 10000 per call so one sweep never holds Redis long
+/// (the next sweep, or binding a new session when full, takes the rest).
+/// KEYS: sticky bindings hash, sticky expiry zset. ARGV: now. Returns how many were dropped.
+const STICKY_SWEEP: &str = r#"
+local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1], 'LIMIT', 0, 10000)
+forget(KEYS[1], KEYS[2], expired)
+return #expired
+"#;
+
 /// Take a slot, honouring and (re)writing the session binding.
 ///
-/// KEYS: slot index, [sticky key if ARGV[4] > 0], one slot zset per candidate.
-/// ARGV: now, lease id, lease expiry, sticky TTL ms (0 = no session), then per candidate its
-/// account id and limit (0 = unlimited).
+/// KEYS: slot index, [sticky bindings hash and sticky expiry zset if ARGV[4] > 0], one slot
+/// zset per candidate.
+/// ARGV: now, lease id, lease expiry, binding expiry (0 = no session), binding key, max
+/// bindings, then per candidate its account id and limit (0 = unlimited).
 /// Returns `{account, sticky_hit}` or nil when every candidate is full.
 const ACQUIRE_SLOT: &str = r#"
-local lease, expiry = ARGV[2], ARGV[3]
-local sticky_ttl = tonumber(ARGV[4])
+local now, lease, expiry = ARGV[1], ARGV[2], ARGV[3]
+local sticky_until = ARGV[4]
+local field, max_bindings = ARGV[5], ARGV[6]
 local first = 2
-local sticky_key = nil
-if sticky_ttl > 0 then
-  sticky_key = KEYS[2]
-  first = 3
+local bindings, bindings_expiry = nil, nil
+if tonumber(sticky_until) > 0 then
+  bindings, bindings_expiry = KEYS[2], KEYS[3]
+  first = 4
 end
 local n = #KEYS - first + 1
-local function account(i) return ARGV[3 + 2 * i] end
+local function account(i) return ARGV[5 + 2 * i] end
 
 local bound_pos = nil
-if sticky_key then
-  local bound = redis.call('GET', sticky_key)
+if bindings then
+  local bound = bound_account(bindings, bindings_expiry, field, now)
   if bound then
     for i = 1, n do
       if account(i) == bound then bound_pos = i break end
@@ -36,11 +96,11 @@ end
 
 local function try_take(i)
   local key = KEYS[first + i - 1]
-  local limit = tonumber(ARGV[4 + 2 * i])
+  local limit = tonumber(ARGV[6 + 2 * i])
   if limit > 0 and redis.call('ZCARD', key) >= limit then
     -- Purge expired leases only when the account looks full: unlimited and quiet accounts
     -- stay O(1).
-    redis.call('ZREMRANGEBYSCORE', key, '-inf', ARGV[1])
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
     if redis.call('ZCARD', key) >= limit then return false end
   end
   redis.call('ZADD', key, expiry, lease)
@@ -49,8 +109,8 @@ local function try_take(i)
 end
 
 local function grant(i)
-  if sticky_key then
-    redis.call('SET', sticky_key, account(i), 'PX', ARGV[4])
+  if bindings then
+    bind(bindings, bindings_expiry, field, account(i), sticky_until, now, max_bindings)
   end
   return { account(i), (i == bound_pos) and 1 or 0 }
 end
@@ -325,6 +385,8 @@ return 1
 pub struct Scripts {
     pub acquire_slot: Script,
     pub sweep_leases: Script,
+    pub sticky_set: Script,
+    pub sticky_sweep: Script,
     pub patch_record: Script,
     pub set_field: Script,
     pub reseal_field: Script,
@@ -340,8 +402,10 @@ pub struct Scripts {
 impl Default for Scripts {
     fn default() -> Self {
         Scripts {
-            acquire_slot: Script::new(ACQUIRE_SLOT),
+            acquire_slot: Script::new(&format!("{STICKY}{ACQUIRE_SLOT}")),
             sweep_leases: Script::new(SWEEP_LEASES),
+            sticky_set: Script::new(&format!("{STICKY}{STICKY_SET}")),
+            sticky_sweep: Script::new(&format!("{STICKY}{STICKY_SWEEP}")),
             patch_record: Script::new(PATCH_RECORD),
             set_field: Script::new(SET_FIELD),
             reseal_field: Script::new(RESEAL_FIELD),
