@@ -57,6 +57,16 @@ fn port_of(base: &str) -> u16 {
     base.rsplit(':').next().unwrap().parse().unwrap()
 }
 
+/// Waits until the server holds at least `bytes` of request bodies: an upload's head is only
+/// written by the time `start_upload` returns, not yet read.
+async fn until_held(app: &support::TestApp, bytes: usize) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while app.state.body_memory.held() < bytes {
+        assert!(Instant::now() < deadline, "the upload's bytes were never claimed");
+        actix_web::rt::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
     actix_web::rt::task::spawn_blocking(f).await.unwrap()
 }
@@ -70,11 +80,12 @@ async fn a_key_at_its_concurrency_limit_is_refused_before_its_body_is_read() {
     // The first request holds the key's only slot while its body trickles in.
     let k = key.clone();
     let first = blocking(move || start_upload(port, "/v1/messages", &k, 10 << 20, b"{\"model\":")).await;
+    until_held(&app, 10 << 20).await;
     let k = key.clone();
     let started = Instant::now();
     let (status, body) = blocking(move || {
         let mut second = start_upload(port, "/v1/messages", &k, 10 << 20, b"");
-        read_answer(&mut second, Duration::from_secs(10))
+        read_answer(&mut second, Duration::from_secs(20))
     })
     .await
     .expect("the second request is answered without sending its body");
@@ -172,10 +183,11 @@ async fn body_memory_is_bounded_per_key_and_overall() {
     let path = "/v1/messages/count_tokens";
     let k = one.clone();
     let held = blocking(move || start_upload(port, path, &k, 3 * mb / 2, b"{")).await;
+    until_held(&app, 3 * mb / 2).await;
     let k = one.clone();
     let (status, body) = blocking(move || {
         let mut s = start_upload(port, path, &k, 3 * mb / 2, b"");
-        read_answer(&mut s, Duration::from_secs(10))
+        read_answer(&mut s, Duration::from_secs(20))
     })
     .await
     .expect("answered at once");
@@ -183,10 +195,11 @@ async fn body_memory_is_bounded_per_key_and_overall() {
     assert_eq!(body["error"]["type"], "rate_limit_error");
     let k = two.clone();
     let held_two = blocking(move || start_upload(port, path, &k, mb, b"{")).await;
+    until_held(&app, 5 * mb / 2).await;
     let k = three.clone();
     let (status, body) = blocking(move || {
         let mut s = start_upload(port, path, &k, mb, b"");
-        read_answer(&mut s, Duration::from_secs(10))
+        read_answer(&mut s, Duration::from_secs(20))
     })
     .await
     .expect("answered at once");
@@ -220,11 +233,12 @@ async fn a_key_limited_to_one_request_holds_one_body() {
     let port = port_of(&app.base);
     let k = key.clone();
     let held = blocking(move || start_upload(port, "/v1/messages", &k, 3 << 19, b"{")).await;
+    until_held(&app, 3 << 19).await;
     // A token count takes no slot, but its body would be the key's second one.
     let k = key.clone();
     let (status, body) = blocking(move || {
         let mut s = start_upload(port, "/v1/messages/count_tokens", &k, 3 << 19, b"");
-        read_answer(&mut s, Duration::from_secs(10))
+        read_answer(&mut s, Duration::from_secs(20))
     })
     .await
     .expect("answered at once");
