@@ -72,6 +72,70 @@ async fn client_credentials_and_cookies_never_reach_the_upstream() {
     app.assert_slots_released().await;
 }
 
+#[actix_web::test]
+async fn the_client_key_never_reaches_the_upstream_wherever_the_client_put_it() {
+    let app = spawn_app().await;
+    app.add_console("a", "sk-ant-a").await;
+    let key = app.key().await;
+    for path in ["/v1/messages?beta=true", "/v1/messages/count_tokens?beta=true"] {
+        for place in KeyPlace::ALL {
+            let resp = place
+                .post(&app, path, &key, claude_body(false).to_string())
+                .header("anthropic-version", "2023-06-01")
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), 200, "{path} with the key in {place:?}");
+            let r = app.mock.requests().last().unwrap().clone();
+            assert_eq!(
+                r.query, "beta=true",
+                "{path}, {place:?}: the rest of the query is kept"
+            );
+            assert_client_key_withheld(&r, &key, ("x-api-key", "sk-ant-a"));
+        }
+    }
+    assert_eq!(app.mock.requests().len(), 10);
+    app.assert_slots_released().await;
+}
+
+/// A valid but unusual JSON body: odd whitespace and key order, escapes a re-serialiser would
+/// rewrite (`\u00e9`, a surrogate pair, `\/`), numbers beyond `u64` and `f64` precision, a
+/// trailing newline.
+const ODD_CLAUDE_BODY: &str = concat!(
+    "{ \"messages\" :[ {\"content\":\"caf\\u00e9 \\ud83d\\ude00 a\\/b \\\"q\\\"\",\"role\":\"user\"} ],\n",
+    "\t\"model\":\"claude-sonnet-5\" , \"max_tokens\":64,\r\n",
+    "  \"metadata\": {\"user_id\": \"u-1\", \"n\": 123456789012345678901234567890, \"x\": 0.10000000000000000000001, \"e\": 1E+2},",
+    "\"temperature\" : 0.70 ,\"stream\":false}\n"
+);
+
+#[actix_web::test]
+async fn the_upstream_gets_the_clients_body_byte_for_byte() {
+    let app = spawn_app().await;
+    app.add_console("a", "sk-ant-a").await;
+    let key = app.key().await;
+    let stream_body = ODD_CLAUDE_BODY.replace("\"stream\":false", "\"stream\" : true");
+    for (path, body) in [
+        ("/v1/messages", ODD_CLAUDE_BODY.to_owned()),
+        ("/api/v1/messages", stream_body),
+        ("/v1/messages/count_tokens", ODD_CLAUDE_BODY.to_owned()),
+    ] {
+        let resp = KeyPlace::XApiKey
+            .post(&app, path, &key, body.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "{path}");
+        resp.bytes().await.unwrap();
+        let r = app.mock.requests().last().unwrap().clone();
+        assert_eq!(
+            String::from_utf8_lossy(&r.body),
+            body,
+            "{path}: no model mapping applies, so the bytes pass untouched"
+        );
+    }
+    app.assert_slots_released().await;
+}
+
 /// Streams the same request straight from the mock and through switchyard.
 async fn direct_stream(app: &TestApp, credential: &str, body: &Value) -> Vec<u8> {
     let resp = app
