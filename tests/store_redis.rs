@@ -352,12 +352,13 @@ async fn leases_and_bindings_carry_native_ttls() {
     let score: f64 = r.zscore(&slots_key, "lease-ttl-1").await.unwrap();
     assert_eq!(score as i64, t + 300, "lease scored by its expiry");
 
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    // Lease expiry is judged at the time the caller passes: no need to wait for it.
+    let later = t + 301;
     assert!(
-        store.slot_counts(now()).await.unwrap().is_empty(),
+        store.slot_counts(later).await.unwrap().is_empty(),
         "expired lease does not count"
     );
-    assert_eq!(store.sweep_leases(now()).await.unwrap(), 1);
+    assert_eq!(store.sweep_leases(later).await.unwrap(), 1);
     let left: usize = r.zcard(&slots_key).await.unwrap();
     let indexed: bool = r
         .sismember(format!("{prefix}{{sched}}:slot-accounts"), "ttl-acct")
@@ -402,6 +403,19 @@ impl Monitor {
             }
         });
         Monitor { lines }
+    }
+
+    /// Waits until a command containing `needle` shows after the last [`Monitor::take`],
+    /// without sending anything (a command would show too). Fails after 10 s.
+    async fn wait_for(&self, needle: &str) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !self.lines.lock().unwrap().iter().any(|l| l.contains(needle)) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "MONITOR never showed {needle}"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
     }
 
     /// Client commands seen since the last call (waits for the monitor stream to catch up).
@@ -455,16 +469,17 @@ async fn a_selection_costs_one_round_trip_and_a_release_one() {
         .unwrap();
     let session = switchyard_actors::session::SessionId::new("rt-session");
     let req = || SelectAccount::new(Platform::Claude).session(session.clone());
-    // Warm up: the first call loads the script (NOSCRIPT → SCRIPT LOAD → EVALSHA).
-    drop(scheduling.select(req()).await.unwrap());
-    tokio::time::sleep(Duration::from_millis(100)).await;
-
     let mut r = redis::Client::open(server.url())
         .unwrap()
         .get_multiplexed_async_connection()
         .await
         .unwrap();
     let monitor = Monitor::attach(server.port());
+    // Warm up: the first call loads the script (NOSCRIPT → SCRIPT LOAD → EVALSHA). Its release
+    // travels through the pool's mailbox: wait until Redis saw it, so it does not land in the
+    // window measured below.
+    drop(scheduling.select(req()).await.unwrap());
+    monitor.wait_for("\"ZREM\"").await;
     monitor.take("start", &mut r).await;
     let selection = scheduling.select(req()).await.unwrap();
     assert_eq!(selection.sticky, switchyard_actors::scheduler::StickyOutcome::Hit);
@@ -472,7 +487,7 @@ async fn a_selection_costs_one_round_trip_and_a_release_one() {
     assert_eq!(sent.len(), 1, "{sent:?}");
     assert!(sent[0].starts_with("\"EVALSHA\""), "{sent:?}");
     drop(selection);
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    monitor.wait_for("\"ZREM\"").await;
     let sent = monitor.take("released", &mut r).await;
     assert_eq!(sent.len(), 1, "{sent:?}");
     assert!(sent[0].starts_with("\"ZREM\""), "{sent:?}");
