@@ -329,6 +329,180 @@ async fn keys_written_on_one_instance_take_effect_on_another() {
     assert_eq!(listed["keys"], json!([]), "{listed}");
 }
 
+/// The ways an operator takes a key away through the admin API.
+#[derive(Clone, Copy, Debug)]
+enum Withdrawal {
+    Revoke,
+    Disable,
+    ExpireByPatch,
+}
+
+impl Withdrawal {
+    const ALL: [Withdrawal; 3] = [Withdrawal::Revoke, Withdrawal::Disable, Withdrawal::ExpireByPatch];
+
+    async fn apply(self, app: &TestApp, id: &str) {
+        let path = format!("/admin/keys/{id}");
+        let expired = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64
+            - 1_000;
+        let (status, v) = match self {
+            Withdrawal::Revoke => app.admin(Method::DELETE, &path, None).await,
+            Withdrawal::Disable => {
+                app.admin(Method::PATCH, &path, Some(json!({"active": false})))
+                    .await
+            }
+            Withdrawal::ExpireByPatch => {
+                app.admin(Method::PATCH, &path, Some(json!({"expires_at": expired})))
+                    .await
+            }
+        };
+        let want = if matches!(self, Withdrawal::Revoke) {
+            204
+        } else {
+            200
+        };
+        assert_eq!(status, want, "{self:?}: {v}");
+    }
+
+    /// What the refusal's message says.
+    fn reason(self) -> &'static str {
+        match self {
+            Withdrawal::Revoke => "not found",
+            Withdrawal::Disable => "disabled",
+            Withdrawal::ExpireByPatch => "expired",
+        }
+    }
+}
+
+/// The relayed API families, each refusing in its own error format.
+#[derive(Clone, Copy, Debug)]
+enum Family {
+    Claude,
+    Gemini,
+    OpenAi,
+}
+
+impl Family {
+    const ALL: [Family; 3] = [Family::Claude, Family::Gemini, Family::OpenAi];
+
+    /// Accounts that serve every family.
+    async fn add_accounts(app: &TestApp) {
+        app.add_console("a", "sk-ant-a").await;
+        app.add_account(json!({"name": "g", "kind": "gemini-api", "base_url": null, "api_key": "AIza-g"}))
+            .await;
+        app.add_account(json!({
+            "name": "r", "kind": "openai-responses",
+            "base_url": format!("{}/v1", app.mock.url()), "api_key": "sk-r",
+        }))
+        .await;
+    }
+
+    async fn send(self, app: &TestApp, key: &str) -> reqwest::Response {
+        let (path, body) = match self {
+            Family::Claude => ("/v1/messages", claude_body(false)),
+            Family::Gemini => (
+                "/gemini/v1beta/models/gemini-2.5-flash:generateContent",
+                json!({"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}),
+            ),
+            Family::OpenAi => ("/openai/v1/responses", json!({"model": "gpt-5", "input": "hi"})),
+        };
+        app.http
+            .post(app.url(path))
+            .header("x-api-key", key)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Asserts `resp` is a 401 in this family's error format whose message names `reason`.
+    async fn assert_refused(self, resp: reqwest::Response, reason: &str) {
+        assert_eq!(resp.status(), 401, "{self:?}");
+        let v: Value = resp.json().await.unwrap();
+        let kind = match self {
+            Family::Claude => {
+                assert_eq!(v["type"], "error", "{v}");
+                &v["error"]["type"]
+            }
+            Family::Gemini => {
+                assert_eq!(v["error"]["code"], 401, "{v}");
+                &v["error"]["status"]
+            }
+            Family::OpenAi => &v["error"]["type"],
+        };
+        let want = match self {
+            Family::Gemini => "UNAUTHENTICATED",
+            Family::Claude | Family::OpenAi => "authentication_error",
+        };
+        assert_eq!(kind, want, "{self:?}: {v}");
+        let message = v["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(reason), "{self:?}: {v}");
+    }
+}
+
+/// A key served (so its record is cached) and then revoked, disabled or expired through the
+/// admin API is refused on the very next request, in the format of the route it came to. No
+/// sleep in between: the periodic key sync must not be what refuses it.
+async fn a_used_key_is_refused_on_the_very_next_request(app: &TestApp) {
+    Family::add_accounts(app).await;
+    for how in Withdrawal::ALL {
+        for family in Family::ALL {
+            let (id, key) = app.create_key(json!({})).await;
+            // The first look-up fills the cache; the second is answered from it.
+            for _ in 0..2 {
+                assert_eq!(family.send(app, &key).await.status(), 200, "{how:?} {family:?}");
+            }
+            how.apply(app, &id).await;
+            family
+                .assert_refused(family.send(app, &key).await, how.reason())
+                .await;
+        }
+    }
+    app.assert_slots_released().await;
+}
+
+#[actix_web::test]
+async fn a_used_key_is_refused_at_once_after_a_withdrawal_on_the_embedded_store() {
+    let store = embedded_settings(&scratch_dir());
+    let app = spawn_app_on(open(&store).await, on(&store)).await;
+    a_used_key_is_refused_on_the_very_next_request(&app).await;
+}
+
+#[actix_web::test]
+async fn a_used_key_is_refused_at_once_after_a_withdrawal_on_redis() {
+    let store = fresh_redis();
+    let app = spawn_app_on(open(&store).await, on(&store)).await;
+    a_used_key_is_refused_on_the_very_next_request(&app).await;
+}
+
+#[actix_web::test]
+async fn a_key_withdrawn_on_one_instance_is_refused_by_another_that_served_it() {
+    let store = fresh_redis();
+    let a = spawn_app_on(open(&store).await, on(&store)).await;
+    a.add_console("a", "sk-ant-a").await;
+    // Started after the account exists, so B loads it at start-up.
+    let b = spawn_app_on(open(&store).await, on(&store)).await;
+    for how in Withdrawal::ALL {
+        let (id, key) = a.create_key(json!({})).await;
+        // B serves it (and caches it) before the withdrawal.
+        for _ in 0..2 {
+            assert_eq!(status_of(&b, &key).await, 200, "{how:?}");
+        }
+        how.apply(&a, &id).await;
+        Family::Claude
+            .assert_refused(Family::Claude.send(&a, &key).await, how.reason())
+            .await;
+        // B learns of it from the keys version it checks every second; the deadline leaves
+        // a loaded machine room for a few late ticks.
+        eventually_status(&b, &key, 401).await;
+        Family::Claude
+            .assert_refused(Family::Claude.send(&b, &key).await, how.reason())
+            .await;
+    }
+}
+
 /// Opens the embedded store once the previous owner let go of its file lock.
 async fn reopen(store: &StoreSettings) -> Backends {
     let deadline = Instant::now() + Duration::from_secs(10);

@@ -2,8 +2,11 @@
 //! the mock upstream speaking each wire format behind it.
 mod support;
 
+use bytes::Bytes;
 use mock_upstream::{Fault, MockUsage};
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
+use std::collections::HashMap;
 use support::*;
 
 fn gemini_body() -> Value {
@@ -167,6 +170,161 @@ async fn gemini_streams_pass_through_as_sse_or_a_json_array_with_usage() {
     assert_eq!(u["output_tokens"], 20);
     // 100 × $0.30/M + 10 × $2.50/M + 40 × $0.075/M = $0.000058, twice
     assert_eq!(u["cost_usd"], "0.000116");
+    app.assert_slots_released().await;
+}
+
+#[actix_web::test]
+async fn the_client_key_never_reaches_a_gemini_upstream_and_the_query_is_kept() {
+    let app = spawn_app().await;
+    add_gemini_api(&app, "g", "AIza-g").await;
+    let (_, key) = app.create_key(json!({})).await;
+    let model = "/gemini/v1beta/models/gemini-2.5-flash";
+    for (path, query) in [
+        // google-genai and the REST docs put the key in `?key=` on exactly these calls.
+        (format!("{model}:generateContent"), ""),
+        (format!("{model}:streamGenerateContent?alt=sse"), "alt=sse"),
+        (format!("{model}:countTokens"), ""),
+    ] {
+        for place in KeyPlace::ALL {
+            let resp = place
+                .post(&app, &path, &key, gemini_body().to_string())
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), 200, "{path} with the key in {place:?}");
+            resp.bytes().await.unwrap();
+            let r = app.mock.requests().last().unwrap().clone();
+            assert_eq!(r.query, query, "{path}, {place:?}: the rest of the query is kept");
+            assert_client_key_withheld(&r, &key, ("x-goog-api-key", "AIza-g"));
+        }
+    }
+    assert_eq!(app.mock.requests().len(), 15);
+    app.assert_slots_released().await;
+}
+
+#[actix_web::test]
+async fn the_client_key_never_reaches_an_openai_upstream_and_the_query_is_kept() {
+    let app = spawn_app().await;
+    add_responses(&app, "r", "sk-proj-r").await;
+    let (_, key) = app.create_key(json!({})).await;
+    let chat = json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]});
+    for (path, body) in [
+        (
+            "/openai/v1/responses?api-version=2025-04-01",
+            responses_body(false),
+        ),
+        ("/v1/responses?api-version=2025-04-01", responses_body(true)),
+        ("/openai/v1/chat/completions?api-version=2025-04-01", chat),
+    ] {
+        for place in KeyPlace::ALL {
+            let resp = place
+                .post(&app, path, &key, body.to_string())
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), 200, "{path} with the key in {place:?}");
+            resp.bytes().await.unwrap();
+            let r = app.mock.requests().last().unwrap().clone();
+            assert_eq!(
+                r.query, "api-version=2025-04-01",
+                "{path}, {place:?}: the rest of the query is kept"
+            );
+            assert_client_key_withheld(&r, &key, ("authorization", "Bearer sk-proj-r"));
+        }
+    }
+    assert_eq!(app.mock.requests().len(), 15);
+    app.assert_slots_released().await;
+}
+
+/// A valid but unusual JSON body for `fields` (a Gemini or OpenAI request's own fields, as JSON
+/// text without the braces): odd whitespace and key order, escapes a re-serialiser would
+/// rewrite, numbers beyond `u64` and `f64` precision, a trailing newline.
+fn odd_body(fields: &str) -> String {
+    format!(
+        "{{ \"metadata\" : {{\"n\": 123456789012345678901234567890, \"x\": 0.10000000000000000000001, \"e\": 1E+2, \"s\": \"caf\\u00e9 \\ud83d\\ude00 a\\/b\"}},\r\n\t{fields} }}\n"
+    )
+}
+
+/// Posts `body` with the key in `x-goog-api-key` / `Authorization` and returns what the mock
+/// received.
+async fn sent_upstream(app: &TestApp, key: &str, path: &str, body: &str) -> Bytes {
+    let place = if path.contains("/models/") {
+        KeyPlace::XGoogApiKey
+    } else {
+        KeyPlace::Bearer
+    };
+    let resp = place.post(app, path, key, body.to_owned()).send().await.unwrap();
+    assert_eq!(resp.status(), 200, "{path}: {body}");
+    resp.bytes().await.unwrap();
+    app.mock.requests().last().unwrap().body.clone()
+}
+
+#[actix_web::test]
+async fn gemini_and_openai_upstreams_get_the_clients_body_byte_for_byte() {
+    let app = spawn_app().await;
+    add_gemini_api(&app, "g", "AIza-g").await;
+    add_responses(&app, "r", "sk-proj-r").await;
+    let (_, key) = app.create_key(json!({})).await;
+    let gemini = odd_body(
+        r#""contents":[ {"parts":[{"text":"hi \u00e9"}] , "role":"user"}],"generationConfig":{"temperature":0.70}"#,
+    );
+    let responses = odd_body(r#""input" : "hi \u00e9",  "model":"gpt-5","stream":false"#);
+    let responses_stream = odd_body(r#""model":"gpt-5","stream" :true,"input":"hi""#);
+    let chat = odd_body(r#""messages":[{"content":"hi \u00e9","role":"user"}],"model":"gpt-4o""#);
+    // A stream that asks for usage itself needs no change either.
+    let chat_stream = odd_body(
+        r#""stream":true, "stream_options":{"include_usage" : true}, "model":"gpt-4o","messages":[{"role":"user","content":"hi"}]"#,
+    );
+    let model = "/gemini/v1beta/models/gemini-2.5-flash";
+    for (path, body) in [
+        (format!("{model}:generateContent"), &gemini),
+        (format!("{model}:streamGenerateContent?alt=sse"), &gemini),
+        (format!("{model}:streamGenerateContent"), &gemini),
+        (format!("{model}:countTokens"), &gemini),
+        ("/openai/v1/responses".to_owned(), &responses),
+        ("/openai/v1/responses".to_owned(), &responses_stream),
+        ("/v1/chat/completions".to_owned(), &chat),
+        ("/v1/chat/completions".to_owned(), &chat_stream),
+    ] {
+        let sent = sent_upstream(&app, &key, &path, body).await;
+        assert_eq!(String::from_utf8_lossy(&sent), *body, "{path}");
+    }
+    app.assert_slots_released().await;
+}
+
+/// A JSON object's members as their raw text, exactly as written.
+fn members(json: &[u8]) -> HashMap<String, String> {
+    let map: HashMap<String, &RawValue> = serde_json::from_slice(json).unwrap();
+    map.into_iter().map(|(k, v)| (k, v.get().to_owned())).collect()
+}
+
+#[actix_web::test]
+async fn a_chat_stream_without_include_usage_changes_only_that_on_the_way_up() {
+    let app = spawn_app().await;
+    add_responses(&app, "r", "sk-proj-r").await;
+    let (_, key) = app.create_key(json!({})).await;
+    for fields in [
+        r#""stream":true, "model":"gpt-4o","messages":[{"role":"user","content":"hi \u00e9"}], "temperature": 0.70"#,
+        r#""stream":true, "stream_options":{"include_usage":false, "other": [1, 2]}, "model":"gpt-4o","messages":[{"role":"user","content":"hi"}]"#,
+    ] {
+        let body = odd_body(fields);
+        let sent = sent_upstream(&app, &key, "/v1/chat/completions", &body).await;
+        // Every other member is byte for byte what the client wrote (odd numbers and escapes
+        // included): no re-serialisation of the client's JSON.
+        let (mut sent_members, mut client_members) = (members(&sent), members(body.as_bytes()));
+        let options = sent_members
+            .remove("stream_options")
+            .expect("stream_options sent");
+        let theirs = client_members.remove("stream_options");
+        assert_eq!(sent_members, client_members, "nothing else changed");
+        // Within stream_options, only include_usage is set.
+        let mut options: Value = serde_json::from_str(&options).unwrap();
+        assert_eq!(options["include_usage"], true, "switchyard asks for usage");
+        let mut want = theirs.map_or(json!({}), |t| serde_json::from_str(&t).unwrap());
+        want["include_usage"] = json!(true);
+        options["include_usage"] = json!(true);
+        assert_eq!(options, want);
+    }
     app.assert_slots_released().await;
 }
 

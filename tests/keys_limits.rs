@@ -468,22 +468,63 @@ async fn queued_requests_never_exceed_the_key_limit_and_all_get_served() {
     app.assert_slots_released().await;
 }
 
+/// Holds one of `key`'s slots with a request the upstream never answers (the app must run with
+/// an idle timeout longer than the test) until the returned task is aborted, which closes its
+/// connection and so frees the slot.
+async fn hold_a_slot(app: &TestApp, id: &str, key: &str) -> actix_web::rt::task::JoinHandle<()> {
+    app.mock.enqueue("sk-ant-a", mock_upstream::Fault::Hang);
+    let held = send_in_background(app, key);
+    let holder = format!("key:{id}");
+    eventually(&format!("{holder} holds a slot"), async || {
+        app.state.scheduling.slot_count(&holder).await.unwrap() == 1
+    })
+    .await;
+    held
+}
+
+/// A `/v1/messages` request sent from a task of its own; dropping or aborting the task closes
+/// its connection.
+fn send_in_background(app: &TestApp, key: &str) -> actix_web::rt::task::JoinHandle<()> {
+    let req = app
+        .http
+        .post(app.url("/v1/messages"))
+        .header("x-api-key", key)
+        .json(&claude_body(false));
+    actix_web::rt::spawn(async move {
+        let _ = req.send().await;
+    })
+}
+
+/// Polls `ready` every 10 ms until it holds; fails after 10 s (a loaded machine's worth of
+/// slack: the conditions this waits for take milliseconds).
+async fn eventually(what: &str, mut ready: impl AsyncFnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !ready().await {
+        assert!(std::time::Instant::now() < deadline, "{what}: not after 10 s");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
 #[actix_web::test]
-async fn the_queue_times_out_fills_up_and_forgets_clients_that_leave() {
+async fn the_queue_times_out_and_fills_up() {
+    // 2 s of queueing: long enough that the second request of the "full" case surely arrives
+    // while the first still waits, even on a loaded machine; short enough for a quick test.
+    const QUEUE_TIMEOUT_MS: u64 = 2_000;
     let app = spawn_app_with(|s| {
         s.keys.queue_enabled = true;
         s.keys.queue_max = 1;
-        s.keys.queue_timeout_ms = 600;
+        s.keys.queue_timeout_ms = QUEUE_TIMEOUT_MS;
+        s.relay.idle_timeout_ms = 120_000;
     })
     .await;
     app.add_console("a", "sk-ant-a").await;
     let (id, key) = app.create_key(json!({"concurrency_limit": 1})).await;
-    let held = hold_streams(&app, &key, 1).await;
-    // One waits and times out.
+    let held = hold_a_slot(&app, &id, &key).await;
+    // One waits and times out, not before its time.
     let t0 = std::time::Instant::now();
     let resp = app.post_messages(&key, &claude_body(false)).await;
     assert_eq!(resp.status(), 429);
-    assert!(t0.elapsed() >= std::time::Duration::from_millis(550));
+    assert!(t0.elapsed() >= std::time::Duration::from_millis(QUEUE_TIMEOUT_MS));
     assert_eq!(resp.headers()["retry-after"], "5");
     assert_eq!(
         resp.json::<Value>().await.unwrap()["error"]["code"],
@@ -502,38 +543,58 @@ async fn the_queue_times_out_fills_up_and_forgets_clients_that_leave() {
                 .map(|r| r.status().as_u16())
         })
     };
-    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
-    assert_eq!(app.state.key_queues.waiting(&id), 1);
+    eventually("one request queued", async || {
+        app.state.key_queues.waiting(&id) == 1
+    })
+    .await;
     let full = app.post_messages(&key, &claude_body(false)).await;
     assert_eq!(full.status(), 429);
     assert_eq!(
         full.json::<Value>().await.unwrap()["error"]["code"],
         "concurrency_queue_full"
     );
-    assert_eq!(waiting.await.unwrap().unwrap(), 429);
-    // A client that gives up while waiting leaves the queue at once.
-    let impatient = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_millis(150))
-        .build()
-        .unwrap();
-    let gone = impatient
-        .post(app.url("/v1/messages"))
-        .header("x-api-key", &key)
-        .json(&claude_body(false))
-        .send()
-        .await;
-    assert!(gone.is_err());
-    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(400);
-    while app.state.key_queues.waiting(&id) > 0 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the departed client is still queued"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    for r in held {
-        r.bytes().await.unwrap();
-    }
+    assert_eq!(waiting.await.unwrap().unwrap(), 429, "the waiting one timed out");
     assert_eq!(app.state.key_queues.waiting(&id), 0);
+    held.abort();
     app.assert_slots_released().await;
+}
+
+#[actix_web::test]
+async fn a_client_that_leaves_the_queue_is_forgotten_long_before_its_timeout() {
+    const QUEUE_TIMEOUT_MS: u64 = 60_000;
+    let app = spawn_app_with(|s| {
+        s.keys.queue_enabled = true;
+        s.keys.queue_max = 1;
+        s.keys.queue_timeout_ms = QUEUE_TIMEOUT_MS;
+        s.relay.idle_timeout_ms = 120_000;
+    })
+    .await;
+    app.add_console("a", "sk-ant-a").await;
+    let (id, key) = app.create_key(json!({"concurrency_limit": 1})).await;
+    let held = hold_a_slot(&app, &id, &key).await;
+    let impatient = send_in_background(&app, &key);
+    eventually("the impatient request queued", async || {
+        app.state.key_queues.waiting(&id) == 1
+    })
+    .await;
+    impatient.abort();
+    // The deadline of `eventually` (10 s) is far below the queue timeout (60 s): only noticing
+    // the departure empties the queue in time.
+    eventually("the departed client leaves the queue", async || {
+        app.state.key_queues.waiting(&id) == 0
+    })
+    .await;
+    // Its place is free: the next request queues instead of finding the queue full.
+    let next = send_in_background(&app, &key);
+    eventually("the next request queued", async || {
+        app.state.key_queues.waiting(&id) == 1
+    })
+    .await;
+    next.abort();
+    held.abort();
+    app.assert_slots_released().await;
+    eventually("the queue is empty", async || {
+        app.state.key_queues.waiting(&id) == 0
+    })
+    .await;
 }

@@ -3,7 +3,10 @@
 mod support;
 
 use serde_json::json;
+use std::io::Read;
 use std::path::PathBuf;
+use std::process::{Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
 use support::*;
 
 fn python() -> PathBuf {
@@ -16,23 +19,68 @@ fn python() -> PathBuf {
     p
 }
 
+/// How long one SDK script may run. Each makes a handful of requests to servers on this
+/// machine and usually ends within seconds; only a hang (a stream that never ends, a retry loop)
+/// gets near this.
+const SCRIPT_TIMEOUT: Duration = Duration::from_secs(180);
+
+/// Runs `script` against switchyard at `base` with `key`; fails with its output when it fails
+/// or outlives [`SCRIPT_TIMEOUT`] (then it is killed first).
 async fn run_script(script: &str, base: &str, key: &str) {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/python")
         .join(script);
-    let out = tokio::process::Command::new(python())
+    let mut command = Command::new(python());
+    command
         .arg(&path)
         .env("SWITCHYARD_URL", base)
-        .env("SWITCHYARD_KEY", key)
-        .output()
-        .await
+        .env("SWITCHYARD_KEY", key);
+    // On a thread of its own: the app under test runs on this test's runtime.
+    let (status, stdout, stderr) =
+        tokio::task::spawn_blocking(move || run_with_timeout(command, SCRIPT_TIMEOUT))
+            .await
+            .expect("the script's thread");
+    let outcome = match status {
+        Some(status) if status.success() => return,
+        Some(status) => format!("failed ({status})"),
+        None => format!("was killed after {SCRIPT_TIMEOUT:?}"),
+    };
+    panic!("{script} {outcome}\n--- stdout\n{stdout}\n--- stderr\n{stderr}");
+}
+
+/// Runs `command` with its output captured; `None` for the status when it ran out of `limit`
+/// and was killed.
+fn run_with_timeout(mut command: Command, limit: Duration) -> (Option<ExitStatus>, String, String) {
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .expect("python runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "{script} failed\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
-    );
+    // Read both pipes as the script writes, so a chatty script cannot block on a full pipe.
+    let read = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut out = Vec::new();
+            let _ = pipe.read_to_end(&mut out);
+            String::from_utf8_lossy(&out).into_owned()
+        })
+    };
+    let stdout = read(Box::new(child.stdout.take().expect("piped")));
+    let stderr = read(Box::new(child.stderr.take().expect("piped")));
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("the script can be waited for") {
+            break Some(status);
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let text = |reader: std::thread::JoinHandle<String>| reader.join().unwrap_or_default();
+    (status, text(stdout), text(stderr))
 }
 
 #[actix_web::test]

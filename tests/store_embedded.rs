@@ -124,10 +124,12 @@ async fn check_everything(s: &EmbeddedStore) {
     assert_eq!(s.load_groups().await.unwrap(), vec![group()]);
 }
 
-/// Runs this test binary again as a child doing `role` in `dir`.
-fn spawn_child(role: &str, dir: &Path) -> Child {
+/// Runs this test binary again as a child that runs only `test` (the caller itself), with
+/// `role` and `dir` in its environment: there the test's first line,
+/// [`play_child_role_if_asked`], does the child's part.
+fn spawn_child(test: &str, role: &str, dir: &Path) -> Child {
     Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "child_process_entry", "--test-threads=1", "--quiet"])
+        .args(["--exact", test, "--test-threads=1", "--quiet"])
         .env(CHILD_ROLE, role)
         .env(CHILD_DIR, dir)
         .stdout(std::process::Stdio::null())
@@ -150,10 +152,11 @@ fn wait_for_file(path: &Path, child: &mut Child) {
     }
 }
 
-/// Not a test on its own: the body of the child processes the tests below start. Without the
-/// environment variable it does nothing.
-#[test]
-fn child_process_entry() {
+/// The first line of every test that starts a child. In the test's own process it returns at
+/// once. In the child [`spawn_child`] started it does the child's part: open the store in the
+/// given directory, write what the role says, signal the parent, and wait to be killed; it
+/// never returns (a child its parent forgot fails after a minute instead of passing).
+fn play_child_role_if_asked() {
     let (Ok(role), Ok(dir)) = (std::env::var(CHILD_ROLE), std::env::var(CHILD_DIR)) else {
         return;
     };
@@ -172,12 +175,14 @@ fn child_process_entry() {
         std::fs::write(dir.join("child-ready"), role.as_bytes()).unwrap();
         tokio::time::sleep(Duration::from_secs(60)).await;
     });
+    panic!("child {role}: its parent did not kill it within a minute");
 }
 
 #[test]
 fn acknowledged_writes_survive_kill_9_of_the_writer() {
+    play_child_role_if_asked();
     let dir = scratch_dir();
-    let mut child = spawn_child("write", &dir);
+    let mut child = spawn_child("acknowledged_writes_survive_kill_9_of_the_writer", "write", &dir);
     wait_for_file(&dir.join("child-ready"), &mut child);
     child.kill().unwrap(); // SIGKILL: no destructor, no clean shutdown
     child.wait().unwrap();
@@ -329,8 +334,9 @@ async fn check_records(s: &EmbeddedStore) {
 
 #[test]
 fn keys_usage_and_limit_counters_survive_kill_9() {
+    play_child_role_if_asked();
     let dir = scratch_dir();
-    let mut child = spawn_child("records", &dir);
+    let mut child = spawn_child("keys_usage_and_limit_counters_survive_kill_9", "records", &dir);
     wait_for_file(&dir.join("child-ready"), &mut child);
     child.kill().unwrap();
     child.wait().unwrap();
@@ -371,11 +377,12 @@ fn assert_in_use(err: OpenError, dir: &Path) {
 
 #[test]
 fn a_second_opener_gets_a_clear_error() {
+    play_child_role_if_asked();
     let dir = scratch_dir();
     let first = EmbeddedStore::open(&dir, &key()).unwrap();
     assert_in_use(EmbeddedStore::open(&dir, &key()).unwrap_err(), &dir);
     drop(first);
-    let mut child = spawn_child("hold", &dir);
+    let mut child = spawn_child("a_second_opener_gets_a_clear_error", "hold", &dir);
     wait_for_file(&dir.join("child-ready"), &mut child);
     assert_in_use(EmbeddedStore::open(&dir, &key()).unwrap_err(), &dir);
     child.kill().unwrap();

@@ -323,3 +323,100 @@ pub fn fixture(name: &str) -> Vec<Value> {
         .map(|l| serde_json::from_str(l).expect("fixture line is JSON"))
         .collect()
 }
+
+/// Every place a client may present its switchyard key (README: "Client keys are accepted in
+/// ...").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyPlace {
+    XApiKey,
+    Bearer,
+    XGoogApiKey,
+    ApiKey,
+    Query,
+}
+
+impl KeyPlace {
+    pub const ALL: [KeyPlace; 5] = [
+        KeyPlace::XApiKey,
+        KeyPlace::Bearer,
+        KeyPlace::XGoogApiKey,
+        KeyPlace::ApiKey,
+        KeyPlace::Query,
+    ];
+
+    /// `url` (which may carry a query already) with the key added when this place is the query;
+    /// the key goes first, so the test also sees that the parameters after it survive.
+    pub fn url(self, url: &str, key: &str) -> String {
+        match (self, url.split_once('?')) {
+            (KeyPlace::Query, Some((path, query))) => format!("{path}?key={key}&{query}"),
+            (KeyPlace::Query, None) => format!("{url}?key={key}"),
+            _ => url.to_owned(),
+        }
+    }
+
+    /// `req` with the key in this place's header (nothing for the query).
+    pub fn header(self, req: reqwest::RequestBuilder, key: &str) -> reqwest::RequestBuilder {
+        match self {
+            KeyPlace::XApiKey => req.header("x-api-key", key),
+            KeyPlace::Bearer => req.header("authorization", format!("Bearer {key}")),
+            KeyPlace::XGoogApiKey => req.header("x-goog-api-key", key),
+            KeyPlace::ApiKey => req.header("api-key", key),
+            KeyPlace::Query => req,
+        }
+    }
+
+    /// A POST of `body` (sent as these exact bytes, labelled JSON) to `path` with the key here.
+    pub fn post(
+        self,
+        app: &TestApp,
+        path: &str,
+        key: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> reqwest::RequestBuilder {
+        let req = app
+            .http
+            .post(self.url(&app.url(path), key))
+            .header("content-type", "application/json")
+            .body(body);
+        self.header(req, key)
+    }
+}
+
+/// The headers an upstream may authenticate with. A forwarded request carries exactly one of
+/// them: the account's own credential.
+const CREDENTIAL_HEADERS: [&str; 4] = ["x-api-key", "authorization", "x-goog-api-key", "api-key"];
+
+/// Asserts that the upstream request `r` carries no trace of the client's switchyard key `key`:
+/// not in the query (no `key=` parameter at all), not in any header value, and that of the
+/// credential headers only `account` (name, value) is there.
+pub fn assert_client_key_withheld(r: &mock_upstream::RecordedRequest, key: &str, account: (&str, &str)) {
+    let context = format!("{} {}?{}", r.method, r.path, r.query);
+    assert!(
+        !r.query.contains(key),
+        "{context}: the client key is in the query"
+    );
+    assert!(
+        r.query.split('&').all(|p| p.split('=').next() != Some("key")),
+        "{context}: a key= parameter reached the upstream"
+    );
+    for (name, value) in &r.headers {
+        assert!(
+            !value.contains(key),
+            "{context}: the client key reached the upstream in {name}"
+        );
+    }
+    for name in CREDENTIAL_HEADERS {
+        let values: Vec<&str> = r
+            .headers
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+            .collect();
+        let want: Vec<&str> = if name == account.0 {
+            vec![account.1]
+        } else {
+            vec![]
+        };
+        assert_eq!(values, want, "{context}: {name}");
+    }
+}

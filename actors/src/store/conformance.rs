@@ -53,6 +53,18 @@ async fn acquire(
     l: &LeaseId,
     ttl: i64,
 ) -> Option<SlotGrant> {
+    acquire_at(s, c, sticky, l, ttl, now()).await
+}
+
+/// [`acquire`] at a given time (lease expiry is judged at the time the caller passes).
+async fn acquire_at(
+    s: &dyn Store,
+    c: &[SlotCandidate],
+    sticky: Option<&str>,
+    l: &LeaseId,
+    ttl: i64,
+    at: Millis,
+) -> Option<SlotGrant> {
     let req = SlotRequest {
         candidates: c,
         sticky: sticky.map(|key| StickyRequest {
@@ -61,13 +73,17 @@ async fn acquire(
         }),
         lease: l,
         lease_ttl_ms: ttl,
-        now: now(),
+        now: at,
     };
     s.acquire_slot(&req).await.expect("acquire")
 }
 
 async fn count(s: &dyn Store, id: &str) -> u32 {
-    s.slot_counts(now()).await.unwrap().get(id).copied().unwrap_or(0)
+    count_at(s, id, now()).await
+}
+
+async fn count_at(s: &dyn Store, id: &str, at: Millis) -> u32 {
+    s.slot_counts(at).await.unwrap().get(id).copied().unwrap_or(0)
 }
 
 pub async fn accounts_round_trip(s: Arc<dyn Store>) {
@@ -362,28 +378,28 @@ pub async fn acquire_honours_and_rebinds_sessions(s: Arc<dyn Store>) {
     assert_eq!(count(&*s, "st-a").await + count(&*s, "st-b").await, 0);
 }
 
+/// Lease expiry is judged at the time each call passes, so this runs on a timeline of its own
+/// (t0 + n ms) instead of sleeping: a renewal cannot come late on a loaded machine.
 pub async fn leases_expire_unless_renewed(s: Arc<dyn Store>) {
     let c = cands(&[("ttl-a", 2)]);
     let (l1, l2) = (lease(200), lease(201));
-    acquire(&*s, &c, None, &l1, 400).await.unwrap();
-    acquire(&*s, &c, None, &l2, 400).await.unwrap();
-    assert_eq!(count(&*s, "ttl-a").await, 2);
-    tokio::time::sleep(Duration::from_millis(250)).await;
-    s.renew_leases(&[(AccountId::new("ttl-a"), l2.clone())], 1_000, now())
+    let t0 = now();
+    acquire_at(&*s, &c, None, &l1, 400, t0).await.unwrap();
+    acquire_at(&*s, &c, None, &l2, 400, t0).await.unwrap();
+    assert_eq!(count_at(&*s, "ttl-a", t0).await, 2);
+    s.renew_leases(&[(AccountId::new("ttl-a"), l2.clone())], 1_000, t0 + 250)
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(
-        count(&*s, "ttl-a").await,
+        count_at(&*s, "ttl-a", t0 + 550).await,
         1,
-        "the renewed lease lives on, the other expired"
+        "the renewed lease lives on (to t0 + 1250), the other expired (at t0 + 400)"
     );
     // The expired slot is free again even though it was never released.
     let l3 = lease(202);
-    assert!(acquire(&*s, &c, None, &l3, 60_000).await.is_some());
-    tokio::time::sleep(Duration::from_millis(900)).await;
-    assert_eq!(count(&*s, "ttl-a").await, 1);
-    s.sweep_leases(now()).await.unwrap();
+    assert!(acquire_at(&*s, &c, None, &l3, 60_000, t0 + 550).await.is_some());
+    assert_eq!(count_at(&*s, "ttl-a", t0 + 1_450).await, 1, "only the new lease");
+    s.sweep_leases(t0 + 1_450).await.unwrap();
     s.release_lease(&AccountId::new("ttl-a"), &l3).await.unwrap();
     assert_eq!(count(&*s, "ttl-a").await, 0);
 }
