@@ -165,7 +165,6 @@ impl Application {
                 ..AppState::clone(&app_state)
             });
             App::new()
-                .wrap(actix_web::middleware::from_fn(crate::keys::peer::scope_peer))
                 .wrap(actix_web::middleware::from_fn(crate::middleware::observe))
                 .app_data(worker_state)
                 .app_data(web::Data::new(clients))

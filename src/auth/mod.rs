@@ -72,6 +72,11 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// The client's address (failed authentications are limited per address).
+pub fn peer_ip(req: &HttpRequest) -> Option<std::net::IpAddr> {
+    req.peer_addr().map(|a| a.ip())
+}
+
 /// Authenticates the request's key and checks it may use `platform`.
 pub async fn authenticate(
     state: &AppState,
@@ -79,7 +84,7 @@ pub async fn authenticate(
     platform: Platform,
 ) -> Result<Arc<ApiKey>, ApiError> {
     let presented = presented_key(req).ok_or(ApiError::MissingKey)?;
-    let key = state.keys.authenticate(&presented).await?;
+    let key = state.keys.authenticate(&presented, peer_ip(req)).await?;
     if !key.allows(platform) {
         return Err(ApiError::NoPermission(platform));
     }

@@ -2,7 +2,6 @@
 //! request. Only the SHA-256 of a key is ever stored.
 mod failed_auth;
 mod model;
-pub mod peer;
 mod secret;
 mod service;
 mod store;

@@ -6,12 +6,12 @@
 //! seen by a periodic check), so a key created after a failed look-up of it works at once.
 use super::failed_auth::FailedAuths;
 use super::model::ApiKey;
-use super::peer;
 use super::secret::{hash_key, looks_like_key};
 use super::store::KeyStore;
 use crate::error::ApiError;
 use crate::settings::AuthSettings;
 use dashmap::DashMap;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use switchyard_actors::clock::{Millis, SharedClock};
@@ -53,11 +53,10 @@ impl KeyService {
         &self.store
     }
 
-    /// Validates a presented key: format, existence, active, expiry (§4.1 order). Inside a
-    /// request (see [`peer`]) a failure counts against the client's address, and an address
-    /// over its limit gets 429 for keys not already known here.
-    pub async fn authenticate(&self, presented: &str) -> Result<Arc<ApiKey>, ApiError> {
-        let peer = peer::current();
+    /// Validates a presented key: format, existence, active, expiry (§4.1 order). A failure
+    /// counts against the client's address `peer`, and an address over its limit gets 429 for
+    /// keys not already known here.
+    pub async fn authenticate(&self, presented: &str, peer: Option<IpAddr>) -> Result<Arc<ApiKey>, ApiError> {
         let result = self.check(presented, peer).await;
         if let (Err(ApiError::InvalidKeyFormat | ApiError::InvalidKey(_)), Some(ip)) = (&result, peer) {
             self.failures.record(ip, self.clock.now_ms());
@@ -65,7 +64,7 @@ impl KeyService {
         result
     }
 
-    async fn check(&self, presented: &str, peer: Option<std::net::IpAddr>) -> Result<Arc<ApiKey>, ApiError> {
+    async fn check(&self, presented: &str, peer: Option<IpAddr>) -> Result<Arc<ApiKey>, ApiError> {
         let now = self.clock.now_ms();
         let hash = looks_like_key(presented).then(|| hash_key(presented));
         let cached = hash.as_ref().and_then(|h| self.by_hash.get(h).map(|k| k.clone()));

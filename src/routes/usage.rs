@@ -52,7 +52,11 @@ fn remaining(limit_: Money, spent: Money) -> Value {
 
 async fn own_usage(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     let presented = auth::presented_key(&req).ok_or_else(|| fail(ApiError::MissingKey))?;
-    let key = state.keys.authenticate(&presented).await.map_err(fail)?;
+    let key = state
+        .keys
+        .authenticate(&presented, auth::peer_ip(&req))
+        .await
+        .map_err(fail)?;
     Ok(HttpResponse::Ok().json(usage_report(&state, &key).await.map_err(fail)?))
 }
 
