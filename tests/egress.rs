@@ -90,10 +90,36 @@ async fn an_account_behind_a_dead_proxy_never_refreshes_directly_and_rests() {
 async fn a_proxy_that_cannot_be_built_fails_closed_for_refreshes_and_requests() {
     let app = spawn_app().await;
     let bad = "socks5://[::1";
-    let sub = app.add_account(expired_subscription("sub", bad, 1)).await;
-    let console = app
-        .add_account(json!({"name": "console", "api_key": "sk-ant-badproxy", "proxy": bad, "priority": 1}))
+    // The admin API refuses such a proxy outright ...
+    let (status, v) = app
+        .admin(
+            reqwest::Method::POST,
+            "/admin/accounts",
+            Some(json!({"name": "refused", "api_key": "sk-ant-refused", "proxy": bad})),
+        )
         .await;
+    assert_eq!(status, 400, "{v}");
+    assert!(!v.to_string().contains(bad), "the URL is not echoed: {v}");
+    // ... so one that reached the store anyway (an older version, another tool) is written there.
+    let usable = "socks5://127.0.0.1:9";
+    let sub = app.add_account(expired_subscription("sub", usable, 1)).await;
+    let console = app
+        .add_account(json!({"name": "console", "api_key": "sk-ant-badproxy", "proxy": usable, "priority": 1}))
+        .await;
+    for id in [&sub, &console] {
+        let patch = switchyard_actors::store::AccountPatch {
+            proxy: Some(bad.into()),
+            ..Default::default()
+        };
+        let id = switchyard_actors::AccountId::from(id.as_str());
+        app.state
+            .store
+            .patch_account(&id, &patch)
+            .await
+            .unwrap()
+            .expect("exists");
+    }
+    app.state.scheduling.reload().await.unwrap();
     app.add_account(json!({"name": "backup", "api_key": "sk-ant-backup", "priority": 2}))
         .await;
     let key = app.key().await;

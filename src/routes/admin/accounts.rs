@@ -206,15 +206,11 @@ fn validate(a: &Account) -> Result<(), ApiError> {
         Some(u) => check_url("base_url", u),
         None => Ok(()),
     }?;
-    if let Some(p) = a.proxy.as_deref() {
-        let ok = ["http://", "https://", "socks5://", "socks5h://"]
-            .iter()
-            .any(|s| p.starts_with(s));
-        if !ok {
-            return Err(ApiError::BadRequest(
-                "proxy must be an http(s):// or socks5:// URL".into(),
-            ));
-        }
+    // The same check the relay makes before using it: a proxy it would refuse is refused here.
+    if a.proxy.is_some() && crate::relay::client::egress_builder(a.proxy.as_deref()).is_err() {
+        return Err(ApiError::BadRequest(
+            "proxy must be an http://, https://, socks5:// or socks5h:// URL with a host".into(),
+        ));
     }
     Ok(())
 }
