@@ -82,6 +82,9 @@ pub enum ApiError {
     UpstreamUnreachable(String),
     #[error("Upstream did not answer in time")]
     UpstreamTimeout,
+    /// Switchyard ran out of its own resources (`kind`: file descriptors, memory, local ports).
+    #[error("The server is overloaded; retry shortly")]
+    LocalResources { kind: &'static str },
     #[error("Admin authentication required: send Authorization: Bearer <admin token>")]
     AdminUnauthorized,
     #[error("{0}")]
@@ -128,6 +131,7 @@ impl ApiError {
             }
             ApiError::UpstreamUnreachable(_) => StatusCode::BAD_GATEWAY,
             ApiError::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
+            ApiError::LocalResources { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -137,7 +141,10 @@ impl ApiError {
             ApiError::NoAccount(_) | ApiError::UpstreamUnreachable(_) | ApiError::UpstreamTimeout => {
                 Fault::Upstream
             }
-            ApiError::Scheduling(_) | ApiError::Store(_) | ApiError::Internal(_) => Fault::Ours,
+            ApiError::Scheduling(_)
+            | ApiError::Store(_)
+            | ApiError::Internal(_)
+            | ApiError::LocalResources { .. } => Fault::Ours,
             _ => Fault::Client,
         }
     }
@@ -173,6 +180,7 @@ impl ApiError {
             ApiError::Store(_) => "store_unavailable",
             ApiError::UpstreamUnreachable(_) => "upstream_unreachable",
             ApiError::UpstreamTimeout => "upstream_timeout",
+            ApiError::LocalResources { .. } => "overloaded",
             ApiError::AdminUnauthorized => "admin_unauthorized",
             ApiError::Internal(_) => "internal_error",
         }
@@ -191,7 +199,8 @@ impl ApiError {
             | ApiError::Store(_)
             | ApiError::ConcurrencyLimit { .. }
             | ApiError::KeyBodyMemoryFull { .. }
-            | ApiError::BodyMemoryFull => Some(1),
+            | ApiError::BodyMemoryFull
+            | ApiError::LocalResources { .. } => Some(1),
             ApiError::QueueFull { retry_after_secs, .. }
             | ApiError::QueueTimeout { retry_after_secs, .. } => Some(*retry_after_secs),
             ApiError::LimitReached {
@@ -366,6 +375,10 @@ impl ResponseError for ApiFailure {
             {
                 StatusCode::TOO_MANY_REQUESTS
             }
+            // Anthropic's own overload status: clients retry it as such.
+            (ApiError::LocalResources { .. }, ApiFormat::Anthropic) => {
+                StatusCode::from_u16(529).unwrap_or(StatusCode::SERVICE_UNAVAILABLE)
+            }
             _ => self.error.status(),
         }
     }
@@ -381,7 +394,9 @@ impl ResponseError for ApiFailure {
             code,
             self.error.extra(),
         );
-        if self.error.fault() == Fault::Ours {
+        // A resource shortage hits every request at once: it is logged once per interval where
+        // it is found (relay::local_fault), not here.
+        if self.error.fault() == Fault::Ours && !matches!(self.error, ApiError::LocalResources { .. }) {
             tracing::error!(error = %self.error, code, "request failed on our side");
         }
         let mut resp = HttpResponse::build(status);

@@ -4,6 +4,7 @@ pub mod body;
 pub mod client;
 pub mod finish;
 pub mod headers;
+pub mod local_fault;
 
 use crate::error::{ApiError, ApiFormat, error_body};
 use crate::keys::ApiKey;
@@ -56,9 +57,17 @@ enum Failure {
     Timeout,
     /// The account could not be used at all (credentials, proxy, configuration).
     Unusable(String),
+    /// Switchyard ran out of its own resources: not the account's fault, and no other account
+    /// would fare better.
+    Local(local_fault::Shortage),
 }
 
 impl Failure {
+    /// Whether another account may serve the request.
+    fn try_another_account(&self) -> bool {
+        !matches!(self, Failure::Local(_))
+    }
+
     fn into_response(self, format: ApiFormat) -> HttpResponse {
         match self {
             Failure::Http {
@@ -92,6 +101,7 @@ impl Failure {
             Failure::Unreachable(u) => failure_body(format, ApiError::UpstreamUnreachable(u.public)),
             Failure::Timeout => failure_body(format, ApiError::UpstreamTimeout),
             Failure::Unusable(m) => failure_body(format, ApiError::UpstreamUnreachable(m)),
+            Failure::Local(s) => failure_body(format, ApiError::LocalResources { kind: s.as_str() }),
         }
     }
 }
@@ -167,6 +177,11 @@ pub async fn relay(
         .await
         {
             Attempt::Answered(resp) => return Ok(resp),
+            Attempt::Failed(f) if !f.try_another_account() => {
+                let outcome = Ok(f.into_response(provider.format()));
+                log_unanswered(&req, provider, &outcome, tried.len(), started);
+                return outcome;
+            }
             Attempt::Failed(f) => {
                 tracing::info!(attempt = tried.len(), account = %tried[tried.len() - 1], failure = %crate::telemetry::LogText(&format!("{:?}", FailureKind(&f))), "upstream attempt failed");
                 last = Some(f);
@@ -221,6 +236,7 @@ impl std::fmt::Debug for FailureKind<'_> {
             Failure::Unreachable(u) => write!(f, "unreachable: {}", u.detail),
             Failure::Timeout => f.write_str("timeout"),
             Failure::Unusable(m) => write!(f, "unusable: {m}"),
+            Failure::Local(s) => write!(f, "local resources: {}", s.as_str()),
         }
     }
 }
@@ -356,13 +372,22 @@ async fn attempt(
     let sent_at = Instant::now();
     let send = client.post(&call.url, call.headers, call.body);
     let mut resp = match tokio::time::timeout(idle, send).await {
-        Err(_) | Ok(Err(SendError::Timeout)) => {
+        Err(_) => {
             mark(state, &account, Outcome::Timeout, &inbound.model).await;
             return Attempt::Failed(Failure::Timeout);
         }
-        Ok(Err(SendError::Unreachable(why))) => {
-            mark(state, &account, Outcome::ConnectError, &inbound.model).await;
-            return Attempt::Failed(Failure::Unreachable(why));
+        Ok(Err(e)) => {
+            if let Some(outcome) = e.account_outcome() {
+                mark(state, &account, outcome, &inbound.model).await;
+            }
+            return Attempt::Failed(match e {
+                SendError::Timeout => Failure::Timeout,
+                SendError::Unreachable(why) => Failure::Unreachable(why),
+                SendError::Local(shortage) => {
+                    local_fault::report(shortage, &state.metrics);
+                    Failure::Local(shortage)
+                }
+            });
         }
         Ok(Ok(r)) => r,
     };
