@@ -2,6 +2,7 @@
 //! → fail over (before any byte reached the client) → stream → finish.
 pub mod body;
 pub mod client;
+pub mod drain;
 pub mod finish;
 pub mod headers;
 pub mod local_fault;
@@ -454,6 +455,10 @@ async fn attempt(
         upstream_sent: sent_at,
         request_id: req.request_id.clone(),
         metrics: state.metrics.clone(),
+        drain: provider
+            .bills_after_disconnect()
+            .then(|| drain::Bounds::from_settings(relay))
+            .flatten(),
         done: false,
     };
 
@@ -467,9 +472,14 @@ async fn attempt(
     }
 
     if streaming {
-        let mut upstream = body_stream(resp);
         // Wait for the first bytes before committing: until then another account may still serve.
-        let first = match tokio::time::timeout(idle, upstream.next()).await {
+        // A client that leaves meanwhile does not stop the answer's bill (drain::Guard).
+        let mut reading = drain::Guard::new(body_stream(resp), finish, idle);
+        let first = tokio::time::timeout(idle, reading.next()).await;
+        let Some((upstream, finish)) = reading.release() else {
+            return Attempt::Failed(Failure::Unusable(HANDED_OVER.into()));
+        };
+        let first = match first {
             Err(_) => {
                 mark(state, &account, Outcome::Timeout, &inbound.model).await;
                 *key_slot = finish.discard();
@@ -493,11 +503,15 @@ async fn attempt(
         return Attempt::Answered(builder.streaming(RelayBody::new(upstream, idle, adapter, finish)));
     }
 
-    // A JSON (or other) answer: read it whole, then pass it on.
-    let mut finish = finish;
-    match read_limited(resp, usize::MAX, idle).await {
+    // A JSON (or other) answer: read it whole (fed to the usage tap as it comes), then pass it
+    // on. A client that leaves meanwhile does not stop the answer's bill (drain::Guard).
+    let mut reading = drain::Guard::new(body_stream(resp), finish, idle);
+    let read = reading.read_to_end().await;
+    let Some((_, mut finish)) = reading.release() else {
+        return Attempt::Failed(Failure::Unusable(HANDED_OVER.into()));
+    };
+    match read {
         Ok(body) => {
-            finish.feed(&body);
             let body = match adapter.as_mut() {
                 None => body,
                 Some(a) => {
@@ -522,6 +536,9 @@ async fn attempt(
         }
     }
 }
+
+/// A guard's answer taken twice: cannot happen (`release` consumes the guard).
+const HANDED_OVER: &str = "the upstream answer was already handed over";
 
 /// After a success, let the pool drop expired health state (only when there is some, so the
 /// common request sends no extra message).
