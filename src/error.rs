@@ -438,4 +438,28 @@ mod tests {
         assert_eq!(g["error"]["status"], "UNAUTHENTICATED");
         assert_eq!(g["error"]["code"], 401);
     }
+
+    #[actix_web::test]
+    async fn a_local_shortage_is_each_api_s_overload_with_retry_after() {
+        for (format, status, kind) in [
+            (ApiFormat::Anthropic, 529, "overloaded_error"),
+            (ApiFormat::OpenAi, 503, "server_error"),
+            (ApiFormat::Gemini, 503, "UNAVAILABLE"),
+        ] {
+            let resp = ApiError::LocalResources {
+                kind: "file_descriptors",
+            }
+            .in_format(format)
+            .error_response();
+            assert_eq!(resp.status().as_u16(), status, "{format:?}");
+            assert_eq!(resp.headers().get(RETRY_AFTER).unwrap(), "1", "{format:?}");
+            let body = actix_web::body::to_bytes(resp.into_body()).await.unwrap();
+            let body: Value = serde_json::from_slice(&body).unwrap();
+            let shown = match format {
+                ApiFormat::Gemini => &body["error"]["status"],
+                _ => &body["error"]["type"],
+            };
+            assert_eq!(shown, kind, "{format:?}");
+        }
+    }
 }

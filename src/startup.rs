@@ -29,7 +29,16 @@ const RESERVED_FILES: u64 = 64;
 /// 1,024) would cap a busy relay at a few hundred streams.
 fn raise_open_files_limit() {
     let before = rlimit::Resource::NOFILE.get().ok();
-    match rlimit::increase_nofile_limit(u64::MAX) {
+    let raised = rlimit::increase_nofile_limit(u64::MAX).or_else(|e| {
+        // Linux refuses a soft limit of "unlimited" (a hard limit some hosts set): the
+        // kernel's per-process cap is the most it allows.
+        let cap: u64 = std::fs::read_to_string("/proc/sys/fs/nr_open")
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .ok_or(e)?;
+        rlimit::increase_nofile_limit(cap)
+    });
+    match raised {
         Ok(limit) => tracing::info!(
             max_open_files = limit,
             soft_limit_before = before.map(|(soft, _)| soft),
