@@ -191,4 +191,10 @@ async fn running_out_of_descriptors_answers_overloaded_and_never_rests_the_accou
         .filter(|l| l.contains("ran out of a local resource"))
         .count();
     assert_eq!(warnings, 1, "logged once for the interval");
+    let refused = server
+        .lines()
+        .iter()
+        .filter(|l| l.contains("request finished") && l.contains("\"reason\":\"overloaded\""))
+        .count();
+    assert_eq!(refused, overloaded.len(), "each request's own log line says why");
 }

@@ -69,6 +69,15 @@ impl Failure {
         !matches!(self, Failure::Local(_))
     }
 
+    /// What the client gets: switchyard's own errors as such (logged with their code), an
+    /// upstream's answer as the upstream gave it.
+    fn into_outcome(self, format: ApiFormat) -> Result<HttpResponse, ApiError> {
+        match self {
+            Failure::Local(s) => Err(ApiError::LocalResources { kind: s.as_str() }),
+            other => Ok(other.into_response(format)),
+        }
+    }
+
     fn into_response(self, format: ApiFormat) -> HttpResponse {
         match self {
             Failure::Http {
@@ -179,7 +188,7 @@ pub async fn relay(
         {
             Attempt::Answered(resp) => return Ok(resp),
             Attempt::Failed(f) if !f.try_another_account() => {
-                let outcome = Ok(f.into_response(provider.format()));
+                let outcome = f.into_outcome(provider.format());
                 log_unanswered(&req, provider, &outcome, tried.len(), started);
                 return outcome;
             }
