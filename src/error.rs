@@ -82,6 +82,9 @@ pub enum ApiError {
     UpstreamUnreachable(String),
     #[error("Upstream did not answer in time")]
     UpstreamTimeout,
+    /// Switchyard ran out of its own resources (`kind`: file descriptors, memory, local ports).
+    #[error("The server is overloaded; retry shortly")]
+    LocalResources { kind: &'static str },
     #[error("Admin authentication required: send Authorization: Bearer <admin token>")]
     AdminUnauthorized,
     #[error("This route requires the operations token: send Authorization: Bearer <operations.token>")]
@@ -133,6 +136,7 @@ impl ApiError {
             }
             ApiError::UpstreamUnreachable(_) => StatusCode::BAD_GATEWAY,
             ApiError::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
+            ApiError::LocalResources { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -142,7 +146,10 @@ impl ApiError {
             ApiError::NoAccount(_) | ApiError::UpstreamUnreachable(_) | ApiError::UpstreamTimeout => {
                 Fault::Upstream
             }
-            ApiError::Scheduling(_) | ApiError::Store(_) | ApiError::Internal(_) => Fault::Ours,
+            ApiError::Scheduling(_)
+            | ApiError::Store(_)
+            | ApiError::Internal(_)
+            | ApiError::LocalResources { .. } => Fault::Ours,
             _ => Fault::Client,
         }
     }
@@ -178,6 +185,7 @@ impl ApiError {
             ApiError::Store(_) => "store_unavailable",
             ApiError::UpstreamUnreachable(_) => "upstream_unreachable",
             ApiError::UpstreamTimeout => "upstream_timeout",
+            ApiError::LocalResources { .. } => "overloaded",
             ApiError::AdminUnauthorized => "admin_unauthorized",
             ApiError::TooManyFailedAuths { .. } => "too_many_failed_authentications",
             ApiError::OperationsUnauthorized => "operations_unauthorized",
@@ -198,7 +206,8 @@ impl ApiError {
             | ApiError::Store(_)
             | ApiError::ConcurrencyLimit { .. }
             | ApiError::KeyBodyMemoryFull { .. }
-            | ApiError::BodyMemoryFull => Some(1),
+            | ApiError::BodyMemoryFull
+            | ApiError::LocalResources { .. } => Some(1),
             ApiError::QueueFull { retry_after_secs, .. }
             | ApiError::QueueTimeout { retry_after_secs, .. }
             | ApiError::TooManyFailedAuths { retry_after_secs } => Some(*retry_after_secs),
@@ -374,6 +383,10 @@ impl ResponseError for ApiFailure {
             {
                 StatusCode::TOO_MANY_REQUESTS
             }
+            // Anthropic's own overload status: clients retry it as such.
+            (ApiError::LocalResources { .. }, ApiFormat::Anthropic) => {
+                StatusCode::from_u16(529).unwrap_or(StatusCode::SERVICE_UNAVAILABLE)
+            }
             _ => self.error.status(),
         }
     }
@@ -389,7 +402,9 @@ impl ResponseError for ApiFailure {
             code,
             self.error.extra(),
         );
-        if self.error.fault() == Fault::Ours {
+        // A resource shortage hits every request at once: it is logged once per interval where
+        // it is found (relay::local_fault), not here.
+        if self.error.fault() == Fault::Ours && !matches!(self.error, ApiError::LocalResources { .. }) {
             tracing::error!(error = %self.error, code, "request failed on our side");
         }
         let mut resp = HttpResponse::build(status);
@@ -430,5 +445,29 @@ mod tests {
         let g = error_body(ApiFormat::Gemini, s, "m", "c", json!({}));
         assert_eq!(g["error"]["status"], "UNAUTHENTICATED");
         assert_eq!(g["error"]["code"], 401);
+    }
+
+    #[actix_web::test]
+    async fn a_local_shortage_is_each_api_s_overload_with_retry_after() {
+        for (format, status, kind) in [
+            (ApiFormat::Anthropic, 529, "overloaded_error"),
+            (ApiFormat::OpenAi, 503, "server_error"),
+            (ApiFormat::Gemini, 503, "UNAVAILABLE"),
+        ] {
+            let resp = ApiError::LocalResources {
+                kind: "file_descriptors",
+            }
+            .in_format(format)
+            .error_response();
+            assert_eq!(resp.status().as_u16(), status, "{format:?}");
+            assert_eq!(resp.headers().get(RETRY_AFTER).unwrap(), "1", "{format:?}");
+            let body = actix_web::body::to_bytes(resp.into_body()).await.unwrap();
+            let body: Value = serde_json::from_slice(&body).unwrap();
+            let shown = match format {
+                ApiFormat::Gemini => &body["error"]["status"],
+                _ => &body["error"]["type"],
+            };
+            assert_eq!(shown, kind, "{format:?}");
+        }
     }
 }

@@ -84,6 +84,11 @@ pub struct Metrics {
     store_ops: IntGaugeVec,
     store_errors: IntGaugeVec,
     pub store_stats: Arc<StoreStats>,
+    /// Requests refused because switchyard ran out of its own resources (file descriptors,
+    /// memory, local ports), by kind: never counted against an account.
+    pub local_resource_faults: IntCounterVec,
+    /// Upstream answers read on after their client left, by how the read ended.
+    pub disconnect_drains: IntCounterVec,
 }
 
 fn counter(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -207,6 +212,13 @@ impl Metrics {
                 "State store operations that failed",
                 &["store"],
             ),
+            local_resource_faults: local_resource_faults(&r),
+            disconnect_drains: counter(
+                &r,
+                "disconnect_drains_total",
+                "Upstream answers read on after the client left, by how the read ended",
+                &["result"],
+            ),
             registry: r,
             store_stats: Arc::default(),
         }
@@ -266,4 +278,18 @@ impl Metrics {
         }
         String::from_utf8(out).unwrap_or_default()
     }
+}
+
+/// Every kind is shown from the start (at 0): a dashboard sees the series before the first fault.
+fn local_resource_faults(r: &Registry) -> IntCounterVec {
+    let c = counter(
+        r,
+        "local_resource_faults_total",
+        "Requests answered as overloaded because switchyard ran out of a local resource",
+        &["kind"],
+    );
+    for kind in ["file_descriptors", "memory", "local_ports"] {
+        c.with_label_values(&[kind]);
+    }
+    c
 }

@@ -162,6 +162,11 @@ pub struct RelaySettings {
     pub idle_timeout_ms: u64,
     /// Upstream error bodies are read up to this size to pass them on.
     pub error_body_limit_kb: usize,
+    /// How long an answer whose client left is still read, to record the usage the upstream
+    /// bills for it (the account's slot is held meanwhile).
+    pub drain_after_disconnect_ms: u64,
+    /// How much of such an answer is read at most.
+    pub drain_max_mb: usize,
 }
 
 impl Default for RelaySettings {
@@ -171,6 +176,8 @@ impl Default for RelaySettings {
             connect_timeout_ms: 10_000,
             idle_timeout_ms: 600_000,
             error_body_limit_kb: 256,
+            drain_after_disconnect_ms: 120_000,
+            drain_max_mb: 8,
         }
     }
 }

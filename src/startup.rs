@@ -20,6 +20,40 @@ use switchyard_actors::clock::SharedClock;
 use switchyard_actors::store::MemoryStore;
 use switchyard_actors::{Scheduling, Store, StoreError, SystemClock};
 
+/// Descriptors kept back from the stream estimate: listeners, the store's files and
+/// connections, the runtime's own, logs.
+const RESERVED_FILES: u64 = 64;
+
+/// Raises the soft open-files limit to the hard one and logs what it allows: each live stream
+/// holds two descriptors (the client's socket and the upstream's), and the soft default (often
+/// 1,024) would cap a busy relay at a few hundred streams.
+fn raise_open_files_limit() {
+    let before = rlimit::Resource::NOFILE.get().ok();
+    let raised = rlimit::increase_nofile_limit(u64::MAX).or_else(|e| {
+        // Linux refuses a soft limit of "unlimited" (a hard limit some hosts set): the
+        // kernel's per-process cap is the most it allows.
+        let cap: u64 = std::fs::read_to_string("/proc/sys/fs/nr_open")
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .ok_or(e)?;
+        rlimit::increase_nofile_limit(cap)
+    });
+    match raised {
+        Ok(limit) => tracing::info!(
+            max_open_files = limit,
+            soft_limit_before = before.map(|(soft, _)| soft),
+            live_streams = limit.saturating_sub(RESERVED_FILES) / 2,
+            "open-files limit (each live stream holds a client and an upstream socket)"
+        ),
+        Err(e) => tracing::warn!(
+            error = %e,
+            max_open_files = before.map(|(soft, _)| soft),
+            live_streams = before.map(|(soft, _)| soft.saturating_sub(RESERVED_FILES) / 2),
+            "could not raise the open-files limit"
+        ),
+    }
+}
+
 /// The state backends the application runs on: with `store.backend` set, one store behind
 /// all four contracts.
 pub struct Backends {
@@ -207,6 +241,7 @@ impl Application {
 /// in-flight requests finish within `server.shutdown_grace_secs`, wait for every slot lease to
 /// be released, flush usage, return. A second signal exits at once.
 pub async fn serve(settings: Settings) -> Result<(), StartupError> {
+    raise_open_files_limit();
     let grace = settings.server.shutdown_grace_secs;
     let address = format!("http://{}:{}", settings.server.host, settings.server.port);
     let app = Application::build(settings).await?;

@@ -565,7 +565,13 @@ async fn a_full_pool_is_a_503_all_full() {
 #[actix_web::test]
 async fn a_client_that_disconnects_mid_stream_releases_its_slot_and_the_upstream() {
     // The stream would run for a minute: only the abort ends it within the deadline below.
-    let app = spawn_app_with(|s| s.relay.idle_timeout_ms = 60_000).await;
+    // Draining off: the upstream is cut when the client leaves (tests/disconnect_billing.rs
+    // covers reading it on).
+    let app = spawn_app_with(|s| {
+        s.relay.idle_timeout_ms = 60_000;
+        s.relay.drain_after_disconnect_ms = 0;
+    })
+    .await;
     app.add_console("a", "sk-ant-a").await;
     let (key_id, key) = app.create_key(json!({})).await;
     app.mock.enqueue("sk-ant-a", Fault::SlowStream { ms: 10_000 });

@@ -86,6 +86,13 @@ pub trait Provider: Send + Sync + 'static {
     fn adapter(&self, _account: &Account, _inbound: &Inbound) -> Option<Box<dyn BodyAdapter>> {
         None
     }
+    /// Whether the upstream bills an answer whose connection is closed early for what it
+    /// generated anyway. Then an answer whose client left is read on (bounded) so its usage is
+    /// recorded as billed; else the upstream is cut at once, which stops the bill. Anthropic,
+    /// OpenAI and Gemini all bill what they generated.
+    fn bills_after_disconnect(&self) -> bool {
+        true
+    }
 }
 
 /// `retry-after` as seconds or an HTTP date, in ms from `now`.

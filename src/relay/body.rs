@@ -1,7 +1,7 @@
 //! The streamed answer: upstream bytes go to the client as they arrive (no re-framing unless
 //! the account's API differs from the client's), usage is read on the side, silence longer than
-//! the idle timeout ends the stream, and dropping the body (client gone) aborts the upstream
-//! request and closes out the request.
+//! the idle timeout ends the stream, and dropping the body (client gone) hands the unfinished
+//! upstream answer to [`super::drain`], which reads it on to record what the upstream bills.
 use super::client::{BoxError, error_text};
 use super::finish::{Ending, Finish};
 use crate::providers::BodyAdapter;
@@ -88,7 +88,8 @@ pub struct RelayBody {
     /// Chunks arrived since `last_chunk` was read (the clock is read once per batch).
     fresh: bool,
     adapter: Option<Box<dyn BodyAdapter>>,
-    finish: Finish,
+    /// Taken only when the body is dropped.
+    finish: Option<Finish>,
     /// Client bytes received but not handed to the server yet.
     held: Vec<Bytes>,
     held_len: usize,
@@ -121,7 +122,7 @@ impl RelayBody {
             last_chunk: Instant::now(),
             fresh: false,
             adapter,
-            finish,
+            finish: Some(finish),
             held: Vec::new(),
             held_len: 0,
             yielded: false,
@@ -136,7 +137,9 @@ impl RelayBody {
     /// Holds what the client gets for `chunk` (adapted when needed). Usage is read from the
     /// upstream's own bytes: an adapter may drop what carries it.
     fn pass(&mut self, chunk: Bytes) {
-        self.finish.feed(&chunk);
+        if let Some(f) = self.finish.as_mut() {
+            f.feed(&chunk);
+        }
         let out = match self.adapter.as_mut() {
             None => chunk,
             Some(a) => {
@@ -193,8 +196,24 @@ impl RelayBody {
             a.finish(&mut buf);
             self.hold(buf.freeze());
         }
-        self.finish.complete(ending);
+        self.complete(ending);
         self.end = Some(error);
+    }
+
+    fn complete(&mut self, ending: Ending) {
+        if let Some(f) = self.finish.as_mut() {
+            f.complete(ending);
+        }
+    }
+}
+
+/// The client left before the answer ended (an answer that ended was closed out already).
+impl Drop for RelayBody {
+    fn drop(&mut self) {
+        if let Some(finish) = self.finish.take() {
+            let upstream = std::mem::replace(&mut self.upstream, stream::empty().boxed());
+            super::drain::after_disconnect(upstream, finish, self.idle);
+        }
     }
 }
 
@@ -229,7 +248,7 @@ impl Stream for RelayBody {
                     return match this.idle_timer().poll(cx) {
                         Poll::Ready(()) => {
                             this.ended = true;
-                            this.finish.complete(Ending::IdleTimeout);
+                            this.complete(Ending::IdleTimeout);
                             Poll::Ready(Some(Err(StreamError::Idle)))
                         }
                         Poll::Pending => Poll::Pending,

@@ -25,6 +25,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
+use switchyard_actors::pool::Outcome;
+
+use super::local_fault::Shortage;
 
 pub type BoxError = Box<dyn StdError + Send + Sync>;
 /// An upstream answer's body, whichever client fetched it.
@@ -66,6 +69,21 @@ pub enum ClientError {
 pub enum SendError {
     Timeout,
     Unreachable(Unreachable),
+    /// Switchyard itself ran out of descriptors, memory or local ports: the upstream was never
+    /// asked, so nothing is known about the account.
+    Local(Shortage),
+}
+
+impl SendError {
+    /// What the account is charged with; `None` when the fault is ours, not the upstream's (a
+    /// shortage must never rest an account: every account would go the same way).
+    pub fn account_outcome(&self) -> Option<Outcome> {
+        match self {
+            SendError::Timeout => Some(Outcome::Timeout),
+            SendError::Unreachable(_) => Some(Outcome::ConnectError),
+            SendError::Local(_) => None,
+        }
+    }
 }
 
 /// An upstream failure told twice: briefly for the client (the error itself, without its causes,
@@ -305,10 +323,11 @@ impl UpstreamClient<'_> {
                     .send()
                     .await
                     .map_err(|e| {
-                        if e.is_timeout() {
-                            SendError::Timeout
-                        } else {
-                            SendError::Unreachable(Unreachable::new(&e.without_url()))
+                        let e = e.without_url();
+                        match Shortage::find(&e) {
+                            Some(shortage) => SendError::Local(shortage),
+                            None if e.is_timeout() => SendError::Timeout,
+                            None => SendError::Unreachable(Unreachable::new(&e)),
                         }
                     })?;
                 let response: http::Response<reqwest::Body> = response.into();
@@ -319,7 +338,9 @@ impl UpstreamClient<'_> {
 }
 
 fn send_error(e: &(dyn StdError + 'static)) -> SendError {
-    if io_kind(e) == Some(std::io::ErrorKind::TimedOut) {
+    if let Some(shortage) = Shortage::find(e) {
+        SendError::Local(shortage)
+    } else if io_kind(e) == Some(std::io::ErrorKind::TimedOut) {
         SendError::Timeout
     } else {
         SendError::Unreachable(Unreachable::new(e))

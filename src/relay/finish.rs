@@ -24,7 +24,8 @@ impl Ending {
             Ending::Complete => "complete",
             Ending::UpstreamError => "upstream_error",
             Ending::IdleTimeout => "idle_timeout",
-            Ending::ClientGone => "client_gone",
+            // The upstream's answer was still read to its end, or to the drain's bounds.
+            Ending::ClientGone => "client_disconnected",
         }
     }
 }
@@ -49,10 +50,16 @@ pub struct Finish {
     pub(crate) upstream_sent: Instant,
     pub(crate) request_id: String,
     pub(crate) metrics: Arc<crate::metrics::Metrics>,
+    /// How much of the answer is still read once its client left (`None`: cut at once).
+    pub(crate) drain: Option<super::drain::Bounds>,
     pub(crate) done: bool,
 }
 
 impl Finish {
+    pub fn is_done(&self) -> bool {
+        self.done
+    }
+
     pub fn feed(&mut self, chunk: &[u8]) {
         if !self.done {
             self.tap.feed(chunk);

@@ -2,8 +2,10 @@
 //! → fail over (before any byte reached the client) → stream → finish.
 pub mod body;
 pub mod client;
+pub mod drain;
 pub mod finish;
 pub mod headers;
+pub mod local_fault;
 
 use crate::error::{ApiError, ApiFormat, error_body};
 use crate::keys::ApiKey;
@@ -56,9 +58,26 @@ enum Failure {
     Timeout,
     /// The account could not be used at all (credentials, proxy, configuration).
     Unusable(String),
+    /// Switchyard ran out of its own resources: not the account's fault, and no other account
+    /// would fare better.
+    Local(local_fault::Shortage),
 }
 
 impl Failure {
+    /// Whether another account may serve the request.
+    fn try_another_account(&self) -> bool {
+        !matches!(self, Failure::Local(_))
+    }
+
+    /// What the client gets: switchyard's own errors as such (logged with their code), an
+    /// upstream's answer as the upstream gave it.
+    fn into_outcome(self, format: ApiFormat) -> Result<HttpResponse, ApiError> {
+        match self {
+            Failure::Local(s) => Err(ApiError::LocalResources { kind: s.as_str() }),
+            other => Ok(other.into_response(format)),
+        }
+    }
+
     fn into_response(self, format: ApiFormat) -> HttpResponse {
         match self {
             Failure::Http {
@@ -92,6 +111,7 @@ impl Failure {
             Failure::Unreachable(u) => failure_body(format, ApiError::UpstreamUnreachable(u.public)),
             Failure::Timeout => failure_body(format, ApiError::UpstreamTimeout),
             Failure::Unusable(m) => failure_body(format, ApiError::UpstreamUnreachable(m)),
+            Failure::Local(s) => failure_body(format, ApiError::LocalResources { kind: s.as_str() }),
         }
     }
 }
@@ -168,6 +188,11 @@ pub async fn relay(
         .await
         {
             Attempt::Answered(resp) => return Ok(resp),
+            Attempt::Failed(f) if !f.try_another_account() => {
+                let outcome = f.into_outcome(provider.format());
+                log_unanswered(&req, provider, &outcome, tried.len(), started);
+                return outcome;
+            }
             Attempt::Failed(f) => {
                 tracing::info!(attempt = tried.len(), account = %tried[tried.len() - 1], failure = %crate::telemetry::LogText(&format!("{:?}", FailureKind(&f))), "upstream attempt failed");
                 last = Some(f);
@@ -222,6 +247,7 @@ impl std::fmt::Debug for FailureKind<'_> {
             Failure::Unreachable(u) => write!(f, "unreachable: {}", u.detail),
             Failure::Timeout => f.write_str("timeout"),
             Failure::Unusable(m) => write!(f, "unusable: {m}"),
+            Failure::Local(s) => write!(f, "local resources: {}", s.as_str()),
         }
     }
 }
@@ -357,13 +383,22 @@ async fn attempt(
     let sent_at = Instant::now();
     let send = client.post(&call.url, call.headers, call.body);
     let mut resp = match tokio::time::timeout(idle, send).await {
-        Err(_) | Ok(Err(SendError::Timeout)) => {
+        Err(_) => {
             mark(state, &account, Outcome::Timeout, &inbound.model).await;
             return Attempt::Failed(Failure::Timeout);
         }
-        Ok(Err(SendError::Unreachable(why))) => {
-            mark(state, &account, Outcome::ConnectError, &inbound.model).await;
-            return Attempt::Failed(Failure::Unreachable(why));
+        Ok(Err(e)) => {
+            if let Some(outcome) = e.account_outcome() {
+                mark(state, &account, outcome, &inbound.model).await;
+            }
+            return Attempt::Failed(match e {
+                SendError::Timeout => Failure::Timeout,
+                SendError::Unreachable(why) => Failure::Unreachable(why),
+                SendError::Local(shortage) => {
+                    local_fault::report(shortage, &state.metrics);
+                    Failure::Local(shortage)
+                }
+            });
         }
         Ok(Ok(r)) => r,
     };
@@ -430,6 +465,10 @@ async fn attempt(
         upstream_sent: sent_at,
         request_id: req.request_id.clone(),
         metrics: state.metrics.clone(),
+        drain: provider
+            .bills_after_disconnect()
+            .then(|| drain::Bounds::from_settings(relay))
+            .flatten(),
         done: false,
     };
 
@@ -443,9 +482,14 @@ async fn attempt(
     }
 
     if streaming {
-        let mut upstream = body_stream(resp);
         // Wait for the first bytes before committing: until then another account may still serve.
-        let first = match tokio::time::timeout(idle, upstream.next()).await {
+        // A client that leaves meanwhile does not stop the answer's bill (drain::Guard).
+        let mut reading = drain::Guard::new(body_stream(resp), finish, idle);
+        let first = tokio::time::timeout(idle, reading.next()).await;
+        let Some((upstream, finish)) = reading.release() else {
+            return Attempt::Failed(Failure::Unusable(HANDED_OVER.into()));
+        };
+        let first = match first {
             Err(_) => {
                 mark(state, &account, Outcome::Timeout, &inbound.model).await;
                 *key_slot = finish.discard();
@@ -469,11 +513,15 @@ async fn attempt(
         return Attempt::Answered(builder.streaming(RelayBody::new(upstream, idle, adapter, finish)));
     }
 
-    // A JSON (or other) answer: read it whole, then pass it on.
-    let mut finish = finish;
-    match read_limited(resp, usize::MAX, idle).await {
+    // A JSON (or other) answer: read it whole (fed to the usage tap as it comes), then pass it
+    // on. A client that leaves meanwhile does not stop the answer's bill (drain::Guard).
+    let mut reading = drain::Guard::new(body_stream(resp), finish, idle);
+    let read = reading.read_to_end().await;
+    let Some((_, mut finish)) = reading.release() else {
+        return Attempt::Failed(Failure::Unusable(HANDED_OVER.into()));
+    };
+    match read {
         Ok(body) => {
-            finish.feed(&body);
             let body = match adapter.as_mut() {
                 None => body,
                 Some(a) => {
@@ -498,6 +546,9 @@ async fn attempt(
         }
     }
 }
+
+/// A guard's answer taken twice: cannot happen (`release` consumes the guard).
+const HANDED_OVER: &str = "the upstream answer was already handed over";
 
 /// After a success, let the pool drop expired health state (only when there is some, so the
 /// common request sends no extra message).

@@ -22,6 +22,16 @@ pub struct Binary {
 /// Starts `switchyard serve` on `data` with `env` on top of the defaults here (JSON logs at
 /// `info`, upstreams on `mock`), and waits until it listens.
 pub fn start(mock: &MockUpstream, data: &Path, env: &[(&str, &str)]) -> Binary {
+    start_with(mock, data, env, |_| {})
+}
+
+/// [`start`], with `prepare` given the command last (to set process limits, say).
+pub fn start_with(
+    mock: &MockUpstream,
+    data: &Path,
+    env: &[(&str, &str)],
+    prepare: impl FnOnce(&mut Command),
+) -> Binary {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_switchyard"));
     cmd.arg("serve")
         .current_dir(data)
@@ -60,6 +70,7 @@ pub fn start(mock: &MockUpstream, data: &Path, env: &[(&str, &str)]) -> Binary {
     for (k, v) in env {
         cmd.env(k, v);
     }
+    prepare(&mut cmd);
     let mut child = cmd.spawn().expect("the binary starts");
     let lines = Arc::new(Mutex::new(Vec::new()));
     collect(child.stdout.take().expect("stdout"), lines.clone());
