@@ -19,6 +19,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+mod waiting;
+
 /// The actors by name, for supervision drills and readiness checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ActorName {

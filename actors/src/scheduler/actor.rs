@@ -151,6 +151,7 @@ fn take_slot(
                 account,
                 lease,
                 sticky,
+                waited: None,
             });
         }
         Err(match plan.strict_dedicated {

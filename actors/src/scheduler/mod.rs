@@ -95,6 +95,8 @@ pub struct Selection {
     pub account: Arc<Account>,
     pub lease: Lease,
     pub sticky: StickyOutcome,
+    /// How long the request waited in the slot queue (`None`: it did not wait).
+    pub waited: Option<std::time::Duration>,
 }
 
 /// Why a dedicated account could not serve.
@@ -213,4 +215,7 @@ pub enum SelectError {
     ActorFailed(#[from] ActorFault),
     #[error("the {actor} actor did not answer within {timeout_ms} ms")]
     ActorTimeout { actor: &'static str, timeout_ms: u64 },
+    /// Every eligible account stayed full: the wait for a slot timed out, or the queue was full.
+    #[error("every eligible account is busy ({})", refusal.as_str())]
+    Busy { refusal: crate::wait_queue::WaitRefusal },
 }
