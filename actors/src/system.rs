@@ -179,6 +179,7 @@ impl Scheduling {
     ) -> Result<Self, StoreError> {
         let settings = Arc::new(settings);
         let view = Arc::new(PoolView::new(store.clone()));
+        view.follow_slot_notices();
         let restarts = Restarts::default();
         let current = actix::Arbiter::current();
         let arbiter = arbiter.unwrap_or(&current);

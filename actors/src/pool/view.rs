@@ -116,6 +116,24 @@ impl PoolView {
         }
     }
 
+    /// Wakes local waiters for slots other instances free, as the store reports them, until
+    /// the store's notice stream ends. Our own releases woke ours already.
+    pub(crate) fn follow_slot_notices(self: &Arc<Self>) {
+        let Some(mut notices) = self.store.slot_notices() else {
+            return;
+        };
+        let view = Arc::downgrade(self);
+        tokio::spawn(async move {
+            use futures::StreamExt;
+            while let Some((account, lease)) = notices.next().await {
+                let Some(view) = view.upgrade() else { return };
+                if !view.lease_ids.is_own(&lease) {
+                    view.slots_freed(std::iter::once(&account));
+                }
+            }
+        });
+    }
+
     /// Release path for a lease dropped after the actor system stopped.
     pub(crate) fn release_directly(self: &Arc<Self>, account: AccountId, lease: LeaseId) {
         let view = self.clone();
