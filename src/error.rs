@@ -438,6 +438,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn overload_is_each_apis_own_answer_with_retry_after() {
+        let answer = |format| {
+            let resp = ApiError::Overloaded(WaitRefusal::Timeout)
+                .in_format(format)
+                .error_response();
+            (resp.status().as_u16(), resp.headers().contains_key(RETRY_AFTER))
+        };
+        assert_eq!(answer(ApiFormat::Anthropic), (529, true));
+        assert_eq!(answer(ApiFormat::OpenAi), (503, true));
+        assert_eq!(answer(ApiFormat::Gemini), (503, true));
+    }
+
+    #[test]
     fn each_format_has_its_own_shape() {
         let s = StatusCode::UNAUTHORIZED;
         let a = error_body(ApiFormat::Anthropic, s, "m", "c", json!({}));

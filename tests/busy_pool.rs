@@ -67,6 +67,23 @@ async fn a_request_waits_for_a_slot_and_is_served_when_it_frees() {
     eventually("the holder is upstream", || app.mock.in_flight() == 1).await;
     let waiter = send(&app, &key, tagged("waiter"));
     eventually("the second request waits", || waiters(&app) == 1).await;
+    // Visible while it waits: the admin API (what `switchyard status` prints) and /metrics.
+    let (_, accounts) = app.admin(reqwest::Method::GET, "/admin/accounts", None).await;
+    assert_eq!(accounts["waiters"]["claude"], 1, "{accounts}");
+    assert_eq!(accounts["accounts"][0]["slots_in_use"], 1, "{accounts}");
+    let text = app
+        .http
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains("switchyard_slot_waiters{platform=\"claude\"} 1"),
+        "{text}"
+    );
     assert_eq!(holder.await.unwrap().0, 200);
     assert_eq!(waiter.await.unwrap().0, 200, "served once the slot freed");
     assert_eq!(waiters(&app), 0);
