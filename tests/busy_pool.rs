@@ -251,3 +251,75 @@ async fn when_every_account_cools_down_the_answer_comes_at_once_with_the_earlies
     assert_eq!(waiters(&app), 0);
     app.assert_slots_released().await;
 }
+
+/// Two accounts, `a` preferred; the session `"session"` is bound to `a` by a first request.
+async fn session_bound_to_a(app: &TestApp) -> String {
+    app.add_account(json!({"name": "a", "api_key": "sk-ant-a", "priority": 1, "max_concurrency": 1}))
+        .await;
+    app.add_account(json!({"name": "b", "api_key": "sk-ant-b", "priority": 2, "max_concurrency": 1}))
+        .await;
+    let key = app.key().await;
+    assert_eq!(app.post_messages(&key, &tagged("session")).await.status(), 200);
+    assert_eq!(seen(app, "sk-ant-a"), ["session"]);
+    key
+}
+
+#[actix_web::test]
+async fn a_session_waits_for_its_own_busy_account_rather_than_moving() {
+    let app = spawn_app_with(|s| s.scheduler.sticky_wait_ms = 20_000).await;
+    let key = session_bound_to_a(&app).await;
+    app.mock.enqueue("sk-ant-a", Fault::Delay { ms: 800 });
+    let holder = send(&app, &key, tagged("holder"));
+    eventually("the holder is upstream on a", || app.mock.in_flight() == 1).await;
+    let resp = app.post_messages(&key, &tagged("session")).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(holder.await.unwrap().0, 200);
+    assert_eq!(seen(&app, "sk-ant-a"), ["session", "holder", "session"]);
+    assert!(
+        seen(&app, "sk-ant-b").is_empty(),
+        "b was free, but the session waited for a"
+    );
+    app.assert_slots_released().await;
+}
+
+#[actix_web::test]
+async fn a_session_moves_after_sticky_wait_ms() {
+    let app = spawn_app_with(|s| {
+        s.scheduler.sticky_wait_ms = 300;
+        s.relay.idle_timeout_ms = 30_000;
+    })
+    .await;
+    let key = session_bound_to_a(&app).await;
+    app.mock.enqueue("sk-ant-a", Fault::Delay { ms: 3_000 });
+    let holder = send(&app, &key, tagged("holder"));
+    eventually("the holder is upstream on a", || app.mock.in_flight() == 1).await;
+    let started = Instant::now();
+    assert_eq!(app.post_messages(&key, &tagged("session")).await.status(), 200);
+    assert!(
+        started.elapsed() >= Duration::from_millis(300),
+        "it waited for a first"
+    );
+    assert_eq!(seen(&app, "sk-ant-b"), ["session"], "then moved to b");
+    assert_eq!(holder.await.unwrap().0, 200);
+    app.assert_slots_released().await;
+}
+
+#[actix_web::test]
+async fn a_session_leaves_a_cooling_account_at_once() {
+    let app = spawn_app_with(|s| s.scheduler.sticky_wait_ms = 20_000).await;
+    let key = session_bound_to_a(&app).await;
+    app.mock.enqueue(
+        "sk-ant-a",
+        Fault::anthropic_error(429, "rate_limit_error", "slow down").with_header("retry-after", "60"),
+    );
+    // a answers 429 (and cools down); the request fails over to b.
+    assert_eq!(app.post_messages(&key, &tagged("other")).await.status(), 200);
+    let started = Instant::now();
+    assert_eq!(app.post_messages(&key, &tagged("session")).await.status(), 200);
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "nothing waits on a cooling account"
+    );
+    assert_eq!(seen(&app, "sk-ant-b"), ["other", "session"]);
+    app.assert_slots_released().await;
+}

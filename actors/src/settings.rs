@@ -71,6 +71,9 @@ pub struct SchedulerSettings {
     /// A waiter retries its selection at least this often even when nothing woke it (a slot
     /// freed on another instance whose notice was lost, a cooldown that ended).
     pub wait_recheck_ms: u64,
+    /// Soft stickiness: a session whose account is full waits this long for it before moving
+    /// to another account (0: move at once). A cooling account is left at once.
+    pub sticky_wait_ms: u64,
 }
 
 impl SchedulerSettings {
@@ -102,6 +105,7 @@ impl Default for SchedulerSettings {
             slot_wait_ms: 60_000,
             max_waiters: 1_000,
             wait_recheck_ms: 1_000,
+            sticky_wait_ms: 3_000,
         }
     }
 }

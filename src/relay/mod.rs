@@ -130,6 +130,7 @@ pub async fn relay(
             model: Some(req.inbound.model.clone()),
             exclude: tried.clone(),
             kinds: req.kinds.clone(),
+            hold_session: false,
         };
         // Every eligible account full: wait for a slot (failover included), never for a
         // cooling account; the last upstream error is answered only when no other exists.

@@ -36,6 +36,10 @@ pub struct SelectAccount {
     /// Applies to the pool, to groups and to a dedicated account alike. Kinds of another
     /// platform never match; an empty list matches nothing.
     pub kinds: Option<Vec<AccountKind>>,
+    /// Soft stickiness: when the session is bound to an eligible account, only that account may
+    /// serve (full: `AllFull`, so the caller waits for it). A bound account that is cooling
+    /// down or otherwise out of the plan does not hold the session: selection goes on as usual.
+    pub hold_session: bool,
 }
 
 impl SelectAccount {
@@ -48,6 +52,7 @@ impl SelectAccount {
             model: None,
             exclude: Vec::new(),
             kinds: None,
+            hold_session: false,
         }
     }
     pub fn model(mut self, model: impl Into<String>) -> Self {

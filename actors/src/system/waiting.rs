@@ -32,19 +32,29 @@ impl Scheduling {
     /// `scheduler.wait_recheck_ms`), until `scheduler.slot_wait_ms` has passed:
     /// [`SelectError::Busy`] then, or at once when `scheduler.max_waiters` already wait.
     /// Dropping the future (the client went away) leaves the queue at once.
+    ///
+    /// Soft stickiness: for `scheduler.sticky_wait_ms` a session bound to an eligible account
+    /// waits for that account only (see [`SelectAccount::hold_session`]), then may move.
     pub async fn select_waiting(&self, req: SelectAccount) -> Result<Selection, SelectError> {
         let waiters = &self.core.view.waiters;
         let knobs = &self.core.settings.scheduler;
         let platform = req.platform;
+        let started = Instant::now();
+        let sticky_until = (req.session.is_some() && knobs.sticky_wait_ms > 0)
+            .then(|| started + Duration::from_millis(knobs.sticky_wait_ms));
+        let select = |req: &SelectAccount| {
+            let mut req = req.clone();
+            req.hold_session = sticky_until.is_some_and(|until| Instant::now() < until);
+            self.select(req)
+        };
         // A slot earmarked for a waiter is not ours to take: queue behind it.
         let mut try_now = !waiters.wake_in_flight(platform);
         if try_now {
-            let first = self.select(req.clone()).await;
+            let first = select(&req).await;
             if !is_full(&first) {
                 return first;
             }
         }
-        let started = Instant::now();
         let deadline = started + Duration::from_millis(knobs.slot_wait_ms);
         let recheck = Duration::from_millis(knobs.wait_recheck_ms.max(1));
         let ticket: Ticket = waiters
@@ -54,7 +64,7 @@ impl Scheduling {
             if try_now {
                 // The first pass re-checks right after joining: a slot freed between the
                 // failed attempt and joining woke nobody.
-                let got = self.select(req.clone()).await;
+                let got = select(&req).await;
                 match got {
                     Ok(mut selection) => {
                         ticket.served(&selection.account.id);
@@ -72,7 +82,12 @@ impl Scheduling {
                     refusal: crate::wait_queue::WaitRefusal::Timeout,
                 });
             }
-            let _ = tokio::time::timeout(recheck.min(left), ticket.woken()).await;
+            // Holding a session: wake when the hold ends, to try the other accounts.
+            let hold_left = sticky_until
+                .map(|until| until.saturating_duration_since(Instant::now()))
+                .filter(|d| !d.is_zero())
+                .unwrap_or(recheck);
+            let _ = tokio::time::timeout(recheck.min(left).min(hold_left), ticket.woken()).await;
         }
     }
 }
