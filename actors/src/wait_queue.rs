@@ -10,8 +10,13 @@
 //!
 //! Ordering guaranteed: per platform, wakes go out in arrival order; while a wake is in flight
 //! (a woken waiter has not finished its retry), newcomers of that platform queue behind instead
-//! of trying, so they cannot take the slot earmarked for it. Capacity nobody was woken for (a
-//! second account, a slot freed on another instance) is taken by whoever asks first.
+//! of trying, so they cannot take the slot earmarked for it (a newcomer whose accounts are free
+//! may then wait for a wake or the re-check, `scheduler.wait_recheck_ms`). Not guaranteed: a
+//! slot freed on another instance of a Redis pool can be taken by that instance's newcomer
+//! before the notice arrives; the waiter then keeps its place.
+//!
+//! Cost: a wake whose slot was taken before the woken waiter got to it travels down the queue,
+//! one selection per waiter, until someone uses it or the queue ends.
 use crate::domain::{AccountId, Platform};
 use parking_lot::Mutex;
 use std::collections::VecDeque;
