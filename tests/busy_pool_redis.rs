@@ -157,3 +157,49 @@ async fn a_slot_freed_on_one_instance_wakes_a_waiter_on_another() {
     a.assert_slots_released().await;
     b.assert_slots_released().await;
 }
+
+#[actix_web::test]
+async fn a_client_that_leaves_while_waiting_leaves_the_queue_on_redis() {
+    let store = fresh_redis();
+    let app = spawn_app_on(open(&store).await, on(&store)).await;
+    app.add_account(json!({"name": "a", "api_key": "sk-ant-a", "max_concurrency": 1}))
+        .await;
+    let key = app.key().await;
+    app.mock.enqueue("sk-ant-a", Fault::Delay { ms: 3_000 });
+    let holder = send(&app, &key, tagged("holder"));
+    eventually("the holder is upstream", || app.mock.in_flight() == 1).await;
+    let leaving = send(&app, &key, tagged("leaving"));
+    eventually("the second request waits", || waiters(&app) == 1).await;
+    leaving.abort();
+    eventually("the waiter has left", || waiters(&app) == 0).await;
+    assert_eq!(
+        app.mock.in_flight(),
+        1,
+        "left while the holder still held the slot"
+    );
+    assert_eq!(holder.await.unwrap(), 200);
+    assert_eq!(app.post_messages(&key, &tagged("next")).await.status(), 200);
+    assert_eq!(seen(&app, "sk-ant-a"), ["holder", "next"]);
+    app.assert_slots_released().await;
+}
+
+#[actix_web::test]
+async fn a_failover_waits_for_a_busy_account_on_redis() {
+    let store = fresh_redis();
+    let app = spawn_app_on(open(&store).await, on(&store)).await;
+    app.add_account(json!({"name": "b", "api_key": "sk-ant-b", "priority": 2, "max_concurrency": 1}))
+        .await;
+    let key = app.key().await;
+    app.mock.enqueue("sk-ant-b", Fault::Delay { ms: 1_000 });
+    let holder = send(&app, &key, tagged("holder"));
+    eventually("the holder is upstream", || app.mock.in_flight() == 1).await;
+    app.add_account(json!({"name": "a", "api_key": "sk-ant-a", "priority": 1, "max_concurrency": 1}))
+        .await;
+    app.mock
+        .enqueue("sk-ant-a", Fault::anthropic_error(500, "api_error", "boom"));
+    let resp = app.post_messages(&key, &tagged("moved")).await;
+    assert_eq!(resp.status(), 200, "waited for b rather than answering a's 500");
+    assert_eq!(holder.await.unwrap(), 200);
+    assert_eq!(seen(&app, "sk-ant-b"), ["holder", "moved"]);
+    app.assert_slots_released().await;
+}

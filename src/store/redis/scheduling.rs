@@ -174,23 +174,29 @@ impl SlotStore for RedisStore {
                 .ignore();
         }
         let channel = self.keys.slot_freed_channel();
-        let add_notices = |p: &mut ::redis::Pipeline| {
-            // Holders other than accounts (`key:{id}`) have no waiters to wake.
-            for (account, lease) in leases.iter().filter(|(a, _)| !a.as_str().contains(':')) {
-                p.publish(&channel, super::notices::notice(account, lease))
-                    .ignore();
-            }
-        };
+        // Holders other than accounts (`key:{id}`) have no waiters to wake.
+        let notices: Vec<String> = leases
+            .iter()
+            .filter(|(a, _)| !a.as_str().contains(':'))
+            .map(|(account, lease)| super::notices::notice(account, lease))
+            .collect();
         let mut c = self.conn();
         if self.conn.is_cluster() {
             self.timed("release_leases", async { pipe.query_async::<()>(&mut c).await })
                 .await?;
-            let mut notices = ::redis::pipe();
-            add_notices(&mut notices);
-            self.timed("slot_notices", async { notices.query_async::<()>(&mut c).await })
+            if notices.is_empty() {
+                return Ok(());
+            }
+            let mut publish = ::redis::pipe();
+            for n in &notices {
+                publish.publish(&channel, n).ignore();
+            }
+            self.timed("slot_notices", async { publish.query_async::<()>(&mut c).await })
                 .await
         } else {
-            add_notices(&mut pipe);
+            for n in &notices {
+                pipe.publish(&channel, n).ignore();
+            }
             self.timed("release_leases", async { pipe.query_async::<()>(&mut c).await })
                 .await
         }
