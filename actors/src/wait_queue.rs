@@ -221,8 +221,8 @@ mod tests {
         drop(b);
         a.woken().await;
         a.served(&id("x"));
-        assert!(!w.wake_in_flight(Platform::Claude));
-        assert_eq!(w.waiting(Platform::Claude), 1);
+        assert!(!w.wake_in_flight(Platform::Claude), "the wake was used");
+        assert_eq!(w.waiting(Platform::Claude), 0, "served waiters leave the queue");
     }
 
     #[test]
