@@ -106,7 +106,7 @@ def run(args):
     mock = subprocess.Popen([os.path.join(target, "mock-upstream"), "--port", str(mock_port),
                              "--workers", "2", "--max-records", "0"], stdout=subprocess.DEVNULL)
     env = dict(os.environ, SWITCHYARD__SERVER__PORT=str(port), SWITCHYARD__STORE__DATA_DIR=tmp,
-               SWITCHYARD__ADMIN__TOKEN=ADMIN, SWITCHYARD__LOG__LEVEL="error",
+               SWITCHYARD__ADMIN__TOKEN=ADMIN, SWITCHYARD__LOG__LEVEL=os.environ.get("SWITCHYARD__LOG__LEVEL", "error"),
                SWITCHYARD__SCHEDULER__SLOT_WAIT_MS=str(args.slot_wait_ms))
     if args.redis:
         env.update(SWITCHYARD__STORE__BACKEND="redis", SWITCHYARD__STORE__REDIS_URL=args.redis,
@@ -151,6 +151,8 @@ def run(args):
         for t in threads:
             t.join()
         elapsed = time.time() - started
+        if args.watch:
+            print(json.dumps({a["name"]: a.get("cooldown") for a in json.loads(get(f"{base}/admin/accounts"))["accounts"]}))
         time.sleep(1.0)  # releases travel through the pool's mailbox
         accounts = json.loads(get(f"{base}/admin/accounts"))
         metrics = get(f"{base}/metrics")
@@ -171,6 +173,7 @@ def run(args):
         "hung": by.get("hung", 0),
         "slots_held_after": sum(a.get("slots_in_use", 0) for a in accounts["accounts"]),
         "waiters_after": accounts.get("waiters"),
+        "cooling_after": sorted(a["name"] for a in accounts["accounts"] if a.get("cooldown")),
         "latency_p50_s": round(statistics.median(times), 3) if times else None,
         "latency_p99_s": round(times[int(0.99 * (len(times) - 1))], 3) if times else None,
         "slot_wait_p50_le_s": wait_p50, "slot_wait_p99_le_s": wait_p99,
@@ -185,6 +188,7 @@ def main():
     p.add_argument("--hang-after", type=float, default=120.0)
     p.add_argument("--slot-wait-ms", type=int, default=60000)
     p.add_argument("--redis")
+    p.add_argument("--watch", action="store_true", help="print each account's cooldown when the load ends")
     p.add_argument("--target-dir", default=os.path.join(ROOT, "target"))
     p.add_argument("--profile", default="debug")
     run(p.parse_args())
