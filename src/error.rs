@@ -9,7 +9,10 @@ use serde_json::{Value, json};
 use std::fmt;
 use switchyard_actors::clock::Millis;
 use switchyard_actors::scheduler::SelectError;
-use switchyard_actors::{Clock, NoAccount, Platform, StoreError, SystemClock};
+use switchyard_actors::{Clock, NoAccount, Platform, StoreError, SystemClock, WaitRefusal};
+
+/// `retry-after` of an overload answer (a slot wait that timed out, a full slot queue).
+const OVERLOADED_RETRY_AFTER_SECS: u64 = 5;
 
 /// Which wire format an error body takes: each route family answers like the API it fronts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,6 +79,10 @@ pub enum ApiError {
     NoAccount(#[from] NoAccount),
     #[error("Scheduling is temporarily unavailable: {0}")]
     Scheduling(SelectError),
+    /// Every eligible account stayed at its concurrency limit for `scheduler.slot_wait_ms`, or
+    /// `scheduler.max_waiters` requests already waited: the API's own overload answer.
+    #[error("Every upstream account is busy ({}); retry shortly", .0.as_str())]
+    Overloaded(WaitRefusal),
     #[error("The state store is unavailable")]
     Store(#[from] StoreError),
     #[error("Upstream could not be reached: {0}")]
@@ -100,6 +107,7 @@ impl From<SelectError> for ApiError {
         match e {
             SelectError::NoAccount(n) => ApiError::NoAccount(n),
             SelectError::Store(s) => ApiError::Store(s),
+            SelectError::Busy { refusal } => ApiError::Overloaded(refusal),
             other => ApiError::Scheduling(other),
         }
     }
@@ -131,9 +139,10 @@ impl ApiError {
             ApiError::KeyBodyMemoryFull { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::BodyMemoryFull => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::RouteNotFound { .. } | ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::NoAccount(_) | ApiError::Scheduling(_) | ApiError::Store(_) => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            ApiError::NoAccount(_)
+            | ApiError::Scheduling(_)
+            | ApiError::Store(_)
+            | ApiError::Overloaded(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::UpstreamUnreachable(_) => StatusCode::BAD_GATEWAY,
             ApiError::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             ApiError::LocalResources { .. } => StatusCode::SERVICE_UNAVAILABLE,
@@ -143,9 +152,10 @@ impl ApiError {
 
     pub fn fault(&self) -> Fault {
         match self {
-            ApiError::NoAccount(_) | ApiError::UpstreamUnreachable(_) | ApiError::UpstreamTimeout => {
-                Fault::Upstream
-            }
+            ApiError::NoAccount(_)
+            | ApiError::Overloaded(_)
+            | ApiError::UpstreamUnreachable(_)
+            | ApiError::UpstreamTimeout => Fault::Upstream,
             ApiError::Scheduling(_)
             | ApiError::Store(_)
             | ApiError::Internal(_)
@@ -182,6 +192,8 @@ impl ApiError {
             ApiError::RouteNotFound { .. } | ApiError::NotFound(_) => "not_found",
             ApiError::NoAccount(n) => n.code(),
             ApiError::Scheduling(_) => "scheduler_unavailable",
+            ApiError::Overloaded(WaitRefusal::Timeout) => "slot_wait_timeout",
+            ApiError::Overloaded(WaitRefusal::QueueFull) => "slot_queue_full",
             ApiError::Store(_) => "store_unavailable",
             ApiError::UpstreamUnreachable(_) => "upstream_unreachable",
             ApiError::UpstreamTimeout => "upstream_timeout",
@@ -197,6 +209,8 @@ impl ApiError {
     fn retry_after_secs(&self) -> Option<u64> {
         match self {
             ApiError::NoAccount(NoAccount::AllFull) => Some(1),
+            // Nothing says when a slot frees; a few seconds spreads the clients' retries.
+            ApiError::Overloaded(_) => Some(OVERLOADED_RETRY_AFTER_SECS),
             ApiError::NoAccount(n) => {
                 let now = SystemClock.now_ms();
                 n.retry_at()
@@ -241,7 +255,7 @@ impl ApiError {
             humantime::format_rfc3339_seconds(t).to_string()
         };
         match self {
-            ApiError::NoAccount(_) => json!({ "reason": self.code() }),
+            ApiError::NoAccount(_) | ApiError::Overloaded(_) => json!({ "reason": self.code() }),
             ApiError::ClientNotAllowed { allowed, user_agent } => json!({
                 "allowedClients": allowed.iter().map(|c| c.as_str()).collect::<Vec<_>>(),
                 "userAgent": user_agent,
@@ -383,8 +397,8 @@ impl ResponseError for ApiFailure {
             {
                 StatusCode::TOO_MANY_REQUESTS
             }
-            // Anthropic's own overload status: clients retry it as such.
-            (ApiError::LocalResources { .. }, ApiFormat::Anthropic) => {
+            // Anthropic's own overload answer is 529 `overloaded_error`, which its clients retry.
+            (ApiError::Overloaded(_) | ApiError::LocalResources { .. }, ApiFormat::Anthropic) => {
                 StatusCode::from_u16(529).unwrap_or(StatusCode::SERVICE_UNAVAILABLE)
             }
             _ => self.error.status(),
@@ -433,6 +447,19 @@ fn limit_message(r: &Refusal) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn overload_is_each_apis_own_answer_with_retry_after() {
+        let answer = |format| {
+            let resp = ApiError::Overloaded(WaitRefusal::Timeout)
+                .in_format(format)
+                .error_response();
+            (resp.status().as_u16(), resp.headers().contains_key(RETRY_AFTER))
+        };
+        assert_eq!(answer(ApiFormat::Anthropic), (529, true));
+        assert_eq!(answer(ApiFormat::OpenAi), (503, true));
+        assert_eq!(answer(ApiFormat::Gemini), (503, true));
+    }
 
     #[test]
     fn each_format_has_its_own_shape() {

@@ -21,6 +21,11 @@ const LATENCY_BUCKETS: &[f64] = &[
 /// under [`OTHER_MODEL`]. Model names come from clients (and reach the metrics whenever an
 /// upstream answers, which lenient upstreams do for any name), so without a bound one client
 /// could grow every scrape, and the server's memory, without limit.
+/// Slot waits run from milliseconds to `scheduler.slot_wait_ms` (a minute by default).
+const WAIT_BUCKETS: [f64; 12] = [
+    0.005, 0.025, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 40.0, 60.0,
+];
+
 pub const MAX_MODEL_LABELS: usize = 100;
 pub const OTHER_MODEL: &str = "other";
 
@@ -75,6 +80,12 @@ pub struct Metrics {
     pub cost_micro_usd: ModelCounterVec,
     pub cooldowns: IntCounterVec,
     pub failovers: IntCounterVec,
+    /// How long requests waited for an account slot (only those that waited), per platform.
+    pub slot_wait_seconds: HistogramVec,
+    /// Requests refused after waiting for a slot, per platform and reason (`timeout`,
+    /// `queue_full`).
+    pub slot_wait_refusals: IntCounterVec,
+    slot_waiters: IntGaugeVec,
     slots_in_use: IntGaugeVec,
     slot_limit: IntGaugeVec,
     accounts: IntGaugeVec,
@@ -179,6 +190,31 @@ impl Metrics {
                 "Requests moved to another account",
                 &["platform"],
             ),
+            slot_wait_seconds: {
+                let h = HistogramVec::new(
+                    HistogramOpts::new(
+                        "slot_wait_seconds",
+                        "Time requests waited for an account slot (those that waited)",
+                    )
+                    .buckets(WAIT_BUCKETS.to_vec()),
+                    &["platform"],
+                )
+                .expect("valid metric");
+                r.register(Box::new(h.clone())).expect("unique metric");
+                h
+            },
+            slot_wait_refusals: counter(
+                &r,
+                "slot_wait_timeouts_total",
+                "Requests answered with an overload error after waiting for a slot, by reason (timeout, queue_full)",
+                &["platform", "reason"],
+            ),
+            slot_waiters: gauge(
+                &r,
+                "slot_waiters",
+                "Requests waiting for an account slot on this instance",
+                &["platform"],
+            ),
             slots_in_use: gauge(&r, "account_slots_in_use", "Slots held per account", &["account"]),
             slot_limit: gauge(
                 &r,
@@ -269,6 +305,11 @@ impl Metrics {
         self.store_ops
             .with_label_values(&["state"])
             .set(self.store_stats.ops.load(Ordering::Relaxed) as i64);
+        for platform in switchyard_actors::Platform::ALL {
+            self.slot_waiters
+                .with_label_values(&[platform.as_str()])
+                .set(state.scheduling.waiters(platform) as i64);
+        }
         self.store_errors
             .with_label_values(&["state"])
             .set(self.store_stats.errors.load(Ordering::Relaxed) as i64);

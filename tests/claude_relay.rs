@@ -547,8 +547,9 @@ async fn no_eligible_account_is_a_503_with_a_reason() {
 }
 
 #[actix_web::test]
-async fn a_full_pool_is_a_503_all_full() {
-    let app = spawn_app().await;
+async fn a_full_pool_past_the_slot_wait_is_a_529_overloaded() {
+    // Waiting itself is covered in tests/busy_pool.rs; here only the bound.
+    let app = spawn_app_with(|s| s.scheduler.slot_wait_ms = 200).await;
     app.add_account(json!({"name": "a", "api_key": "sk-ant-a", "max_concurrency": 1}))
         .await;
     let key = app.key().await;
@@ -556,8 +557,11 @@ async fn a_full_pool_is_a_503_all_full() {
     let first = app.post_messages(&key, &claude_body(true)).await;
     assert_eq!(first.status(), 200);
     let second = app.post_messages(&key, &claude_body(false)).await;
-    assert_eq!(second.status(), 503);
-    assert_eq!(second.json::<Value>().await.unwrap()["reason"], "all_full");
+    assert_eq!(second.status(), 529);
+    assert_eq!(
+        second.json::<Value>().await.unwrap()["reason"],
+        "slot_wait_timeout"
+    );
     first.bytes().await.unwrap();
     app.assert_slots_released().await;
 }

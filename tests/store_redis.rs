@@ -501,8 +501,10 @@ async fn a_selection_costs_one_round_trip_and_a_release_one() {
     drop(selection);
     monitor.wait_for("\"ZREM\"").await;
     let sent = monitor.take("released", &mut r).await;
-    assert_eq!(sent.len(), 1, "{sent:?}");
+    // One pipeline: the ZREM and the slot notice that wakes other instances' waiters.
+    assert_eq!(sent.len(), 2, "{sent:?}");
     assert!(sent[0].starts_with("\"ZREM\""), "{sent:?}");
+    assert!(sent[1].starts_with("\"PUBLISH\""), "{sent:?}");
 }
 
 fn api_key(id: &str) -> ApiKey {

@@ -50,6 +50,14 @@ impl Default for LeaseIds {
 }
 
 impl LeaseIds {
+    /// Whether `id` was handed out by this process (its releases wake waiters directly).
+    pub fn is_own(&self, id: &LeaseId) -> bool {
+        id.as_str()
+            .split_once('-')
+            .and_then(|(instance, _)| u64::from_str_radix(instance, 16).ok())
+            == Some(self.instance)
+    }
+
     pub fn next(&self) -> LeaseId {
         let n = self.next.fetch_add(1, Ordering::Relaxed);
         LeaseId(Arc::from(format!("{:016x}-{n:x}", self.instance)))

@@ -24,6 +24,7 @@ pub mod sticky;
 pub mod store;
 mod supervise;
 pub mod system;
+pub mod wait_queue;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use domain::*;
@@ -32,3 +33,4 @@ pub use scheduler::{NoAccount, SelectAccount, SelectError, Selection};
 pub use settings::ActorsSettings;
 pub use store::{Store, StoreError};
 pub use system::Scheduling;
+pub use wait_queue::{SlotWaiters, WaitRefusal};

@@ -62,6 +62,18 @@ pub struct SchedulerSettings {
     /// Session bindings kept at most (each a few dozen bytes in the store). When full, binding
     /// a new session forgets the least recently used ones; a request is never refused for it.
     pub max_sticky_bindings: u64,
+    /// How long a request waits for a slot when every eligible account is full, before it is
+    /// answered with the API's overload error.
+    pub slot_wait_ms: u64,
+    /// Requests that may wait for a slot at once, per platform; past it, an overload error at
+    /// once.
+    pub max_waiters: usize,
+    /// A waiter retries its selection at least this often even when nothing woke it (a slot
+    /// freed on another instance whose notice was lost, a cooldown that ended).
+    pub wait_recheck_ms: u64,
+    /// Soft stickiness: a session whose account is full waits this long for it before moving
+    /// to another account (0: move at once). A cooling account is left at once.
+    pub sticky_wait_ms: u64,
 }
 
 impl SchedulerSettings {
@@ -90,6 +102,10 @@ impl Default for SchedulerSettings {
             last_used_flush_ms: 1_000,
             sweep_secs: 60,
             max_sticky_bindings: 100_000,
+            slot_wait_ms: 60_000,
+            max_waiters: 1_000,
+            wait_recheck_ms: 1_000,
+            sticky_wait_ms: 3_000,
         }
     }
 }

@@ -19,6 +19,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+mod waiting;
+
 /// The actors by name, for supervision drills and readiness checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ActorName {
@@ -177,6 +179,7 @@ impl Scheduling {
     ) -> Result<Self, StoreError> {
         let settings = Arc::new(settings);
         let view = Arc::new(PoolView::new(store.clone()));
+        view.follow_slot_notices();
         let restarts = Restarts::default();
         let current = actix::Arbiter::current();
         let arbiter = arbiter.unwrap_or(&current);

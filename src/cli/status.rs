@@ -50,6 +50,22 @@ pub fn blocked_until(a: &Value) -> Option<i64> {
     })
 }
 
+/// `; waiting for a slot: claude 3` (platforms with waiters on the answering instance), or
+/// nothing when none wait.
+pub fn waiting(waiters: &Value) -> String {
+    let busy: Vec<String> = waiters
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter_map(|(p, n)| n.as_u64().filter(|n| *n > 0).map(|n| format!("{p} {n}")))
+        .collect();
+    if busy.is_empty() {
+        String::new()
+    } else {
+        format!("; waiting for a slot: {}", busy.join(", "))
+    }
+}
+
 pub async fn run(client: &AdminClient, json: bool) -> Result<String, CliError> {
     let v = client.get("/admin/accounts").await?;
     if json {
@@ -83,10 +99,11 @@ pub async fn run(client: &AdminClient, json: bool) -> Result<String, CliError> {
     }
     let in_use: u64 = accounts.iter().filter_map(|a| a["slots_in_use"].as_u64()).sum();
     Ok(format!(
-        "{}\n{} accounts: {ready} ready, {} not serving; {in_use} requests in flight\n",
+        "{}\n{} accounts: {ready} ready, {} not serving; {in_use} requests in flight{}\n",
         t.render(),
         accounts.len(),
         accounts.len() - ready,
+        waiting(&v["waiters"]),
     ))
 }
 
@@ -112,6 +129,12 @@ mod tests {
             "family_limits": [{"family": "opus", "until": 5_000}]});
         assert_eq!(state_of(&fam, now), "limited (opus)");
         assert_eq!(slots(&json!({"slots_in_use": 1, "max_concurrency": 4})), "1/4");
+        assert_eq!(
+            waiting(&json!({"claude": 3, "gemini": 0})),
+            "; waiting for a slot: claude 3"
+        );
+        assert_eq!(waiting(&json!({"claude": 0})), "");
+        assert_eq!(waiting(&Value::Null), "");
         assert_eq!(slots(&json!({"slots_in_use": 0, "max_concurrency": 0})), "0/-");
     }
 }

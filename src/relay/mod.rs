@@ -150,9 +150,32 @@ pub async fn relay(
             model: Some(req.inbound.model.clone()),
             exclude: tried.clone(),
             kinds: req.kinds.clone(),
+            hold_session: false,
         };
-        let selection = match state.scheduling.select(select).await {
-            Ok(s) => s,
+        // Every eligible account full: wait for a slot (failover included), never for a
+        // cooling account; the last upstream error is answered only when no other exists.
+        let platform_label = provider.platform().as_str();
+        let selection = match state.scheduling.select_waiting(select).await {
+            Ok(s) => {
+                if let Some(waited) = s.waited {
+                    state
+                        .metrics
+                        .slot_wait_seconds
+                        .with_label_values(&[platform_label])
+                        .observe(waited.as_secs_f64());
+                }
+                s
+            }
+            Err(SelectError::Busy { refusal }) => {
+                state
+                    .metrics
+                    .slot_wait_refusals
+                    .with_label_values(&[platform_label, refusal.as_str()])
+                    .inc();
+                let outcome = Err(ApiError::Overloaded(refusal));
+                log_unanswered(&req, provider, &outcome, tried.len(), started);
+                return outcome;
+            }
             Err(SelectError::NoAccount(reason)) => {
                 let outcome = match last {
                     Some(f) => Ok(f.into_response(provider.format())),

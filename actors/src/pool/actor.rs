@@ -73,8 +73,8 @@ impl AccountPool {
         if batch.is_empty() {
             return;
         }
-        let store = self.store.clone();
-        let mut releasing = Box::pin(async move { super::view::release_all(&*store, &batch).await });
+        let view = self.view.clone();
+        let mut releasing = Box::pin(async move { view.release(&batch).await });
         // A store that answers at once (the memory store) is done here, so no acquisition can
         // fall between taking the batch and the slots being free; a networked one goes on in
         // a task (polled again there, with a real waker).
@@ -291,13 +291,14 @@ impl Handler<ReleaseSlot> for AccountPool {
     type Result = ();
 
     fn handle(&mut self, msg: ReleaseSlot, ctx: &mut Context<Self>) {
-        let store = self.store.clone();
+        let view = self.view.clone();
         let _ = guarded(ctx, NAME, || {
             actix::spawn(async move {
-                if let Err(e) = store.release_lease(&msg.account, &msg.lease).await {
+                if let Err(e) = view.store.release_lease(&msg.account, &msg.lease).await {
                     // The lease's TTL frees the slot anyway; nothing is lost for good.
                     tracing::warn!(account = %msg.account, error = %e, "slot release failed; it will expire");
                 }
+                view.slots_freed(std::iter::once(&msg.account));
             });
         });
     }

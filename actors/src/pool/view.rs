@@ -1,10 +1,12 @@
 //! What the pool shares with the schedulers and with live leases: the published snapshot, the
-//! leases this process holds (renewed until dropped) and last-used times waiting to be written.
+//! leases this process holds (renewed until dropped), last-used times waiting to be written, and
+//! the requests waiting for a slot (woken here when a slot is given back).
 use super::snapshot::{AccountRuntime, PoolSnapshot};
 use crate::clock::Millis;
 use crate::domain::AccountId;
 use crate::lease::{LeaseId, LeaseIds};
 use crate::store::{SlotGrant, SlotRequest, Store, StoreResult};
+use crate::wait_queue::SlotWaiters;
 use arc_swap::ArcSwap;
 use dashmap::DashMap;
 use parking_lot::Mutex;
@@ -27,6 +29,8 @@ pub struct PoolView {
     /// taken the queue yet.
     flush_sent: AtomicBool,
     pub(crate) store: Arc<dyn Store>,
+    /// Requests waiting for a slot; woken once a release has reached the store.
+    pub(crate) waiters: Arc<SlotWaiters>,
 }
 
 impl PoolView {
@@ -40,6 +44,7 @@ impl PoolView {
             released: Mutex::default(),
             flush_sent: AtomicBool::new(false),
             store,
+            waiters: Arc::default(),
         }
     }
 
@@ -89,14 +94,50 @@ impl PoolView {
         if queued.is_empty() {
             return Ok(None);
         }
-        release_all(&*self.store, &queued).await;
+        self.release(&queued).await;
         self.store.acquire_slot(req).await
     }
 
+    /// Releases `batch` in the store, then wakes one waiter per freed slot. The wake comes
+    /// after the store has the slot back, so the woken waiter's retry finds it.
+    pub(crate) async fn release(&self, batch: &[(AccountId, LeaseId)]) {
+        release_all(&*self.store, batch).await;
+        self.slots_freed(batch.iter().map(|(account, _)| account));
+    }
+
+    /// Wakes one waiter per freed account slot (slots of other holders, such as API keys, wake
+    /// nobody).
+    pub(crate) fn slots_freed<'a>(&self, accounts: impl Iterator<Item = &'a AccountId>) {
+        let snapshot = self.snapshot();
+        for account in accounts {
+            if let Some(e) = snapshot.get(account) {
+                self.waiters.slot_freed(e.account.platform(), account);
+            }
+        }
+    }
+
+    /// Wakes local waiters for slots other instances free, as the store reports them, until
+    /// the store's notice stream ends. Our own releases woke ours already.
+    pub(crate) fn follow_slot_notices(self: &Arc<Self>) {
+        let Some(mut notices) = self.store.slot_notices() else {
+            return;
+        };
+        let view = Arc::downgrade(self);
+        tokio::spawn(async move {
+            use futures::StreamExt;
+            while let Some((account, lease)) = notices.next().await {
+                let Some(view) = view.upgrade() else { return };
+                if !view.lease_ids.is_own(&lease) {
+                    view.slots_freed(std::iter::once(&account));
+                }
+            }
+        });
+    }
+
     /// Release path for a lease dropped after the actor system stopped.
-    pub(crate) fn release_directly(&self, account: AccountId, lease: LeaseId) {
-        let store = self.store.clone();
-        let fut = async move { release_all(&*store, &[(account, lease)]).await };
+    pub(crate) fn release_directly(self: &Arc<Self>, account: AccountId, lease: LeaseId) {
+        let view = self.clone();
+        let fut = async move { view.release(&[(account, lease)]).await };
         match tokio::runtime::Handle::try_current() {
             Ok(handle) => {
                 handle.spawn(fut);

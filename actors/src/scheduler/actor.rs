@@ -86,6 +86,7 @@ impl<R: PlatformRules> Handler<SelectAccount> for Scheduler<R> {
             Ok(Err(no)) => Box::pin(std::future::ready(Err(no.into()))),
             Ok(Ok(plan)) => Box::pin(take_slot(
                 plan,
+                msg.hold_session,
                 self.store.clone(),
                 view,
                 self.pool.clone(),
@@ -99,6 +100,7 @@ impl<R: PlatformRules> Handler<SelectAccount> for Scheduler<R> {
 /// Offers the plan's accounts to the store, best first, until one has a free slot.
 fn take_slot(
     mut plan: Plan,
+    hold_session: bool,
     store: Arc<dyn Store>,
     view: Arc<PoolView>,
     pool: Addr<AccountPool>,
@@ -109,6 +111,13 @@ fn take_slot(
     let sticky_policy = settings.scheduler.sticky_policy();
     async move {
         let per_call = store.candidates_per_call().max(1);
+        // Soft stickiness: a session bound to an eligible account waits for that account.
+        if hold_session
+            && let Some(key) = &plan.sticky_key
+            && let Some(bound) = store.sticky_get(key, now).await?
+        {
+            plan.restrict_to(&bound);
+        }
         // A bound account beyond the first chunk would never be offered: look it up first.
         // (Pools that fit one chunk, the common case, need no extra round trip.)
         if plan.len() > per_call
@@ -151,6 +160,7 @@ fn take_slot(
                 account,
                 lease,
                 sticky,
+                waited: None,
             });
         }
         Err(match plan.strict_dedicated {

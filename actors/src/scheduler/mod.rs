@@ -36,6 +36,10 @@ pub struct SelectAccount {
     /// Applies to the pool, to groups and to a dedicated account alike. Kinds of another
     /// platform never match; an empty list matches nothing.
     pub kinds: Option<Vec<AccountKind>>,
+    /// Soft stickiness: when the session is bound to an eligible account, only that account may
+    /// serve (full: `AllFull`, so the caller waits for it). A bound account that is cooling
+    /// down or otherwise out of the plan does not hold the session: selection goes on as usual.
+    pub hold_session: bool,
 }
 
 impl SelectAccount {
@@ -48,6 +52,7 @@ impl SelectAccount {
             model: None,
             exclude: Vec::new(),
             kinds: None,
+            hold_session: false,
         }
     }
     pub fn model(mut self, model: impl Into<String>) -> Self {
@@ -95,6 +100,8 @@ pub struct Selection {
     pub account: Arc<Account>,
     pub lease: Lease,
     pub sticky: StickyOutcome,
+    /// How long the request waited in the slot queue (`None`: it did not wait).
+    pub waited: Option<std::time::Duration>,
 }
 
 /// Why a dedicated account could not serve.
@@ -213,4 +220,7 @@ pub enum SelectError {
     ActorFailed(#[from] ActorFault),
     #[error("the {actor} actor did not answer within {timeout_ms} ms")]
     ActorTimeout { actor: &'static str, timeout_ms: u64 },
+    /// Every eligible account stayed full: the wait for a slot timed out, or the queue was full.
+    #[error("every eligible account is busy ({})", refusal.as_str())]
+    Busy { refusal: crate::wait_queue::WaitRefusal },
 }

@@ -46,6 +46,22 @@ impl Plan {
         }
     }
 
+    /// Keeps `id` as the only candidate if it is in the plan (eligible, not yet offered);
+    /// answers whether it was.
+    pub fn restrict_to(&mut self, id: &AccountId) -> bool {
+        let Some(pos) = position_on(&self.snapshot, self.platform, id) else {
+            return false;
+        };
+        let planned =
+            self.front.contains(&pos) || self.rest[self.cursor..].iter().any(|r| r.2 as usize == pos);
+        if planned {
+            self.front = VecDeque::from([pos]);
+            self.rest.clear();
+            self.cursor = 0;
+        }
+        planned
+    }
+
     pub fn next_chunk(&mut self, k: usize) -> Vec<SlotCandidate> {
         let entries = self.snapshot.entries(self.platform);
         let cand = |i: usize| {

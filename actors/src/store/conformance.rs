@@ -509,6 +509,38 @@ pub async fn release_leases_releases_a_batch(s: Arc<dyn Store>) {
     assert_eq!(count(&*s, "key:batch-b").await, 0);
 }
 
+/// A backend shared by several instances announces every freed account slot (so waiters on
+/// other instances wake), and never a slot of another holder (`key:` slots have no waiters).
+/// A backend of one process announces nothing (`None`): its releases wake waiters directly.
+pub async fn slot_notices_report_account_releases(s: Arc<dyn Store>) {
+    use futures::StreamExt;
+    let Some(mut notices) = s.slot_notices() else {
+        return;
+    };
+    let (a, k) = (cands(&[("notice-a", 0)]), cands(&[("key:notice-k", 0)]));
+    // The subscription starts in the background: release again until a notice comes through.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    for n in 600.. {
+        let (la, lk) = (lease(n), lease(n + 10_000));
+        acquire(&*s, &a, None, &la, 60_000).await.unwrap();
+        acquire(&*s, &k, None, &lk, 60_000).await.unwrap();
+        let batch = [
+            (AccountId::new("key:notice-k"), lk),
+            (AccountId::new("notice-a"), la),
+        ];
+        s.release_leases(&batch).await.unwrap();
+        match tokio::time::timeout(Duration::from_millis(200), notices.next()).await {
+            Ok(Some((account, got))) => {
+                assert_eq!(account.as_str(), "notice-a", "only account slots are announced");
+                assert!(got.as_str().starts_with("conformance-"), "{got:?}");
+                return;
+            }
+            Ok(None) => panic!("the notice stream ended"),
+            Err(_) => assert!(std::time::Instant::now() < deadline, "no slot notice arrived"),
+        }
+    }
+}
+
 /// Instantiates every conformance check as a test for one backend.
 /// `$make` is an async expression returning `Arc<dyn Store>` (a fresh, empty store).
 #[macro_export]
@@ -520,7 +552,7 @@ macro_rules! conformance_tests {
             acquire_respects_limits, unlimited_accounts_take_any_number,
             acquire_honours_and_rebinds_sessions, leases_expire_unless_renewed,
             concurrent_acquisition_never_exceeds_limits, slot_count_answers_for_one_holder,
-            release_leases_releases_a_batch);
+            release_leases_releases_a_batch, slot_notices_report_account_releases);
     };
     (@each $make:expr; $($name:ident),*) => {
         $(

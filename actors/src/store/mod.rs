@@ -184,6 +184,12 @@ pub trait SlotStore: Send + Sync {
         let releases = leases.iter().map(|(a, l)| self.release_lease(a, l));
         futures::future::join_all(releases).await.into_iter().collect()
     }
+    /// Slots freed by any instance sharing the store, as they are freed (a notice may be lost:
+    /// waiters re-check now and then anyway). `None`: nothing but this process frees slots here,
+    /// and it wakes its own waiters directly.
+    fn slot_notices(&self) -> Option<futures::stream::BoxStream<'static, (AccountId, LeaseId)>> {
+        None
+    }
     /// Live (unexpired) leases per account; accounts with none may be absent.
     async fn slot_counts(&self, now: Millis) -> StoreResult<HashMap<AccountId, u32>>;
     /// Live (unexpired) leases of one slot holder (an account, or any other holder id such as

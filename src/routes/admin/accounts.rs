@@ -266,7 +266,12 @@ pub async fn list(_: Admin, state: web::Data<AppState>) -> ApiResult<HttpRespons
             )
         })
         .collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "accounts": views })))
+    // Requests waiting for a slot on this instance, per platform (a busy pool queues).
+    let waiters: serde_json::Map<String, serde_json::Value> = switchyard_actors::Platform::ALL
+        .iter()
+        .map(|p| (p.as_str().to_owned(), state.scheduling.waiters(*p).into()))
+        .collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "accounts": views, "waiters": waiters })))
 }
 
 async fn load(state: &AppState, id: &str) -> Result<Account, ApiError> {

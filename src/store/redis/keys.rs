@@ -67,6 +67,11 @@ impl Keys {
         format!("{}{{sched}}:slots:{account}", self.prefix)
     }
 
+    /// Pub/sub channel (not a key): `{account} {lease}` for every freed account slot.
+    pub fn slot_freed_channel(&self) -> String {
+        format!("{}slot-freed", self.prefix)
+    }
+
     /// Set of account ids that may have a slot sorted set (for counts and sweeps).
     pub fn slot_index(&self) -> String {
         format!("{}{{sched}}:slot-accounts", self.prefix)

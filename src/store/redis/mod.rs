@@ -10,6 +10,7 @@ mod api_keys;
 mod conn;
 mod keys;
 mod limits;
+mod notices;
 mod records;
 mod scheduling;
 mod scripts;
@@ -68,6 +69,8 @@ impl RedisOptions {
 
 pub struct RedisStore {
     conn: Conn,
+    /// For the slot notice subscription's own connection.
+    url: String,
     keys: Keys,
     scripts: Scripts,
     secrets: SecretBox,
@@ -109,6 +112,7 @@ impl RedisStore {
         tracing::info!(url = %target, mode = conn.mode(), "redis connection");
         let store = RedisStore {
             conn,
+            url: opts.url.clone(),
             keys: Keys::new(&opts.prefix),
             scripts: Scripts::default(),
             secrets: SecretBox::new(key),

@@ -158,15 +158,12 @@ impl SlotStore for RedisStore {
     }
 
     async fn release_lease(&self, account: &AccountId, lease: &LeaseId) -> StoreResult<()> {
-        let mut c = self.conn();
-        let key = self.keys.slots(account.as_str());
-        self.timed("release_lease", async {
-            c.zrem::<_, _, ()>(&key, lease.as_str()).await
-        })
-        .await
+        self.release_leases(&[(account.clone(), lease.clone())]).await
     }
 
-    /// One pipeline for a batch of releases (the pool releases dropped leases in batches).
+    /// One pipeline for a batch of releases (the pool releases dropped leases in batches), with
+    /// one PUBLISH per freed account slot so waiters on other instances wake (`notices.rs`).
+    /// A Cluster pipeline keeps to the `{sched}` slot: the notices follow as their own pipeline.
     async fn release_leases(&self, leases: &[(AccountId, LeaseId)]) -> StoreResult<()> {
         if leases.is_empty() {
             return Ok(());
@@ -176,9 +173,40 @@ impl SlotStore for RedisStore {
             pipe.zrem(self.keys.slots(account.as_str()), lease.as_str())
                 .ignore();
         }
+        let channel = self.keys.slot_freed_channel();
+        // Holders other than accounts (`key:{id}`) have no waiters to wake.
+        let notices: Vec<String> = leases
+            .iter()
+            .filter(|(a, _)| !a.as_str().contains(':'))
+            .map(|(account, lease)| super::notices::notice(account, lease))
+            .collect();
         let mut c = self.conn();
-        self.timed("release_leases", async { pipe.query_async::<()>(&mut c).await })
-            .await
+        if self.conn.is_cluster() {
+            self.timed("release_leases", async { pipe.query_async::<()>(&mut c).await })
+                .await?;
+            if notices.is_empty() {
+                return Ok(());
+            }
+            let mut publish = ::redis::pipe();
+            for n in &notices {
+                publish.publish(&channel, n).ignore();
+            }
+            self.timed("slot_notices", async { publish.query_async::<()>(&mut c).await })
+                .await
+        } else {
+            for n in &notices {
+                pipe.publish(&channel, n).ignore();
+            }
+            self.timed("release_leases", async { pipe.query_async::<()>(&mut c).await })
+                .await
+        }
+    }
+
+    fn slot_notices(&self) -> Option<futures::stream::BoxStream<'static, (AccountId, LeaseId)>> {
+        Some(super::notices::subscribe(
+            self.url.clone(),
+            self.keys.slot_freed_channel(),
+        ))
     }
 
     async fn slot_counts(&self, now: Millis) -> StoreResult<HashMap<AccountId, u32>> {
