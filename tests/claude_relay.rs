@@ -296,6 +296,11 @@ async fn requests_of_one_claude_code_session_stay_on_one_account() {
 
 /// Account `a` fails with `fault`, `b` serves: the client gets b's answer, `a` cools down.
 async fn failover_case(fault: Fault, expected_reason: &str) {
+    failover_after(fault, 1, expected_reason).await;
+}
+
+/// As [`failover_case`], where `a` is asked `sends` times before the failover.
+async fn failover_after(fault: Fault, sends: usize, expected_reason: &str) {
     let app = spawn_app().await;
     let a = app
         .add_account(json!({"name": "a", "api_key": "sk-ant-a", "priority": 1}))
@@ -303,19 +308,21 @@ async fn failover_case(fault: Fault, expected_reason: &str) {
     app.add_account(json!({"name": "b", "api_key": "sk-ant-b", "priority": 2}))
         .await;
     let key = app.key().await;
-    app.mock.enqueue("sk-ant-a", fault);
+    for _ in 0..sends {
+        app.mock.enqueue("sk-ant-a", fault.clone());
+    }
     let resp = app.post_messages(&key, &claude_body(true)).await;
     assert_eq!(resp.status(), 200, "failed over for {expected_reason}");
     let text = resp.text().await.unwrap();
     assert!(text.contains("message_stop"));
-    assert_eq!(app.mock.requests_for("sk-ant-a").len(), 1);
+    assert_eq!(app.mock.requests_for("sk-ant-a").len(), sends);
     assert_eq!(app.mock.requests_for("sk-ant-b").len(), 1);
     let view = app.account(&a).await;
     assert_eq!(view["cooldown"]["reason"], expected_reason, "{view}");
     // The cooling account is skipped by the next request.
     let resp = app.post_messages(&key, &claude_body(false)).await;
     assert_eq!(resp.status(), 200);
-    assert_eq!(app.mock.requests_for("sk-ant-a").len(), 1);
+    assert_eq!(app.mock.requests_for("sk-ant-a").len(), sends);
     app.assert_slots_released().await;
 }
 
@@ -363,7 +370,9 @@ async fn fails_over_on_401_and_403() {
 
 #[actix_web::test]
 async fn fails_over_when_the_connection_drops_before_an_answer() {
-    failover_case(Fault::Drop, "connect_error").await;
+    // A connection closed under the request is first sent once more on a connection of its own
+    // (it may have been a pooled one whose keep-alive ran out); closed again, the account rests.
+    failover_after(Fault::Drop, 2, "connect_error").await;
 }
 
 #[actix_web::test]

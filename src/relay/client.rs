@@ -72,15 +72,26 @@ pub enum SendError {
     /// Switchyard itself ran out of descriptors, memory or local ports: the upstream was never
     /// asked, so nothing is known about the account.
     Local(Shortage),
+    /// An established connection closed under the request before any answer: sent again once
+    /// by [`UpstreamClient::post`], which never returns this.
+    StaleConnection(Unreachable),
 }
 
 impl SendError {
+    /// A second closed connection is the account's to answer for, like any other.
+    fn stale_is_unreachable(self) -> Self {
+        match self {
+            SendError::StaleConnection(u) => SendError::Unreachable(u),
+            other => other,
+        }
+    }
+
     /// What the account is charged with; `None` when the fault is ours, not the upstream's (a
     /// shortage must never rest an account: every account would go the same way).
     pub fn account_outcome(&self) -> Option<Outcome> {
         match self {
             SendError::Timeout => Some(Outcome::Timeout),
-            SendError::Unreachable(_) => Some(Outcome::ConnectError),
+            SendError::Unreachable(_) | SendError::StaleConnection(_) => Some(Outcome::ConnectError),
             SendError::Local(_) => None,
         }
     }
@@ -292,8 +303,27 @@ impl UpstreamClients {
 }
 
 impl UpstreamClient<'_> {
-    /// POSTs `body` to `url` and waits for the answer's head.
+    /// POSTs `body` to `url` and waits for the answer's head. A pooled connection that the
+    /// upstream closed just as the request went out (its keep-alive ran out) is no fault of the
+    /// account's: the request is sent once more, on a connection of its own.
     pub async fn post(
+        &self,
+        url: &str,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> Result<UpstreamResponse, SendError> {
+        match self.post_once(url, headers.clone(), body.clone()).await {
+            Err(SendError::StaleConnection(e)) => {
+                tracing::debug!(error = %e.detail, "pooled upstream connection closed under a request; sending it again");
+                self.post_once(url, headers, body)
+                    .await
+                    .map_err(SendError::stale_is_unreachable)
+            }
+            other => other,
+        }
+    }
+
+    async fn post_once(
         &self,
         url: &str,
         headers: HeaderMap,
@@ -327,6 +357,9 @@ impl UpstreamClient<'_> {
                         match Shortage::find(&e) {
                             Some(shortage) => SendError::Local(shortage),
                             None if e.is_timeout() => SendError::Timeout,
+                            None if !e.is_connect() && closed_under_request(&e) => {
+                                SendError::StaleConnection(Unreachable::new(&e))
+                            }
                             None => SendError::Unreachable(Unreachable::new(&e)),
                         }
                     })?;
@@ -338,13 +371,39 @@ impl UpstreamClient<'_> {
 }
 
 fn send_error(e: &(dyn StdError + 'static)) -> SendError {
+    let connecting = e
+        .downcast_ref::<hyper_util::client::legacy::Error>()
+        .is_some_and(hyper_util::client::legacy::Error::is_connect);
     if let Some(shortage) = Shortage::find(e) {
         SendError::Local(shortage)
     } else if io_kind(e) == Some(std::io::ErrorKind::TimedOut) {
         SendError::Timeout
+    } else if !connecting && closed_under_request(e) {
+        SendError::StaleConnection(Unreachable::new(e))
     } else {
         SendError::Unreachable(Unreachable::new(e))
     }
+}
+
+/// Whether an established connection was closed (or reset) by the upstream before any answer
+/// came: what a pooled connection whose keep-alive the upstream just ended looks like.
+fn closed_under_request(e: &(dyn StdError + 'static)) -> bool {
+    let mut next = Some(e);
+    while let Some(e) = next {
+        if e.downcast_ref::<hyper::Error>()
+            .is_some_and(hyper::Error::is_incomplete_message)
+        {
+            return true;
+        }
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            return matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe
+            );
+        }
+        next = e.source();
+    }
+    false
 }
 
 /// The first I/O error kind in `e`'s source chain.

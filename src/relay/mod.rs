@@ -416,7 +416,7 @@ async fn attempt(
             }
             return Attempt::Failed(match e {
                 SendError::Timeout => Failure::Timeout,
-                SendError::Unreachable(why) => Failure::Unreachable(why),
+                SendError::Unreachable(why) | SendError::StaleConnection(why) => Failure::Unreachable(why),
                 SendError::Local(shortage) => {
                     local_fault::report(shortage, &state.metrics);
                     Failure::Local(shortage)
