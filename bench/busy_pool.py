@@ -12,7 +12,11 @@ upstream and switchyard from --target-dir/--profile (debug builds are fine: only
 on 127.0.0.1, on the embedded store, or on Redis with --redis URL.
 
     python3 bench/busy_pool.py [--requests 1500] [--concurrency 48] [--profile debug]
-                               [--redis redis://127.0.0.1:6379] [--slot-wait-ms 60000]
+                               [--redis redis://127.0.0.1:6379 [--instances 2]] [--slot-wait-ms 60000]
+
+With --instances N (Redis only) N switchyard processes share the pool and the requests alternate
+between them. The report includes switchyard's CPU time per request (user + system of every
+switchyard process over the load, from /proc), to compare against --slot-wait-ms 0.
 """
 import argparse
 import http.client
@@ -102,27 +106,30 @@ def histogram_quantiles(metrics, name, qs):
 def run(args):
     target = os.path.join(args.target_dir, args.profile)
     tmp = tempfile.mkdtemp(prefix="busy-pool-")
-    mock_port, port = load.free_port(), load.free_port()
+    mock_port = load.free_port()
+    ports = [load.free_port() for _ in range(args.instances)]
     mock = subprocess.Popen([os.path.join(target, "mock-upstream"), "--port", str(mock_port),
                              "--workers", "2", "--max-records", "0"], stdout=subprocess.DEVNULL)
-    env = dict(os.environ, SWITCHYARD__SERVER__PORT=str(port), SWITCHYARD__STORE__DATA_DIR=tmp,
+    env = dict(os.environ, SWITCHYARD__STORE__DATA_DIR=tmp,
                SWITCHYARD__ADMIN__TOKEN=ADMIN, SWITCHYARD__LOG__LEVEL=os.environ.get("SWITCHYARD__LOG__LEVEL", "error"),
                SWITCHYARD__SCHEDULER__SLOT_WAIT_MS=str(args.slot_wait_ms))
     if args.redis:
         env.update(SWITCHYARD__STORE__BACKEND="redis", SWITCHYARD__STORE__REDIS_URL=args.redis,
                    SWITCHYARD__STORE__REDIS_PREFIX=f"busy-bench-{os.getpid()}:",
                    SWITCHYARD_ENCRYPTION_KEY="3f9a1c7e5b2d8046a1e3c5b7d9f20486ac4e6b8d0f1a3c5e7092b4d6f8a1c3e5")
-    sy = subprocess.Popen([os.path.join(target, "switchyard"), "serve"], env=env, cwd=tmp,
-                          stdout=subprocess.DEVNULL)
+    instances = [subprocess.Popen([os.path.join(target, "switchyard"), "serve"], cwd=tmp, stdout=subprocess.DEVNULL,
+                                  env=dict(env, SWITCHYARD__SERVER__PORT=str(p))) for p in ports]
     try:
         load.wait_port(mock_port)
-        load.wait_port(port)
-        base, mock_url = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{mock_port}"
+        for p in ports:
+            load.wait_port(p)
+        base, mock_url = f"http://127.0.0.1:{ports[0]}", f"http://127.0.0.1:{mock_port}"
         for name, slots, fault, _ in ACCOUNTS:
             post_json(f"{base}/admin/accounts", {"name": name, "kind": "claude-console", "base_url": mock_url,
                                                  "api_key": f"sk-{name}", "max_concurrency": slots}, ADMIN)
             post_json(f"{mock_url}/__mock/persistent", {"credential": f"sk-{name}", "fault": fault})
         key = post_json(f"{base}/admin/keys", {"name": "busy"}, ADMIN)["key"]
+        time.sleep(1.5 if len(ports) > 1 else 0)  # the other instances see the accounts (refresh_ms)
 
         rng = random.Random(13)
         plan = [(i, i % 2 == 0, rng.random() < 0.10) for i in range(args.requests)]
@@ -135,7 +142,7 @@ def run(args):
                     item = next(cursor, None)
                 if item is None:
                     return
-                r = one_request(port, key, *item, args.hang_after)
+                r = one_request(ports[item[0] % len(ports)], key, *item, args.hang_after)
                 with lock:
                     results.append((item, r))
                     done[0] += 1
@@ -144,6 +151,7 @@ def run(args):
                     if share < 1.0 and n == int(share * args.requests):
                         post_json(f"{mock_url}/__mock/persistent", {"credential": f"sk-{name}", "fault": None})
 
+        cpu_before = load.cpu_seconds([p.pid for p in instances])
         started = time.time()
         threads = [threading.Thread(target=worker) for _ in range(args.concurrency)]
         for t in threads:
@@ -151,13 +159,14 @@ def run(args):
         for t in threads:
             t.join()
         elapsed = time.time() - started
+        cpu = load.cpu_seconds([p.pid for p in instances]) - cpu_before
         if args.watch:
             print(json.dumps({a["name"]: a.get("cooldown") for a in json.loads(get(f"{base}/admin/accounts"))["accounts"]}))
         time.sleep(1.0)  # releases travel through the pool's mailbox
         accounts = json.loads(get(f"{base}/admin/accounts"))
         metrics = get(f"{base}/metrics")
     finally:
-        load.stop([sy, mock])
+        load.stop(instances + [mock])
 
     by = {}
     for _, (status, _) in results:
@@ -166,7 +175,7 @@ def run(args):
     times = sorted(t for (item, (s, t)) in results if not item[2] and isinstance(s, int))
     wait_p50, wait_p99 = histogram_quantiles(metrics, 'switchyard_slot_wait_seconds', [0.5, 0.99])
     report = {
-        "backend": "redis" if args.redis else "embedded",
+        "backend": "redis" if args.redis else "embedded", "instances": len(ports),
         "requests": args.requests, "concurrency": args.concurrency, "seconds": round(elapsed, 1),
         "answers": dict(sorted(by.items(), key=lambda kv: str(kv[0]))),
         "5xx_or_429": sum(1 for s in answered if isinstance(s, int) and (s == 429 or s >= 500)),
@@ -177,6 +186,7 @@ def run(args):
         "latency_p50_s": round(statistics.median(times), 3) if times else None,
         "latency_p99_s": round(times[int(0.99 * (len(times) - 1))], 3) if times else None,
         "slot_wait_p50_le_s": wait_p50, "slot_wait_p99_le_s": wait_p99,
+        "switchyard_cpu_us_per_request": round(cpu * 1e6 / len(results)),
     }
     print(json.dumps(report, indent=2))
 
@@ -188,10 +198,14 @@ def main():
     p.add_argument("--hang-after", type=float, default=120.0)
     p.add_argument("--slot-wait-ms", type=int, default=60000)
     p.add_argument("--redis")
+    p.add_argument("--instances", type=int, default=1, help="switchyard processes sharing the pool (Redis only)")
     p.add_argument("--watch", action="store_true", help="print each account's cooldown when the load ends")
     p.add_argument("--target-dir", default=os.path.join(ROOT, "target"))
     p.add_argument("--profile", default="debug")
-    run(p.parse_args())
+    args = p.parse_args()
+    if args.instances > 1 and not args.redis:
+        p.error("--instances needs --redis (the embedded store is one process's)")
+    run(args)
 
 
 if __name__ == "__main__":
