@@ -153,7 +153,9 @@ impl Default for LogSettings {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RelaySettings {
-    /// Accounts tried for one request before the client gets the last upstream error.
+    /// Failures that could be the request's own (5xx, timeouts) before the client gets the last
+    /// upstream error; a rate limit, overload, refused credential or refused connection does not
+    /// count, so the request goes on to every other eligible account.
     pub max_attempts: u32,
     /// Time allowed to open a connection to an upstream.
     pub connect_timeout_ms: u64,

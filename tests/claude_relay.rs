@@ -503,18 +503,15 @@ async fn when_every_account_fails_the_client_gets_the_last_upstream_error() {
             .await;
     }
     let key = app.key().await;
-    app.mock.enqueue(
-        "sk-ant-a",
-        Fault::anthropic_error(529, "overloaded_error", "first"),
-    );
+    // Failures that could be the request's own count towards relay.max_attempts (3).
     app.mock
-        .enqueue("sk-ant-b", Fault::anthropic_error(500, "api_error", "second"));
-    app.mock.enqueue(
-        "sk-ant-c",
-        Fault::anthropic_error(429, "rate_limit_error", "third"),
-    );
+        .enqueue("sk-ant-a", Fault::anthropic_error(500, "api_error", "first"));
+    app.mock
+        .enqueue("sk-ant-b", Fault::anthropic_error(502, "api_error", "second"));
+    app.mock
+        .enqueue("sk-ant-c", Fault::anthropic_error(503, "api_error", "third"));
     let resp = app.post_messages(&key, &claude_body(false)).await;
-    assert_eq!(resp.status(), 429);
+    assert_eq!(resp.status(), 503);
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["error"]["message"], "third");
     assert_eq!(
@@ -522,6 +519,46 @@ async fn when_every_account_fails_the_client_gets_the_last_upstream_error() {
         0,
         "relay.max_attempts = 3"
     );
+    app.assert_slots_released().await;
+}
+
+#[actix_web::test]
+async fn accounts_that_only_cannot_serve_now_do_not_use_up_the_attempts() {
+    let app = spawn_app().await;
+    for (n, k, p) in [
+        ("a", "sk-ant-a", 1),
+        ("b", "sk-ant-b", 2),
+        ("c", "sk-ant-c", 3),
+        ("d", "sk-ant-d", 4),
+        ("e", "sk-ant-e", 5),
+    ] {
+        app.add_account(json!({"name": n, "api_key": k, "priority": p}))
+            .await;
+    }
+    let key = app.key().await;
+    // Rate limited, overloaded, refused credential, refused connection: none is the request's
+    // doing, so the healthy fifth account serves although relay.max_attempts is 3.
+    app.mock.enqueue(
+        "sk-ant-a",
+        Fault::anthropic_error(429, "rate_limit_error", "limited"),
+    );
+    app.mock.enqueue(
+        "sk-ant-b",
+        Fault::anthropic_error(529, "overloaded_error", "overloaded"),
+    );
+    app.mock.enqueue(
+        "sk-ant-c",
+        Fault::anthropic_error(401, "authentication_error", "refused"),
+    );
+    app.mock
+        .enqueue("sk-ant-d", Fault::anthropic_error(500, "api_error", "boom"));
+    let resp = app.post_messages(&key, &claude_body(false)).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(app.mock.requests_for("sk-ant-e").len(), 1);
+    // Each failed account was asked once and rests.
+    for k in ["sk-ant-a", "sk-ant-b", "sk-ant-c", "sk-ant-d"] {
+        assert_eq!(app.mock.requests_for(k).len(), 1, "{k}");
+    }
     app.assert_slots_released().await;
 }
 

@@ -69,6 +69,20 @@ impl Failure {
         !matches!(self, Failure::Local(_))
     }
 
+    /// Whether the failure could be the request's own doing (a 5xx, a silence, an unusable
+    /// account setting): such failures count towards `relay.max_attempts`, which keeps one
+    /// poisonous request from resting the whole pool. A rate limit, an overload, a refused
+    /// credential or a refused connection says only that this account cannot serve now, so the
+    /// request goes on to every other eligible account (#13: the upstream's error reaches the
+    /// client only when no other eligible account exists).
+    fn counts_as_attempt(&self) -> bool {
+        match self {
+            Failure::Http { status, .. } => !matches!(status.as_u16(), 401 | 403 | 429 | 529),
+            Failure::Unreachable(_) => false,
+            Failure::Timeout | Failure::Unusable(_) | Failure::Local(_) => true,
+        }
+    }
+
     /// What the client gets: switchyard's own errors as such (logged with their code), an
     /// upstream's answer as the upstream gave it.
     fn into_outcome(self, format: ApiFormat) -> Result<HttpResponse, ApiError> {
@@ -140,8 +154,9 @@ pub async fn relay(
     let mut key_slot = req.key_slot.take();
     let max = state.settings.relay.max_attempts as usize;
     let mut tried: Vec<AccountId> = Vec::new();
+    let mut counted = 0usize;
     let mut last: Option<Failure> = None;
-    while tried.len() < max {
+    while counted < max {
         let select = SelectAccount {
             platform: provider.platform(),
             bindings: Arc::new(req.key.bindings.clone()),
@@ -218,6 +233,7 @@ pub async fn relay(
             }
             Attempt::Failed(f) => {
                 tracing::info!(attempt = tried.len(), account = %tried[tried.len() - 1], failure = %crate::telemetry::LogText(&format!("{:?}", FailureKind(&f))), "upstream attempt failed");
+                counted += usize::from(f.counts_as_attempt());
                 last = Some(f);
             }
         }
