@@ -35,11 +35,15 @@ async fn messages(
     state: web::Data<AppState>,
     clients: web::Data<UpstreamClients>,
 ) -> ApiResult<HttpResponse> {
-    let route = Route {
-        name: "claude_messages",
-        takes_slot: true,
-    };
-    forward(req, payload, state, clients, route, "/v1/messages").await
+    forward(
+        req,
+        payload,
+        state,
+        clients,
+        ("claude_messages", true),
+        "/v1/messages",
+    )
+    .await
 }
 
 async fn count_tokens(
@@ -48,10 +52,7 @@ async fn count_tokens(
     state: web::Data<AppState>,
     clients: web::Data<UpstreamClients>,
 ) -> ApiResult<HttpResponse> {
-    let route = Route {
-        name: "claude_count_tokens",
-        takes_slot: false,
-    };
+    let route = ("claude_count_tokens", false);
     forward(req, payload, state, clients, route, "/v1/messages/count_tokens").await
 }
 
@@ -60,38 +61,33 @@ async fn forward(
     payload: web::Payload,
     state: web::Data<AppState>,
     clients: web::Data<UpstreamClients>,
-    route: Route,
+    (name, takes_slot): (&'static str, bool),
     upstream_path: &'static str,
 ) -> ApiResult<HttpResponse> {
     let upstream = &state.settings.upstream.claude;
     let provider = Anthropic::new(upstream.clone());
-    let endpoint = upstream.token_endpoint();
-    relay_route(
-        &req,
-        payload,
-        &state,
-        &clients,
-        &provider,
-        route,
-        Some(endpoint),
-        |_, body| {
-            let view = ClaudeRequestView::parse(&body)
-                .map_err(|e| ApiError::BadRequest(format!("The request body is not valid JSON: {e}")))?;
-            let model = required(view.model.as_deref(), "model")?;
-            if view.messages.is_none() {
-                return Err(ApiError::BadRequest("messages: Field required".into()));
-            }
-            Ok(Parsed {
-                model,
-                stream: view.stream.unwrap_or(false),
-                session: view.session_id(),
-                upstream_path: upstream_path.to_owned(),
-                body: body.clone(),
-                kinds: None,
-                hide_usage_chunk: false,
-            })
-        },
-    )
+    let route = Route {
+        name,
+        takes_slot,
+        token_endpoint: upstream.token_endpoint(),
+    };
+    relay_route(&req, payload, &state, &clients, &provider, route, |_, body| {
+        let view = ClaudeRequestView::parse(&body)
+            .map_err(|e| ApiError::BadRequest(format!("The request body is not valid JSON: {e}")))?;
+        let model = required(view.model.as_deref(), "model")?;
+        if view.messages.is_none() {
+            return Err(ApiError::BadRequest("messages: Field required".into()));
+        }
+        Ok(Parsed {
+            model,
+            stream: view.stream.unwrap_or(false),
+            session: view.session_id(),
+            upstream_path: upstream_path.to_owned(),
+            body: body.clone(),
+            kinds: None,
+            hide_usage_chunk: false,
+        })
+    })
     .await
 }
 

@@ -21,12 +21,14 @@ use switchyard_actors::session::SessionId;
 pub const MAX_MODEL_LEN: usize = 256;
 
 /// Which relayed route a request came in on.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Route {
     /// Its name in `server.body_limits_mb` (one of `http::body::ROUTES`).
     pub name: &'static str,
     /// Whether it takes one of the key's concurrency slots (token counting does not).
     pub takes_slot: bool,
+    /// Where this platform's OAuth accounts refresh their tokens.
+    pub token_endpoint: TokenEndpoint,
 }
 
 /// What a route read from its request.
@@ -44,7 +46,6 @@ pub struct Parsed {
     pub hide_usage_chunk: bool,
 }
 
-#[allow(clippy::too_many_arguments)]
 pub async fn relay_route<P: Provider>(
     req: &HttpRequest,
     payload: web::Payload,
@@ -52,7 +53,6 @@ pub async fn relay_route<P: Provider>(
     clients: &UpstreamClients,
     provider: &P,
     route: Route,
-    token_endpoint: Option<TokenEndpoint>,
     parse: impl FnOnce(&HttpRequest, Bytes) -> Result<Parsed, ApiError>,
 ) -> ApiResult<HttpResponse> {
     let fail = |e: ApiError| e.in_format(provider.format());
@@ -102,7 +102,7 @@ pub async fn relay_route<P: Provider>(
         key_slot: admitted.slot,
         inbound,
         body_memory: Some(held),
-        token_endpoint,
+        token_endpoint: Some(route.token_endpoint),
         kinds,
         request_id: ctx.as_ref().map(|c| c.id.clone()).unwrap_or_default(),
         received: ctx.map_or_else(std::time::Instant::now, |c| c.received),

@@ -97,28 +97,20 @@ async fn generate(
     let route = Route {
         name: "gemini_generate",
         takes_slot: action != "countTokens",
+        token_endpoint: endpoint,
     };
-    relay_route(
-        &req,
-        payload,
-        &state,
-        &clients,
-        &provider,
-        route,
-        Some(endpoint),
-        |_, body| {
-            json_object(&body)?;
-            Ok(Parsed {
-                stream: action == "streamGenerateContent",
-                session: gemini_session(&body),
-                upstream_path: format!("/{version}/models/{model}:{action}"),
-                model,
-                body,
-                kinds: None,
-                hide_usage_chunk: false,
-            })
-        },
-    )
+    relay_route(&req, payload, &state, &clients, &provider, route, |_, body| {
+        json_object(&body)?;
+        Ok(Parsed {
+            stream: action == "streamGenerateContent",
+            session: gemini_session(&body),
+            upstream_path: format!("/{version}/models/{model}:{action}"),
+            model,
+            body,
+            kinds: None,
+            hide_usage_chunk: false,
+        })
+    })
     .await
 }
 
@@ -140,29 +132,21 @@ async fn internal(
     let route = Route {
         name: "gemini_internal",
         takes_slot: method != "countTokens",
+        token_endpoint: endpoint,
     };
-    relay_route(
-        &req,
-        payload,
-        &state,
-        &clients,
-        &provider,
-        route,
-        Some(endpoint),
-        |_, body| {
-            let model = json_object(&body)?.unwrap_or_default();
-            Ok(Parsed {
-                stream: method == "streamGenerateContent",
-                session: gemini_session(&body),
-                upstream_path: format!("{INTERNAL_PREFIX}{method}"),
-                model,
-                body,
-                // Only OAuth accounts speak Code Assist.
-                kinds: Some(vec![AccountKind::GeminiOAuth]),
-                hide_usage_chunk: false,
-            })
-        },
-    )
+    relay_route(&req, payload, &state, &clients, &provider, route, |_, body| {
+        let model = json_object(&body)?.unwrap_or_default();
+        Ok(Parsed {
+            stream: method == "streamGenerateContent",
+            session: gemini_session(&body),
+            upstream_path: format!("{INTERNAL_PREFIX}{method}"),
+            model,
+            body,
+            // Only OAuth accounts speak Code Assist.
+            kinds: Some(vec![AccountKind::GeminiOAuth]),
+            hide_usage_chunk: false,
+        })
+    })
     .await
 }
 
