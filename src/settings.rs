@@ -27,6 +27,7 @@ pub struct Settings {
     pub cooldowns: CooldownSettings,
     pub auth: AuthSettings,
     pub operations: OperationsSettings,
+    pub pacing: PacingSettings,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -372,6 +373,32 @@ pub struct OperationsSettings {
     /// Bearer token `/metrics` and `/ready` require (`Authorization: Bearer <token>`); empty =
     /// open to anyone who can reach the port. `/health` stays open either way.
     pub token: String,
+}
+
+/// `[pacing]`: real user turns per account (Claude only; accounts may override `user_turns`
+/// and `min_gap_ms`). Tool-result turns always pass.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PacingSettings {
+    /// One real user turn at a time per account (off by default).
+    pub user_turns: bool,
+    /// Least time between one turn's release (its answer's headers) and the next turn's start.
+    pub min_gap_ms: u64,
+    /// A turn waits this long for its account's gate, then gets the API's overload error.
+    pub wait_ms: u64,
+    /// A held gate is given up after this long even if its request never ends.
+    pub lock_ttl_ms: u64,
+}
+
+impl Default for PacingSettings {
+    fn default() -> Self {
+        Self {
+            user_turns: false,
+            min_gap_ms: 0,
+            wait_ms: 60_000,
+            lock_ttl_ms: 120_000,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

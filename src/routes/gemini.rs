@@ -116,6 +116,7 @@ async fn generate(
                 body,
                 kinds: None,
                 hide_usage_chunk: false,
+                user_turn: false,
             })
         },
     )
@@ -160,6 +161,7 @@ async fn internal(
                 // Only OAuth accounts speak Code Assist.
                 kinds: Some(vec![AccountKind::GeminiOAuth]),
                 hide_usage_chunk: false,
+                user_turn: false,
             })
         },
     )

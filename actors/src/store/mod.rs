@@ -42,6 +42,8 @@ pub struct AccountPatch {
     pub models: Option<crate::domain::ModelSupport>,
     pub base_url: Option<String>,
     pub proxy: Option<String>,
+    /// Replaces the account's whole pacing override (`{}` clears it).
+    pub pacing: Option<crate::domain::Pacing>,
 }
 
 impl AccountPatch {
@@ -57,7 +59,8 @@ impl AccountPatch {
             sharing,
             priority,
             max_concurrency,
-            models
+            models,
+            pacing
         );
         if let Some(u) = &self.base_url {
             a.base_url = Some(u.clone()).filter(|u| !u.is_empty());

@@ -1,0 +1,129 @@
+//! Per-account pacing of real user turns (reference §3.4): on a paced account one user turn
+//! at a time, each starting at least `min_gap_ms` after the previous one was released. A turn
+//! holds its account's gate from just before its upstream request until the upstream's
+//! answer headers arrive (stream) or its whole answer is read (non-stream); tool-result turns
+//! never queue. The gap is counted from the previous release, not its start: one turn at a
+//! time already spaces starts by the whole answer time, and an account that answered slowly
+//! should still rest `min_gap_ms` before the next prompt, as the reference does.
+//!
+//! This gate is per instance: waiters queue in FIFO order (a tokio mutex is fair), a waiter
+//! whose client leaves drops its place (the future is dropped), and the held turn is released
+//! by [`Turn`]'s `Drop` whatever ends the request.
+use crate::metrics::Metrics;
+use crate::settings::PacingSettings;
+use parking_lot::Mutex;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use switchyard_actors::{Account, AccountId};
+use tokio::sync::OwnedMutexGuard;
+
+/// What one account's gate remembers between turns.
+#[derive(Debug, Default)]
+struct GateState {
+    /// When the last turn was released (`None`: no turn yet on this instance).
+    released_at: Option<Instant>,
+}
+
+/// Every paced account's gate on this instance; shared by all workers. Holds one small entry
+/// per account that ever took a user turn (accounts are few and operator-made).
+#[derive(Debug, Default)]
+pub struct PacingGates {
+    gates: Mutex<HashMap<AccountId, Arc<tokio::sync::Mutex<GateState>>>>,
+}
+
+/// How an account is paced, the global `[pacing]` settings under its own override.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rules {
+    pub min_gap: Duration,
+    pub wait: Duration,
+}
+
+impl Rules {
+    /// `None` when the account does not pace user turns.
+    pub fn for_account(account: &Account, settings: &PacingSettings) -> Option<Rules> {
+        let on = account.pacing.user_turns.unwrap_or(settings.user_turns);
+        on.then(|| Rules {
+            min_gap: Duration::from_millis(account.pacing.min_gap_ms.unwrap_or(settings.min_gap_ms)),
+            wait: Duration::from_millis(settings.wait_ms),
+        })
+    }
+}
+
+/// The account's gate, held by one user turn; released (and the release time noted for the
+/// gap) when dropped.
+#[derive(Debug)]
+pub struct Turn {
+    guard: OwnedMutexGuard<GateState>,
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        self.guard.released_at = Some(Instant::now());
+    }
+}
+
+/// The wait did not end in a turn within `wait`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimedOut;
+
+/// Counts a wait that ended without a result (its client left) when dropped unfinished.
+struct Waiting<'a> {
+    metrics: &'a Metrics,
+    done: bool,
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.metrics.pacing_waits.with_label_values(&["left"]).inc();
+        }
+    }
+}
+
+impl PacingGates {
+    fn gate(&self, account: &AccountId) -> Arc<tokio::sync::Mutex<GateState>> {
+        self.gates.lock().entry(account.clone()).or_default().clone()
+    }
+
+    /// Waits (FIFO) for `account`'s gate and then for the gap after the previous turn, at most
+    /// `rules.wait` in all. Dropping the future leaves the queue.
+    pub async fn take(&self, account: &AccountId, rules: Rules, metrics: &Metrics) -> Result<Turn, TimedOut> {
+        let started = Instant::now();
+        let deadline = tokio::time::Instant::now() + rules.wait;
+        let mut waiting = Waiting { metrics, done: false };
+        let gate = self.gate(account);
+        let taken = match gate.clone().try_lock_owned() {
+            Ok(g) => Ok(g),
+            Err(_) => tokio::time::timeout_at(deadline, gate.lock_owned()).await,
+        };
+        let Ok(guard) = taken else {
+            waiting.done = true;
+            metrics.pacing_waits.with_label_values(&["timeout"]).inc();
+            return Err(TimedOut);
+        };
+        // Holding the gate while the gap runs keeps the queue's order.
+        if let Some(ready) = guard.released_at.map(|r| r + rules.min_gap)
+            && ready > Instant::now()
+        {
+            // A gap that ends past the deadline is refused now: sleeping on it would only
+            // hold up the turns queued behind.
+            if tokio::time::Instant::from_std(ready) > deadline {
+                waiting.done = true;
+                metrics.pacing_waits.with_label_values(&["timeout"]).inc();
+                return Err(TimedOut);
+            }
+            tokio::time::sleep_until(tokio::time::Instant::from_std(ready)).await;
+        }
+        waiting.done = true;
+        let waited = started.elapsed();
+        let result = if waited >= Duration::from_millis(1) {
+            "waited"
+        } else {
+            "immediate"
+        };
+        metrics.pacing_waits.with_label_values(&[result]).inc();
+        metrics.pacing_wait_seconds.observe(waited.as_secs_f64());
+        Ok(Turn { guard })
+    }
+}
