@@ -469,6 +469,9 @@ impl Settings {
         if self.relay.max_attempts == 0 {
             return bad("relay.max_attempts", "must be at least 1");
         }
+        if self.pacing.lock_ttl_ms == 0 {
+            return bad("pacing.lock_ttl_ms", "must be at least 1 ms");
+        }
         if self.relay.idle_timeout_ms == 0 || self.relay.connect_timeout_ms == 0 {
             return bad("relay.idle_timeout_ms", "timeouts must be at least 1 ms");
         }

@@ -284,3 +284,18 @@ async fn an_account_s_override_paces_it_and_can_be_changed() {
     assert_eq!(first.await.unwrap().0, 200);
     assert_eq!(second.await.unwrap().0, 200);
 }
+
+#[actix_web::test]
+async fn a_turn_held_past_lock_ttl_lets_the_next_one_through() {
+    let (app, key) = paced_app(|s| s.pacing.lock_ttl_ms = 300).await;
+    app.mock.enqueue("sk-ant-a", Fault::Delay { ms: 2_500 });
+    let first = send(&app, &key, user_turn("stuck"));
+    eventually("the first turn is upstream", || app.mock.in_flight() == 1).await;
+    let (status, _, _) = send(&app, &key, user_turn("next")).await.unwrap();
+    assert_eq!(status, 200);
+    assert!(
+        !first.is_finished(),
+        "the next turn did not wait for the stuck one's answer"
+    );
+    assert_eq!(first.await.unwrap().0, 200);
+}

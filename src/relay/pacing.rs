@@ -8,7 +8,8 @@
 //!
 //! This gate is per instance: waiters queue in FIFO order (a tokio mutex is fair), a waiter
 //! whose client leaves drops its place (the future is dropped), and the held turn is released
-//! by [`Turn`]'s `Drop` whatever ends the request.
+//! by [`Turn`]'s `Drop` whatever ends the request, or after `lock_ttl_ms` at the latest. With
+//! several instances on one Redis each paces on its own (a cross-instance gate is not built).
 use crate::metrics::Metrics;
 use crate::settings::PacingSettings;
 use parking_lot::Mutex;
@@ -37,6 +38,7 @@ pub struct PacingGates {
 pub struct Rules {
     pub min_gap: Duration,
     pub wait: Duration,
+    pub lock_ttl: Duration,
 }
 
 impl Rules {
@@ -46,20 +48,44 @@ impl Rules {
         on.then(|| Rules {
             min_gap: Duration::from_millis(account.pacing.min_gap_ms.unwrap_or(settings.min_gap_ms)),
             wait: Duration::from_millis(settings.wait_ms),
+            lock_ttl: Duration::from_millis(settings.lock_ttl_ms),
         })
     }
 }
 
+type Held = Arc<Mutex<Option<OwnedMutexGuard<GateState>>>>;
+
 /// The account's gate, held by one user turn; released (and the release time noted for the
-/// gap) when dropped.
+/// gap) when dropped, or after `lock_ttl` whatever the request is doing, so a stuck answer
+/// cannot hold the account's user turns for good.
 #[derive(Debug)]
 pub struct Turn {
-    guard: OwnedMutexGuard<GateState>,
+    held: Held,
+    expiry: tokio::task::JoinHandle<()>,
+}
+
+fn release(held: &Held) {
+    if let Some(mut guard) = held.lock().take() {
+        guard.released_at = Some(Instant::now());
+    }
+}
+
+impl Turn {
+    fn new(guard: OwnedMutexGuard<GateState>, ttl: Duration) -> Turn {
+        let held: Held = Arc::new(Mutex::new(Some(guard)));
+        let timer = held.clone();
+        let expiry = actix_web::rt::spawn(async move {
+            tokio::time::sleep(ttl).await;
+            release(&timer);
+        });
+        Turn { held, expiry }
+    }
 }
 
 impl Drop for Turn {
     fn drop(&mut self) {
-        self.guard.released_at = Some(Instant::now());
+        self.expiry.abort();
+        release(&self.held);
     }
 }
 
@@ -124,6 +150,6 @@ impl PacingGates {
         };
         metrics.pacing_waits.with_label_values(&[result]).inc();
         metrics.pacing_wait_seconds.observe(waited.as_secs_f64());
-        Ok(Turn { guard })
+        Ok(Turn::new(guard, rules.lock_ttl))
     }
 }
