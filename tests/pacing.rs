@@ -2,14 +2,19 @@
 //! at a time (the next reaches the upstream only after the previous one's answer), a least gap
 //! after the previous turn, tool-result turns pass, a bounded wait ends in Anthropic's 529, a
 //! client that leaves while waiting leaves the queue, off by default, per-account override.
-//! Real HTTP to switchyard, the mock upstream holding answers with delays. In-process gate
-//! (memory backend) only.
+//! Real HTTP to switchyard, the mock upstream holding answers with delays; on Redis, two
+//! instances share one account's gate.
+#[path = "support/redis_server.rs"]
+mod redis_server;
 mod support;
 
 use mock_upstream::Fault;
+use redis_server::RedisServer;
 use serde_json::{Value, json};
+use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 use support::*;
+use switchyard::settings::{StoreBackend, StoreSettings};
 
 /// Polls `cond` until it holds (generous deadline: the CI box is loaded).
 async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
@@ -298,4 +303,72 @@ async fn a_turn_held_past_lock_ttl_lets_the_next_one_through() {
         "the next turn did not wait for the stuck one's answer"
     );
     assert_eq!(first.await.unwrap().0, 200);
+}
+
+static REDIS: LazyLock<RedisServer> = LazyLock::new(RedisServer::launch);
+
+/// Two instances on one Redis (a fresh prefix), pacing on.
+async fn two_instances_on_redis(prefix: &str) -> (TestApp, TestApp) {
+    let store = StoreSettings {
+        backend: StoreBackend::Redis,
+        redis_url: REDIS.url(),
+        redis_prefix: format!("pacing{}-{prefix}:", std::process::id()),
+        ..StoreSettings::default()
+    };
+    let on = |store: StoreSettings| {
+        move |s: &mut switchyard::settings::Settings| {
+            let data_dir = s.store.data_dir.clone();
+            s.store = store;
+            s.store.data_dir = data_dir;
+            s.pacing.user_turns = true;
+        }
+    };
+    let open = || async {
+        switchyard::store::open_with_env_key(
+            &store,
+            Some("3f9a1c7e5b2d8046a1e3c5b7d9f20486ac4e6b8d0f1a3c5e7092b4d6f8a1c3e5"),
+        )
+        .await
+        .expect("store opens")
+    };
+    let a = spawn_app_on(open().await, on(store.clone())).await;
+    let b = spawn_app_on(open().await, on(store.clone())).await;
+    (a, b)
+}
+
+#[actix_web::test]
+async fn on_redis_a_user_turn_on_one_instance_waits_for_one_on_another() {
+    let (a, b) = two_instances_on_redis("serial").await;
+    let account = a
+        .add_account(json!({"name": "shared", "api_key": "sk-ant-a"}))
+        .await;
+    let key = a.key().await;
+    eventually("B sees the account", || {
+        b.state
+            .scheduling
+            .snapshot()
+            .all()
+            .any(|e| e.account.id.as_str() == account)
+    })
+    .await;
+    a.mock.enqueue("sk-ant-a", Fault::Delay { ms: 2_000 });
+    let first = send(&a, &key, user_turn("on A"));
+    eventually("A's turn is upstream", || a.mock.in_flight() == 1).await;
+    let second = send(&b, &key, user_turn("on B"));
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(!first.is_finished(), "A's turn is still held upstream");
+    assert_eq!(seen(&a, "sk-ant-a"), 1, "B's turn waits for A's answer");
+    let (s1, _, first_done) = first.await.unwrap();
+    let (s2, _, second_done) = second.await.unwrap();
+    assert_eq!((s1, s2), (200, 200));
+    assert!(second_done >= first_done);
+    assert_eq!(seen(&a, "sk-ant-a"), 2);
+    // A tool-result turn on B passes while a user turn holds the gate on A.
+    a.mock.enqueue("sk-ant-a", Fault::Delay { ms: 2_000 });
+    let held = send(&a, &key, user_turn("again on A"));
+    eventually("A's turn is upstream", || a.mock.in_flight() == 1).await;
+    let (status, body, _) = send(&b, &key, tool_turn("tools on B")).await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert!(!held.is_finished());
+    assert_eq!(held.await.unwrap().0, 200);
 }

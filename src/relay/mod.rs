@@ -414,8 +414,7 @@ async fn attempt(
     // account's slot (its lease) meanwhile: the request is committed to this account, as in
     // the reference, and the slot counts it so the pool does not overfill the account.
     let mut turn = match pacing::Rules::for_account(&account, &state.settings.pacing) {
-        Some(rules) if inbound.user_turn => match state.pacing.take(&account.id, rules, &state.metrics).await
-        {
+        Some(rules) if inbound.user_turn => match state.pacing.take(state, &account.id, rules).await {
             Ok(t) => Some(t),
             Err(pacing::TimedOut) => return Attempt::Failed(Failure::Paced),
         },

@@ -8,14 +8,21 @@
 //!
 //! This gate is per instance: waiters queue in FIFO order (a tokio mutex is fair), a waiter
 //! whose client leaves drops its place (the future is dropped), and the held turn is released
-//! by [`Turn`]'s `Drop` whatever ends the request, or after `lock_ttl_ms` at the latest. With
-//! several instances on one Redis each paces on its own (a cross-instance gate is not built).
+//! by [`Turn`]'s `Drop` whatever ends the request, or after `lock_ttl_ms` at the latest.
+//!
+//! Several instances on one Redis also share a gate in the store (`SlotStore::pacing_take`):
+//! the head of each instance's queue asks for it until it is free, so turns across instances
+//! are one at a time with the gap, but not in arrival order (no instance is starved: the gate
+//! is free whenever no one holds it, and any instance's head may take it). A store that does
+//! not answer lets the turn through: pacing lowers a risk, it must not stop the relay.
 use crate::metrics::Metrics;
 use crate::settings::PacingSettings;
+use crate::state::AppState;
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use switchyard_actors::store::PacingTake;
 use switchyard_actors::{Account, AccountId};
 use tokio::sync::OwnedMutexGuard;
 
@@ -53,7 +60,26 @@ impl Rules {
     }
 }
 
-type Held = Arc<Mutex<Option<OwnedMutexGuard<GateState>>>>;
+/// How the store's gate is given back: which account, by which holder.
+struct Shared {
+    store: Arc<dyn switchyard_actors::Store>,
+    clock: switchyard_actors::clock::SharedClock,
+    account: AccountId,
+    holder: String,
+    keep_ms: i64,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared").field("account", &self.account).finish()
+    }
+}
+
+type Held = Arc<Mutex<Option<(OwnedMutexGuard<GateState>, Shared)>>>;
+
+/// How often the head of an instance's queue asks the store again at most (the store's answer
+/// says when the gate should be free; this bounds the wait for a holder that releases early).
+const STORE_RECHECK: Duration = Duration::from_millis(50);
 
 /// The account's gate, held by one user turn; released (and the release time noted for the
 /// gap) when dropped, or after `lock_ttl` whatever the request is doing, so a stuck answer
@@ -65,14 +91,27 @@ pub struct Turn {
 }
 
 fn release(held: &Held) {
-    if let Some(mut guard) = held.lock().take() {
-        guard.released_at = Some(Instant::now());
-    }
+    let Some((mut guard, shared)) = held.lock().take() else {
+        return;
+    };
+    guard.released_at = Some(Instant::now());
+    // The next local turn may start at once; other instances see the store's gate freed a
+    // round trip later.
+    actix_web::rt::spawn(async move {
+        let now = shared.clock.now_ms();
+        if let Err(e) = shared
+            .store
+            .pacing_release(&shared.account, &shared.holder, shared.keep_ms, now)
+            .await
+        {
+            tracing::warn!(account = %shared.account, error = %e, "releasing a paced turn in the store failed; it expires by itself");
+        }
+    });
 }
 
 impl Turn {
-    fn new(guard: OwnedMutexGuard<GateState>, ttl: Duration) -> Turn {
-        let held: Held = Arc::new(Mutex::new(Some(guard)));
+    fn new(guard: OwnedMutexGuard<GateState>, shared: Shared, ttl: Duration) -> Turn {
+        let held: Held = Arc::new(Mutex::new(Some((guard, shared))));
         let timer = held.clone();
         let expiry = actix_web::rt::spawn(async move {
             tokio::time::sleep(ttl).await;
@@ -112,9 +151,11 @@ impl PacingGates {
         self.gates.lock().entry(account.clone()).or_default().clone()
     }
 
-    /// Waits (FIFO) for `account`'s gate and then for the gap after the previous turn, at most
-    /// `rules.wait` in all. Dropping the future leaves the queue.
-    pub async fn take(&self, account: &AccountId, rules: Rules, metrics: &Metrics) -> Result<Turn, TimedOut> {
+    /// Waits (FIFO) for `account`'s gate on this instance, for the gap after the previous turn,
+    /// then for the store's gate (other instances), at most `rules.wait` in all. Dropping the
+    /// future leaves the queue.
+    pub async fn take(&self, state: &AppState, account: &AccountId, rules: Rules) -> Result<Turn, TimedOut> {
+        let metrics: &Metrics = &state.metrics;
         let started = Instant::now();
         let deadline = tokio::time::Instant::now() + rules.wait;
         let mut waiting = Waiting { metrics, done: false };
@@ -141,6 +182,41 @@ impl PacingGates {
             }
             tokio::time::sleep_until(tokio::time::Instant::from_std(ready)).await;
         }
+        let shared = Shared {
+            store: state.store.clone(),
+            clock: state.clock.clone(),
+            account: account.clone(),
+            holder: crate::routes::admin::new_id(),
+            keep_ms: rules.min_gap.as_millis() as i64 + 1_000,
+        };
+        let (gap_ms, ttl_ms) = (
+            rules.min_gap.as_millis() as i64,
+            rules.lock_ttl.as_millis() as i64,
+        );
+        loop {
+            let now = state.clock.now_ms();
+            match state
+                .store
+                .pacing_take(account, &shared.holder, gap_ms, ttl_ms, now)
+                .await
+            {
+                Ok(PacingTake::Taken) => break,
+                Ok(PacingTake::Busy { retry_in_ms }) => {
+                    let pause = Duration::from_millis(retry_in_ms.max(1) as u64).min(STORE_RECHECK);
+                    let next = tokio::time::Instant::now() + pause;
+                    if next > deadline {
+                        waiting.done = true;
+                        metrics.pacing_waits.with_label_values(&["timeout"]).inc();
+                        return Err(TimedOut);
+                    }
+                    tokio::time::sleep_until(next).await;
+                }
+                Err(e) => {
+                    tracing::warn!(account = %account, error = %e, "the store's pacing gate did not answer; the turn goes ahead");
+                    break;
+                }
+            }
+        }
         waiting.done = true;
         let waited = started.elapsed();
         let result = if waited >= Duration::from_millis(1) {
@@ -150,6 +226,6 @@ impl PacingGates {
         };
         metrics.pacing_waits.with_label_values(&[result]).inc();
         metrics.pacing_wait_seconds.observe(waited.as_secs_f64());
-        Ok(Turn::new(guard, rules.lock_ttl))
+        Ok(Turn::new(guard, shared, rules.lock_ttl))
     }
 }
