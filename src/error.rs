@@ -83,6 +83,10 @@ pub enum ApiError {
     /// `scheduler.max_waiters` requests already waited: the API's own overload answer.
     #[error("Every upstream account is busy ({}); retry shortly", .0.as_str())]
     Overloaded(WaitRefusal),
+    /// A real user turn waited `pacing.wait_ms` for its paced account's gate: the API's own
+    /// overload answer, like a busy pool.
+    #[error("This account is pacing user turns and stayed busy; retry shortly")]
+    PacingTimeout,
     #[error("The state store is unavailable")]
     Store(#[from] StoreError),
     #[error("Upstream could not be reached: {0}")]
@@ -142,7 +146,8 @@ impl ApiError {
             ApiError::NoAccount(_)
             | ApiError::Scheduling(_)
             | ApiError::Store(_)
-            | ApiError::Overloaded(_) => StatusCode::SERVICE_UNAVAILABLE,
+            | ApiError::Overloaded(_)
+            | ApiError::PacingTimeout => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::UpstreamUnreachable(_) => StatusCode::BAD_GATEWAY,
             ApiError::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             ApiError::LocalResources { .. } => StatusCode::SERVICE_UNAVAILABLE,
@@ -154,6 +159,7 @@ impl ApiError {
         match self {
             ApiError::NoAccount(_)
             | ApiError::Overloaded(_)
+            | ApiError::PacingTimeout
             | ApiError::UpstreamUnreachable(_)
             | ApiError::UpstreamTimeout => Fault::Upstream,
             ApiError::Scheduling(_)
@@ -194,6 +200,7 @@ impl ApiError {
             ApiError::Scheduling(_) => "scheduler_unavailable",
             ApiError::Overloaded(WaitRefusal::Timeout) => "slot_wait_timeout",
             ApiError::Overloaded(WaitRefusal::QueueFull) => "slot_queue_full",
+            ApiError::PacingTimeout => "pacing_wait_timeout",
             ApiError::Store(_) => "store_unavailable",
             ApiError::UpstreamUnreachable(_) => "upstream_unreachable",
             ApiError::UpstreamTimeout => "upstream_timeout",
@@ -210,7 +217,7 @@ impl ApiError {
         match self {
             ApiError::NoAccount(NoAccount::AllFull) => Some(1),
             // Nothing says when a slot frees; a few seconds spreads the clients' retries.
-            ApiError::Overloaded(_) => Some(OVERLOADED_RETRY_AFTER_SECS),
+            ApiError::Overloaded(_) | ApiError::PacingTimeout => Some(OVERLOADED_RETRY_AFTER_SECS),
             ApiError::NoAccount(n) => {
                 let now = SystemClock.now_ms();
                 n.retry_at()
@@ -398,9 +405,10 @@ impl ResponseError for ApiFailure {
                 StatusCode::TOO_MANY_REQUESTS
             }
             // Anthropic's own overload answer is 529 `overloaded_error`, which its clients retry.
-            (ApiError::Overloaded(_) | ApiError::LocalResources { .. }, ApiFormat::Anthropic) => {
-                StatusCode::from_u16(529).unwrap_or(StatusCode::SERVICE_UNAVAILABLE)
-            }
+            (
+                ApiError::Overloaded(_) | ApiError::PacingTimeout | ApiError::LocalResources { .. },
+                ApiFormat::Anthropic,
+            ) => StatusCode::from_u16(529).unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
             _ => self.error.status(),
         }
     }

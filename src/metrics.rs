@@ -100,6 +100,11 @@ pub struct Metrics {
     pub local_resource_faults: IntCounterVec,
     /// Upstream answers read on after their client left, by how the read ended.
     pub disconnect_drains: IntCounterVec,
+    /// Real user turns at a paced account's gate, by how the wait ended (`immediate`,
+    /// `waited`, `timeout`, `left`).
+    pub pacing_waits: IntCounterVec,
+    /// Time real user turns waited at a paced account's gate (those that got through).
+    pub pacing_wait_seconds: prometheus::Histogram,
 }
 
 fn counter(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -255,6 +260,24 @@ impl Metrics {
                 "Upstream answers read on after the client left, by how the read ended",
                 &["result"],
             ),
+            pacing_waits: counter(
+                &r,
+                "pacing_waits_total",
+                "Real user turns at a paced account's gate, by result (immediate, waited, timeout, left)",
+                &["result"],
+            ),
+            pacing_wait_seconds: {
+                let h = prometheus::Histogram::with_opts(
+                    HistogramOpts::new(
+                        "pacing_wait_seconds",
+                        "Time real user turns waited at a paced account's gate (those that got through)",
+                    )
+                    .buckets(WAIT_BUCKETS.to_vec()),
+                )
+                .expect("valid metric");
+                r.register(Box::new(h.clone())).expect("unique metric");
+                h
+            },
             registry: r,
             store_stats: Arc::default(),
         }

@@ -27,6 +27,7 @@ pub struct Settings {
     pub cooldowns: CooldownSettings,
     pub auth: AuthSettings,
     pub operations: OperationsSettings,
+    pub pacing: PacingSettings,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -376,6 +377,32 @@ pub struct OperationsSettings {
     pub token: String,
 }
 
+/// `[pacing]`: real user turns per account (Claude only; accounts may override `user_turns`
+/// and `min_gap_ms`). Tool-result turns always pass.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PacingSettings {
+    /// One real user turn at a time per account (off by default).
+    pub user_turns: bool,
+    /// Least time between one turn's release (its answer's headers) and the next turn's start.
+    pub min_gap_ms: u64,
+    /// A turn waits this long for its account's gate, then gets the API's overload error.
+    pub wait_ms: u64,
+    /// A held gate is given up after this long even if its request never ends.
+    pub lock_ttl_ms: u64,
+}
+
+impl Default for PacingSettings {
+    fn default() -> Self {
+        Self {
+            user_turns: false,
+            min_gap_ms: 0,
+            wait_ms: 60_000,
+            lock_ttl_ms: 120_000,
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("invalid configuration: {0}")]
 pub struct SettingsError(String);
@@ -443,6 +470,9 @@ impl Settings {
         }
         if self.relay.max_attempts == 0 {
             return bad("relay.max_attempts", "must be at least 1");
+        }
+        if self.pacing.lock_ttl_ms == 0 {
+            return bad("pacing.lock_ttl_ms", "must be at least 1 ms");
         }
         if self.relay.idle_timeout_ms == 0 || self.relay.connect_timeout_ms == 0 {
             return bad("relay.idle_timeout_ms", "timeouts must be at least 1 ms");

@@ -179,6 +179,7 @@ impl Application {
                 settings.server.key_body_memory_mb,
             )),
             started: std::time::Instant::now(),
+            pacing: Default::default(),
         });
         actix_web::rt::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(1));

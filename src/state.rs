@@ -26,4 +26,6 @@ pub struct AppState {
     /// Request-body bytes held in memory, bounded over all requests and per key.
     pub body_memory: Arc<crate::http::body_memory::BodyMemory>,
     pub started: std::time::Instant,
+    /// Per-account gates for real user turns, shared by every worker's copy.
+    pub pacing: Arc<crate::relay::pacing::PacingGates>,
 }

@@ -167,6 +167,16 @@ pub fn apply_opts(body: &mut Value, o: &AccountOpts) -> Result<(), CliError> {
     if let Some(p) = &o.proxy {
         body["proxy"] = json!(p);
     }
+    if o.pacing_user_turns.is_some() || o.pacing_min_gap_ms.is_some() {
+        let mut pacing = Map::new();
+        if let Some(on) = o.pacing_user_turns {
+            pacing.insert("user_turns".into(), json!(on));
+        }
+        if let Some(gap) = o.pacing_min_gap_ms {
+            pacing.insert("min_gap_ms".into(), json!(gap));
+        }
+        body["pacing"] = Value::Object(pacing);
+    }
     Ok(())
 }
 

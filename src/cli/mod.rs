@@ -148,6 +148,14 @@ pub struct AccountOpts {
     /// Outbound proxy for this account (http://, https://, socks5://)
     #[arg(long)]
     pub proxy: Option<String>,
+    /// One real user turn at a time on this account (overrides `[pacing] user_turns`). With
+    /// --pacing-min-gap-ms, this sets the account's whole pacing override: a flag left out
+    /// returns to the settings' value.
+    #[arg(long, value_name = "BOOL")]
+    pub pacing_user_turns: Option<bool>,
+    /// Least time between this account's user turns (overrides `[pacing] min_gap_ms`)
+    #[arg(long, value_name = "MS")]
+    pub pacing_min_gap_ms: Option<u64>,
 }
 
 /// Where an API key comes from, so it need not appear in shell history.

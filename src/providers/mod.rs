@@ -30,6 +30,8 @@ pub struct Inbound {
     pub session: Option<SessionId>,
     /// See `routes::forward::Parsed::hide_usage_chunk`.
     pub hide_usage_chunk: bool,
+    /// A real user turn: the account's pacing gate applies (`relay::pacing`).
+    pub user_turn: bool,
 }
 
 /// What to send for one attempt on one account.

@@ -6,6 +6,7 @@ pub mod drain;
 pub mod finish;
 pub mod headers;
 pub mod local_fault;
+pub mod pacing;
 
 use crate::error::{ApiError, ApiFormat, error_body};
 use crate::keys::ApiKey;
@@ -61,12 +62,15 @@ enum Failure {
     /// Switchyard ran out of its own resources: not the account's fault, and no other account
     /// would fare better.
     Local(local_fault::Shortage),
+    /// The account paces user turns and its gate stayed busy for `pacing.wait_ms`.
+    Paced,
 }
 
 impl Failure {
     /// Whether another account may serve the request.
     fn try_another_account(&self) -> bool {
-        !matches!(self, Failure::Local(_))
+        // A paced account's wait is the request's whole budget (like a busy pool's).
+        !matches!(self, Failure::Local(_) | Failure::Paced)
     }
 
     /// Whether the failure could be the request's own doing (a 5xx, a silence, an unusable
@@ -79,7 +83,7 @@ impl Failure {
         match self {
             Failure::Http { status, .. } => !matches!(status.as_u16(), 401 | 403 | 429 | 529),
             Failure::Unreachable(_) => false,
-            Failure::Timeout | Failure::Unusable(_) | Failure::Local(_) => true,
+            Failure::Timeout | Failure::Unusable(_) | Failure::Local(_) | Failure::Paced => true,
         }
     }
 
@@ -88,6 +92,7 @@ impl Failure {
     fn into_outcome(self, format: ApiFormat) -> Result<HttpResponse, ApiError> {
         match self {
             Failure::Local(s) => Err(ApiError::LocalResources { kind: s.as_str() }),
+            Failure::Paced => Err(ApiError::PacingTimeout),
             other => Ok(other.into_response(format)),
         }
     }
@@ -126,6 +131,7 @@ impl Failure {
             Failure::Timeout => failure_body(format, ApiError::UpstreamTimeout),
             Failure::Unusable(m) => failure_body(format, ApiError::UpstreamUnreachable(m)),
             Failure::Local(s) => failure_body(format, ApiError::LocalResources { kind: s.as_str() }),
+            Failure::Paced => failure_body(format, ApiError::PacingTimeout),
         }
     }
 }
@@ -287,6 +293,7 @@ impl std::fmt::Debug for FailureKind<'_> {
             Failure::Timeout => f.write_str("timeout"),
             Failure::Unusable(m) => write!(f, "unusable: {m}"),
             Failure::Local(s) => write!(f, "local resources: {}", s.as_str()),
+            Failure::Paced => f.write_str("pacing wait timed out"),
         }
     }
 }
@@ -419,6 +426,16 @@ async fn attempt(
         .added_seconds
         .with_label_values(&[platform_label])
         .observe(req.received.elapsed().as_secs_f64());
+    // A real user turn on a paced account waits here for the account's gate, keeping the
+    // account's slot (its lease) meanwhile: the request is committed to this account, as in
+    // the reference, and the slot counts it so the pool does not overfill the account.
+    let mut turn = match pacing::Rules::for_account(&account, &state.settings.pacing) {
+        Some(rules) if inbound.user_turn => match state.pacing.take(state, &account.id, rules).await {
+            Ok(t) => Some(t),
+            Err(pacing::TimedOut) => return Attempt::Failed(Failure::Paced),
+        },
+        _ => None,
+    };
     let sent_at = Instant::now();
     let send = client.post(&call.url, call.headers, call.body);
     let mut resp = match tokio::time::timeout(idle, send).await {
@@ -477,6 +494,10 @@ async fn attempt(
         .is_some_and(|ct| ct.starts_with("text/event-stream"));
     // Streams (SSE, or a JSON array streamed by Gemini) pass through as they arrive.
     let streaming = status.is_success() && (is_sse || inbound.stream);
+    if streaming {
+        // A stream's turn ends when its headers arrive; a whole answer's when it is read.
+        turn = None;
+    }
     let mut adapter = if status.is_success() {
         provider.adapter(&account, inbound)
     } else {
@@ -556,6 +577,7 @@ async fn attempt(
     // on. A client that leaves meanwhile does not stop the answer's bill (drain::Guard).
     let mut reading = drain::Guard::new(body_stream(resp), finish, idle);
     let read = reading.read_to_end().await;
+    drop(turn.take());
     let Some((_, mut finish)) = reading.release() else {
         return Attempt::Failed(Failure::Unusable(HANDED_OVER.into()));
     };

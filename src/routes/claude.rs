@@ -86,6 +86,9 @@ async fn forward(
             body: body.clone(),
             kinds: None,
             hide_usage_chunk: false,
+            // Token counting generates nothing: only messages are paced.
+            user_turn: name == "claude_messages"
+                && view.messages.as_ref().is_some_and(|m| m.last_is_user_turn()),
         })
     })
     .await

@@ -44,6 +44,8 @@ pub struct Parsed {
     pub kinds: Option<Vec<AccountKind>>,
     /// The body asks for a usage chunk the client did not ask for: hide it from the answer.
     pub hide_usage_chunk: bool,
+    /// A real user turn (Claude only): paced per account (`relay::pacing`).
+    pub user_turn: bool,
 }
 
 pub async fn relay_route<P: Provider>(
@@ -92,6 +94,7 @@ pub async fn relay_route<P: Provider>(
         stream: parsed.stream,
         session: parsed.session,
         hide_usage_chunk: parsed.hide_usage_chunk,
+        user_turn: parsed.user_turn,
     };
     let ctx = req.extensions().get::<RequestContext>().cloned();
     // The relay writes this request's log line (with key, account, tokens and cost).

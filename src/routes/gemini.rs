@@ -109,6 +109,7 @@ async fn generate(
             body,
             kinds: None,
             hide_usage_chunk: false,
+            user_turn: false,
         })
     })
     .await
@@ -145,6 +146,7 @@ async fn internal(
             // Only OAuth accounts speak Code Assist.
             kinds: Some(vec![AccountKind::GeminiOAuth]),
             hide_usage_chunk: false,
+            user_turn: false,
         })
     })
     .await

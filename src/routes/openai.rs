@@ -115,6 +115,7 @@ async fn forward(
             // The Codex backend speaks only the Responses API.
             kinds: (upstream_path == CHAT_PATH).then(|| vec![AccountKind::OpenAiResponses]),
             hide_usage_chunk,
+            user_turn: false,
         })
     })
     .await

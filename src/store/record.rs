@@ -42,6 +42,7 @@ pub const KNOWN_FIELDS: &[&str] = &[
     "credentials",
     "proxy",
     "extra",
+    "pacing",
 ];
 
 /// The fields to set and to delete for one write.
@@ -163,7 +164,8 @@ pub fn encode_patch(id: &str, p: &AccountPatch, secrets: &SecretBox) -> Result<F
         sharing,
         priority,
         max_concurrency,
-        models
+        models,
+        pacing
     );
     macro_rules! set_or_clear {
         ($($f:ident),*) => {$(
@@ -338,6 +340,10 @@ mod tests {
                 models: Some(ModelSupport::Any),
                 base_url: Some(String::new()),
                 proxy: Some("http://p".into()),
+                pacing: Some(switchyard_actors::Pacing {
+                    user_turns: Some(true),
+                    min_gap_ms: Some(500),
+                }),
             },
             AccountPatch {
                 proxy: Some(String::new()),

@@ -180,6 +180,29 @@ pub struct Account {
     /// Platform extras (Gemini `project_id`, ChatGPT `account_id`, ...).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub extra: BTreeMap<String, String>,
+    /// This account's own pacing of real user turns; unset fields follow `[pacing]`.
+    #[serde(default, skip_serializing_if = "Pacing::is_unset")]
+    pub pacing: Pacing,
+}
+
+/// Per-account override of the `[pacing]` settings (one real user turn at a time, and a gap
+/// between them): operators use it to make an account look less like a shared one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pacing {
+    /// One real user turn at a time on this account; `None`: the global default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_turns: Option<bool>,
+    /// Least time between one user turn's release and the next one's start; `None`: the global
+    /// default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_gap_ms: Option<u64>,
+}
+
+impl Pacing {
+    pub fn is_unset(&self) -> bool {
+        self.user_turns.is_none() && self.min_gap_ms.is_none()
+    }
 }
 
 fn yes() -> bool {
@@ -212,6 +235,7 @@ impl Account {
             credentials: Credentials::None,
             proxy: None,
             extra: BTreeMap::new(),
+            pacing: Pacing::default(),
         }
     }
 

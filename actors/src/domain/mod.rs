@@ -7,7 +7,9 @@ mod model;
 mod platform;
 mod secret;
 
-pub use account::{Account, AccountId, AccountStatus, Credentials, ModelSupport, OAuthTokens, Sharing};
+pub use account::{
+    Account, AccountId, AccountStatus, Credentials, ModelSupport, OAuthTokens, Pacing, Sharing,
+};
 pub use binding::{Binding, BindingParseError, KeyBindings};
 pub use group::{Group, GroupId};
 pub use health::{Cooldown, CooldownReason, FamilyLimit, Health};

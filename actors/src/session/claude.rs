@@ -36,6 +36,16 @@ pub struct Messages {
     first_text: Option<String>,
     /// Whether any message is marked for prompt caching.
     any_cached: bool,
+    /// Whether the last message is a real user turn (see [`Messages::last_is_user_turn`]).
+    last_user_turn: bool,
+}
+
+impl Messages {
+    /// The last message has role `user` and carries no `tool_result` block (string content
+    /// counts): a person typed it, rather than a tool loop answering the model (§3.4 pacing).
+    pub fn last_is_user_turn(&self) -> bool {
+        self.last_user_turn
+    }
 }
 
 impl<'de> Deserialize<'de> for Messages {
@@ -55,6 +65,7 @@ impl<'de> Deserialize<'de> for Messages {
                     if !out.any_cached {
                         out.any_cached = is_cached(&m);
                     }
+                    out.last_user_turn = is_user_turn(&m);
                 }
                 Ok(out)
             }
@@ -65,6 +76,8 @@ impl<'de> Deserialize<'de> for Messages {
 
 #[derive(Debug, Deserialize)]
 struct MessageView<'a> {
+    #[serde(borrow, default)]
+    role: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     content: Option<&'a RawValue>,
     #[serde(borrow, default)]
@@ -234,6 +247,20 @@ fn message_text(m: &MessageView<'_>) -> String {
     }
 }
 
+fn is_user_turn(m: &MessageView<'_>) -> bool {
+    if m.role.as_deref() != Some("user") {
+        return false;
+    }
+    match text_or_blocks(m.content) {
+        TextOrBlocks::Text(_) => true,
+        TextOrBlocks::Blocks(raw) => fold_blocks(raw, true, |user, b| {
+            *user &= b.kind.as_deref() != Some("tool_result")
+        })
+        .unwrap_or(true),
+        TextOrBlocks::Other => true,
+    }
+}
+
 fn is_cached(m: &MessageView<'_>) -> bool {
     match text_or_blocks(m.content) {
         TextOrBlocks::Text(_) => is_ephemeral(&m.cache_control),
@@ -340,6 +367,28 @@ mod tests {
             "messages":[{"role":"user","content":"q2"}]});
         assert_eq!(sid(a.clone()), sid(b));
         assert_eq!(sid(a), Some(SessionId::hashed("rules", 32).0));
+    }
+
+    #[test]
+    fn last_message_decides_whether_it_is_a_user_turn() {
+        let turn = |v: serde_json::Value| {
+            let body = v.to_string();
+            ClaudeRequestView::parse(body.as_bytes())
+                .unwrap()
+                .messages
+                .is_some_and(|m| m.last_is_user_turn())
+        };
+        assert!(turn(json!({"messages":[{"role":"user","content":"hi"}]})));
+        assert!(turn(
+            json!({"messages":[{"role":"user","content":[{"type":"text","text":"a"}]}]})
+        ));
+        let tool = json!({"messages":[{"role":"user","content":"q"},{"role":"assistant","content":"t"},
+            {"role":"user","content":[{"type":"tool_result","tool_use_id":"x","content":"42"},{"type":"text","text":"a"}]}]});
+        assert!(!turn(tool));
+        assert!(!turn(
+            json!({"messages":[{"role":"user","content":"q"},{"role":"assistant","content":"a"}]})
+        ));
+        assert!(!turn(json!({"messages":[]})));
     }
 
     #[test]

@@ -541,6 +541,55 @@ pub async fn slot_notices_report_account_releases(s: Arc<dyn Store>) {
     }
 }
 
+/// The user-turn gate (pacing). A store shared by several instances (one with slot notices)
+/// keeps one holder at a time, a gap after each release and a TTL on a holder that never
+/// releases; a store of one process answers `Taken` (its process's own gate orders turns).
+pub async fn pacing_gate_has_one_holder_and_a_gap(s: Arc<dyn Store>) {
+    let acct = AccountId::new(format!("pacing-{}", std::process::id()));
+    let t = now();
+    let first = s.pacing_take(&acct, "holder-a", 0, 60_000, t).await.unwrap();
+    assert_eq!(first, PacingTake::Taken);
+    let other = s.pacing_take(&acct, "holder-b", 0, 60_000, t).await.unwrap();
+    if s.slot_notices().is_none() {
+        assert_eq!(other, PacingTake::Taken, "one process orders its own turns");
+        s.pacing_release(&acct, "holder-a", 1_000, t).await.unwrap();
+        return;
+    }
+    assert!(
+        matches!(other, PacingTake::Busy { retry_in_ms } if retry_in_ms > 0),
+        "{other:?}"
+    );
+    // Only the holder releases; a release is idempotent.
+    s.pacing_release(&acct, "holder-b", 61_000, t).await.unwrap();
+    assert!(matches!(
+        s.pacing_take(&acct, "holder-b", 0, 60_000, t).await.unwrap(),
+        PacingTake::Busy { .. }
+    ));
+    s.pacing_release(&acct, "holder-a", 61_000, t).await.unwrap();
+    s.pacing_release(&acct, "holder-a", 61_000, t).await.unwrap();
+    // Free, but the gap after the release runs until t + 60 s.
+    match s
+        .pacing_take(&acct, "holder-b", 60_000, 60_000, t + 1_000)
+        .await
+        .unwrap()
+    {
+        PacingTake::Busy { retry_in_ms } => assert_eq!(retry_in_ms, 59_000),
+        PacingTake::Taken => panic!("the gap was not kept"),
+    }
+    let after_gap = s
+        .pacing_take(&acct, "holder-b", 60_000, 200, t + 60_000)
+        .await
+        .unwrap();
+    assert_eq!(after_gap, PacingTake::Taken);
+    // A holder that never releases (a crashed instance) loses the gate after its TTL.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let later = s
+        .pacing_take(&acct, "holder-c", 0, 60_000, t + 60_000)
+        .await
+        .unwrap();
+    assert_eq!(later, PacingTake::Taken, "the TTL freed the gate");
+}
+
 /// Instantiates every conformance check as a test for one backend.
 /// `$make` is an async expression returning `Arc<dyn Store>` (a fresh, empty store).
 #[macro_export]
@@ -552,7 +601,8 @@ macro_rules! conformance_tests {
             acquire_respects_limits, unlimited_accounts_take_any_number,
             acquire_honours_and_rebinds_sessions, leases_expire_unless_renewed,
             concurrent_acquisition_never_exceeds_limits, slot_count_answers_for_one_holder,
-            release_leases_releases_a_batch, slot_notices_report_account_releases);
+            release_leases_releases_a_batch, slot_notices_report_account_releases,
+            pacing_gate_has_one_holder_and_a_gap);
     };
     (@each $make:expr; $($name:ident),*) => {
         $(

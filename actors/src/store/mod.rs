@@ -42,6 +42,8 @@ pub struct AccountPatch {
     pub models: Option<crate::domain::ModelSupport>,
     pub base_url: Option<String>,
     pub proxy: Option<String>,
+    /// Replaces the account's whole pacing override (`{}` clears it).
+    pub pacing: Option<crate::domain::Pacing>,
 }
 
 impl AccountPatch {
@@ -57,7 +59,8 @@ impl AccountPatch {
             sharing,
             priority,
             max_concurrency,
-            models
+            models,
+            pacing
         );
         if let Some(u) = &self.base_url {
             a.base_url = Some(u.clone()).filter(|u| !u.is_empty());
@@ -158,6 +161,16 @@ pub struct SlotGrant {
     pub sticky_hit: bool,
 }
 
+/// What [`SlotStore::pacing_take`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PacingTake {
+    /// The caller holds the account's user-turn gate until it releases it or its TTL ends.
+    Taken,
+    /// Another holder has it, or the gap after the last release still runs: ask again in
+    /// about this many ms.
+    Busy { retry_in_ms: i64 },
+}
+
 #[async_trait]
 pub trait SlotStore: Send + Sync {
     /// Atomically: read the session binding; if the bound account is among the candidates try it
@@ -199,6 +212,32 @@ pub trait SlotStore: Send + Sync {
     }
     /// Removes expired leases (a crashed instance's); returns how many.
     async fn sweep_leases(&self, now: Millis) -> StoreResult<u64>;
+
+    /// Takes `account`'s user-turn gate (pacing) for `holder`, for every instance sharing the
+    /// store: free when no other holder has it and `min_gap_ms` passed since the last release;
+    /// held for at most `ttl_ms` (a crashed instance's turn expires). A store only one process
+    /// uses answers `Taken`: that process's own gate (`relay::pacing`) already orders its turns.
+    async fn pacing_take(
+        &self,
+        _account: &AccountId,
+        _holder: &str,
+        _min_gap_ms: i64,
+        _ttl_ms: i64,
+        _now: Millis,
+    ) -> StoreResult<PacingTake> {
+        Ok(PacingTake::Taken)
+    }
+    /// Gives the gate back if `holder` still has it and notes the release time (kept `keep_ms`,
+    /// long enough for the gap). Idempotent.
+    async fn pacing_release(
+        &self,
+        _account: &AccountId,
+        _holder: &str,
+        _keep_ms: i64,
+        _now: Millis,
+    ) -> StoreResult<()> {
+        Ok(())
+    }
 }
 
 /// Everything the actors need from state.

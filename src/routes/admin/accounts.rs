@@ -11,7 +11,7 @@ use switchyard_actors::pool::Entry;
 use switchyard_actors::store::AccountPatch;
 use switchyard_actors::{
     Account, AccountId, AccountKind, AccountStatus, Cooldown, Credentials, FamilyLimit, ModelSupport,
-    OAuthTokens, Platform, Secret, Sharing,
+    OAuthTokens, Pacing, Platform, Secret, Sharing,
 };
 
 #[derive(Debug, Deserialize)]
@@ -51,6 +51,9 @@ pub struct NewAccount {
     schedulable: Option<bool>,
     #[serde(default)]
     extra: BTreeMap<String, String>,
+    /// Override of `[pacing]` for this account (unset fields follow the settings).
+    #[serde(default)]
+    pacing: Pacing,
 }
 
 /// PATCH body: the operator fields plus optional new credentials.
@@ -96,6 +99,8 @@ pub struct AccountView {
     slots_in_use: u32,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     extra: BTreeMap<String, String>,
+    /// The account's own pacing override (`{}`: the `[pacing]` settings apply).
+    pacing: Pacing,
 }
 
 fn view(a: &Account, entry: Option<&Entry>, slots: u32, now: Millis) -> AccountView {
@@ -139,6 +144,7 @@ fn view(a: &Account, entry: Option<&Entry>, slots: u32, now: Millis) -> AccountV
             .collect(),
         slots_in_use: slots,
         extra: a.extra.clone(),
+        pacing: a.pacing,
     }
 }
 
@@ -240,6 +246,7 @@ pub async fn create(
     a.active = n.active.unwrap_or(true);
     a.schedulable = n.schedulable.unwrap_or(true);
     a.extra = n.extra;
+    a.pacing = n.pacing;
     a.credentials = credentials_from(n.api_key, n.oauth)
         .map_err(fail)?
         .unwrap_or_default();

@@ -31,6 +31,17 @@ impl Keys {
         }
     }
 
+    /// String: the holder of an account's user-turn gate (pacing), with a PX of
+    /// `pacing.lock_ttl_ms`. Its own hash tag per account: pacing scripts touch one account.
+    pub fn pacing_gate(&self, account: &str) -> String {
+        format!("{}{{pacing:{account}}}:gate", self.prefix)
+    }
+
+    /// String: when the account's last user turn was released (unix ms).
+    pub fn pacing_released(&self, account: &str) -> String {
+        format!("{}{{pacing:{account}}}:released", self.prefix)
+    }
+
     /// Hash: one field per account attribute (`record::KNOWN_FIELDS`).
     pub fn account(&self, id: &str) -> String {
         format!("{}{{rec}}:account:{id}", self.prefix)

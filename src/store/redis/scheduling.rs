@@ -11,7 +11,9 @@ use std::collections::HashMap;
 use switchyard_actors::clock::Millis;
 use switchyard_actors::domain::AccountId;
 use switchyard_actors::lease::LeaseId;
-use switchyard_actors::store::{SlotGrant, SlotRequest, SlotStore, StickyPolicy, StickyStore, StoreResult};
+use switchyard_actors::store::{
+    PacingTake, SlotGrant, SlotRequest, SlotStore, StickyPolicy, StickyStore, StoreResult,
+};
 
 /// Candidates per `acquire_slot` script: bounds the script's keys and arguments (about 100 bytes
 /// per candidate, a few KB per call) while typical pools still fit in one call.
@@ -255,5 +257,48 @@ impl SlotStore for RedisStore {
             .timed("sweep_leases", async { inv.invoke_async(&mut c).await })
             .await?;
         Ok(removed)
+    }
+
+    async fn pacing_take(
+        &self,
+        account: &AccountId,
+        holder: &str,
+        min_gap_ms: i64,
+        ttl_ms: i64,
+        now: Millis,
+    ) -> StoreResult<PacingTake> {
+        let mut inv = self.scripts.pacing_take.prepare_invoke();
+        inv.key(self.keys.pacing_gate(account.as_str()))
+            .key(self.keys.pacing_released(account.as_str()))
+            .arg(holder)
+            .arg(min_gap_ms)
+            .arg(ttl_ms.max(1))
+            .arg(now);
+        let mut c = self.conn();
+        let wait: i64 = self
+            .timed("pacing_take", async { inv.invoke_async(&mut c).await })
+            .await?;
+        Ok(match wait {
+            0 => PacingTake::Taken,
+            ms => PacingTake::Busy { retry_in_ms: ms },
+        })
+    }
+
+    async fn pacing_release(
+        &self,
+        account: &AccountId,
+        holder: &str,
+        keep_ms: i64,
+        now: Millis,
+    ) -> StoreResult<()> {
+        let mut inv = self.scripts.pacing_release.prepare_invoke();
+        inv.key(self.keys.pacing_gate(account.as_str()))
+            .key(self.keys.pacing_released(account.as_str()))
+            .arg(holder)
+            .arg(now)
+            .arg(keep_ms.max(1));
+        let mut c = self.conn();
+        self.timed("pacing_release", async { inv.invoke_async::<()>(&mut c).await })
+            .await
     }
 }

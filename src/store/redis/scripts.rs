@@ -381,6 +381,35 @@ end
 return 1
 "#;
 
+/// Takes an account's user-turn gate. KEYS: gate, released. ARGV: holder, min gap ms, TTL ms,
+/// now (unix ms). Returns 0 when taken, else about how many ms to wait: the gate's remaining
+/// TTL while another holds it, the rest of the gap after the last release.
+pub const PACING_TAKE: &str = r#"
+local holder = redis.call('GET', KEYS[1])
+if holder and holder ~= ARGV[1] then
+  local left = redis.call('PTTL', KEYS[1])
+  if left < 1 then left = 1 end
+  return left
+end
+local ready = tonumber(redis.call('GET', KEYS[2]) or '0') + tonumber(ARGV[2])
+local now = tonumber(ARGV[4])
+if ready > now then
+  return ready - now
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
+return 0
+"#;
+
+/// Releases an account's user-turn gate if ARGV[1] still holds it and notes when. KEYS: gate,
+/// released. ARGV: holder, now (unix ms), how long to keep the release time (ms).
+pub const PACING_RELEASE: &str = r#"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
+end
+return 1
+"#;
+
 /// The scripts, hashed once per store.
 pub struct Scripts {
     pub acquire_slot: Script,
@@ -397,6 +426,8 @@ pub struct Scripts {
     pub admit: Script,
     pub settle_batch: Script,
     pub add_usage: Script,
+    pub pacing_take: Script,
+    pub pacing_release: Script,
 }
 
 impl Default for Scripts {
@@ -416,6 +447,8 @@ impl Default for Scripts {
             admit: Script::new(&format!("{GE}{ADMIT}")),
             settle_batch: Script::new(SETTLE_BATCH),
             add_usage: Script::new(ADD_USAGE),
+            pacing_take: Script::new(PACING_TAKE),
+            pacing_release: Script::new(PACING_RELEASE),
         }
     }
 }
