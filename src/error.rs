@@ -71,6 +71,9 @@ pub enum ApiError {
     KeyBodyMemoryFull { limit_mb: usize },
     #[error("The server is holding too many request bodies; retry shortly")]
     BodyMemoryFull,
+    /// The client left before the request was sent upstream (logged, never answered).
+    #[error("The client closed the request")]
+    ClientGone,
     #[error("Route {method} {path} not found")]
     RouteNotFound { method: String, path: String },
     #[error("{0} not found")]
@@ -142,6 +145,8 @@ impl ApiError {
             ApiError::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             ApiError::KeyBodyMemoryFull { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::BodyMemoryFull => StatusCode::SERVICE_UNAVAILABLE,
+            // nginx's "client closed request": nobody reads it, the log line shows it.
+            ApiError::ClientGone => StatusCode::from_u16(499).unwrap_or(StatusCode::BAD_REQUEST),
             ApiError::RouteNotFound { .. } | ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::NoAccount(_)
             | ApiError::Scheduling(_)
@@ -195,6 +200,7 @@ impl ApiError {
             ApiError::BodyTimeout { .. } => "request_body_timeout",
             ApiError::KeyBodyMemoryFull { .. } => "key_body_memory_full",
             ApiError::BodyMemoryFull => "body_memory_full",
+            ApiError::ClientGone => "client_closed_request",
             ApiError::RouteNotFound { .. } | ApiError::NotFound(_) => "not_found",
             ApiError::NoAccount(n) => n.code(),
             ApiError::Scheduling(_) => "scheduler_unavailable",

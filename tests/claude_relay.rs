@@ -1074,7 +1074,13 @@ async fn a_stream_that_goes_silent_is_cut_after_the_idle_timeout_not_before() {
 #[actix_web::test]
 async fn a_client_that_gives_up_before_the_answer_aborts_the_upstream_call() {
     // The upstream would answer after 30 s: only the abort ends its call within the deadline.
-    let app = spawn_app_with(|s| s.relay.idle_timeout_ms = 60_000).await;
+    // Draining off: the upstream is cut when the client leaves (tests/disconnect_billing.rs
+    // covers reading it on).
+    let app = spawn_app_with(|s| {
+        s.relay.idle_timeout_ms = 60_000;
+        s.relay.drain_after_disconnect_ms = 0;
+    })
+    .await;
     app.add_console("a", "sk-ant-a").await;
     let key = app.key().await;
     app.mock.enqueue("sk-ant-a", Fault::Delay { ms: 30_000 });

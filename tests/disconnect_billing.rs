@@ -1,7 +1,8 @@
 //! A client that walks away mid-stream does not stop the upstream's bill: switchyard reads the
 //! rest of the answer off the request path and records the usage the upstream reported at its
-//! end, marked `client_disconnected`, for Claude, OpenAI Responses and Gemini; a drain past
-//! its time bound records what it read and ends, releasing the slots.
+//! end, marked `client_disconnected`, for Claude, OpenAI Responses and Gemini — also when it left
+//! before the answer's head; a drain past its time bound records what it read and ends,
+//! releasing the slots.
 mod support;
 
 use futures::StreamExt;
@@ -126,6 +127,32 @@ async fn a_client_that_gives_up_before_a_json_answer_still_leaves_its_usage() {
         .await;
     assert!(gave_up.unwrap_err().is_timeout());
     assert_billed_in_full(&app, &key_id, 1_234, 567).await;
+}
+
+#[actix_web::test]
+async fn a_client_that_leaves_before_the_answers_head_still_leaves_its_usage() {
+    let app = spawn_app().await;
+    app.add_console("a", "sk-ant-a").await;
+    app.mock.set_usage("sk-ant-a", usage());
+    // A non-stream answer's head comes only when the whole answer is ready: here after 1 s,
+    // long after the client gave up (300 ms). The upstream was asked; it bills the answer.
+    app.mock.enqueue("sk-ant-a", Fault::Delay { ms: 1_000 });
+    let (key_id, key) = app.create_key(json!({})).await;
+    let gave_up = app
+        .http
+        .post(app.url("/v1/messages"))
+        .header("x-api-key", &key)
+        .timeout(Duration::from_millis(300))
+        .json(&claude_body(false))
+        .send()
+        .await;
+    assert!(gave_up.unwrap_err().is_timeout());
+    assert_billed_in_full(&app, &key_id, 1_234, 567).await;
+    assert_eq!(
+        app.mock.requests_for("sk-ant-a").len(),
+        1,
+        "asked once, not cancelled and resent"
+    );
 }
 
 #[actix_web::test]

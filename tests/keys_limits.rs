@@ -515,6 +515,9 @@ async fn the_queue_times_out_and_fills_up() {
         s.keys.queue_max = 1;
         s.keys.queue_timeout_ms = QUEUE_TIMEOUT_MS;
         s.relay.idle_timeout_ms = 120_000;
+        // The slot holder is let go by closing its client: cut the upstream call then (read on,
+        // the never-answered call would hold the slot for the idle timeout).
+        s.relay.drain_after_disconnect_ms = 0;
     })
     .await;
     app.add_console("a", "sk-ant-a").await;
@@ -567,6 +570,9 @@ async fn a_client_that_leaves_the_queue_is_forgotten_long_before_its_timeout() {
         s.keys.queue_max = 1;
         s.keys.queue_timeout_ms = QUEUE_TIMEOUT_MS;
         s.relay.idle_timeout_ms = 120_000;
+        // The slot holder is let go by closing its client: cut the upstream call then (read on,
+        // the never-answered call would hold the slot for the idle timeout).
+        s.relay.drain_after_disconnect_ms = 0;
     })
     .await;
     app.add_console("a", "sk-ant-a").await;

@@ -2,6 +2,7 @@
 //! → fail over (before any byte reached the client) → stream → finish.
 pub mod body;
 pub mod client;
+pub mod client_gone;
 pub mod drain;
 pub mod finish;
 pub mod headers;
@@ -36,6 +37,8 @@ pub struct RelayRequest {
     pub inbound: Inbound,
     /// The body's claim on body memory, given back when the relay has sent it (with `inbound`).
     pub body_memory: Option<crate::http::body_memory::HeldBytes>,
+    /// Resolves when the client has left: ends a wait for a slot or a pacing turn.
+    pub client_gone: client_gone::ClientGone,
     /// Where this provider's OAuth accounts refresh their tokens.
     pub token_endpoint: Option<TokenEndpoint>,
     /// Account kinds able to serve this request (`None`: any of the platform).
@@ -64,13 +67,15 @@ enum Failure {
     Local(local_fault::Shortage),
     /// The account paces user turns and its gate stayed busy for `pacing.wait_ms`.
     Paced,
+    /// The client left while the request waited for its pacing turn.
+    ClientGone,
 }
 
 impl Failure {
     /// Whether another account may serve the request.
     fn try_another_account(&self) -> bool {
         // A paced account's wait is the request's whole budget (like a busy pool's).
-        !matches!(self, Failure::Local(_) | Failure::Paced)
+        !matches!(self, Failure::Local(_) | Failure::Paced | Failure::ClientGone)
     }
 
     /// Whether the failure could be the request's own doing (a 5xx, a silence, an unusable
@@ -83,7 +88,11 @@ impl Failure {
         match self {
             Failure::Http { status, .. } => !matches!(status.as_u16(), 401 | 403 | 429 | 529),
             Failure::Unreachable(_) => false,
-            Failure::Timeout | Failure::Unusable(_) | Failure::Local(_) | Failure::Paced => true,
+            Failure::Timeout
+            | Failure::Unusable(_)
+            | Failure::Local(_)
+            | Failure::Paced
+            | Failure::ClientGone => true,
         }
     }
 
@@ -93,6 +102,7 @@ impl Failure {
         match self {
             Failure::Local(s) => Err(ApiError::LocalResources { kind: s.as_str() }),
             Failure::Paced => Err(ApiError::PacingTimeout),
+            Failure::ClientGone => Err(ApiError::ClientGone),
             other => Ok(other.into_response(format)),
         }
     }
@@ -132,6 +142,7 @@ impl Failure {
             Failure::Unusable(m) => failure_body(format, ApiError::UpstreamUnreachable(m)),
             Failure::Local(s) => failure_body(format, ApiError::LocalResources { kind: s.as_str() }),
             Failure::Paced => failure_body(format, ApiError::PacingTimeout),
+            Failure::ClientGone => failure_body(format, ApiError::ClientGone),
         }
     }
 }
@@ -176,7 +187,16 @@ pub async fn relay(
         // Every eligible account full: wait for a slot (failover included), never for a
         // cooling account; the last upstream error is answered only when no other exists.
         let platform_label = provider.platform().as_str();
-        let selection = match state.scheduling.select_waiting(select).await {
+        let selected = tokio::select! {
+            selected = state.scheduling.select_waiting(select) => selected,
+            // Nobody to answer: leave the queue at once.
+            () = req.client_gone.wait() => {
+                let outcome = Err(ApiError::ClientGone);
+                log_unanswered(&req, provider, &outcome, tried.len(), started);
+                return outcome;
+            }
+        };
+        let selection = match selected {
             Ok(s) => {
                 if let Some(waited) = s.waited {
                     state
@@ -294,6 +314,7 @@ impl std::fmt::Debug for FailureKind<'_> {
             Failure::Unusable(m) => write!(f, "unusable: {m}"),
             Failure::Local(s) => write!(f, "local resources: {}", s.as_str()),
             Failure::Paced => f.write_str("pacing wait timed out"),
+            Failure::ClientGone => f.write_str("client gone"),
         }
     }
 }
@@ -430,10 +451,16 @@ async fn attempt(
     // account's slot (its lease) meanwhile: the request is committed to this account, as in
     // the reference, and the slot counts it so the pool does not overfill the account.
     let mut turn = match pacing::Rules::for_account(&account, &state.settings.pacing) {
-        Some(rules) if inbound.user_turn => match state.pacing.take(state, &account.id, rules).await {
-            Ok(t) => Some(t),
-            Err(pacing::TimedOut) => return Attempt::Failed(Failure::Paced),
-        },
+        Some(rules) if inbound.user_turn => {
+            let take = state.pacing.take(state, &account.id, rules);
+            match tokio::select! {
+                taken = take => taken,
+                () = req.client_gone.wait() => return Attempt::Failed(Failure::ClientGone),
+            } {
+                Ok(t) => Some(t),
+                Err(pacing::TimedOut) => return Attempt::Failed(Failure::Paced),
+            }
+        }
         _ => None,
     };
     let sent_at = Instant::now();
@@ -592,7 +619,13 @@ async fn attempt(
                     out.freeze()
                 }
             };
-            finish.complete(Ending::Complete);
+            // Read whole for a client that has left meanwhile: billed, and marked as such.
+            let ending = if req.client_gone.has_gone() {
+                Ending::ClientGone
+            } else {
+                Ending::Complete
+            };
+            finish.complete(ending);
             Attempt::Answered(builder.body(body))
         }
         Err(ReadError::Timeout) => {

@@ -71,7 +71,7 @@ async fn forward(
         takes_slot,
         token_endpoint: upstream.token_endpoint(),
     };
-    relay_route(&req, payload, &state, &clients, &provider, route, |_, body| {
+    relay_route(&req, payload, &state, &clients, provider, route, |_, body| {
         let view = ClaudeRequestView::parse(&body)
             .map_err(|e| ApiError::BadRequest(format!("The request body is not valid JSON: {e}")))?;
         let model = required(view.model.as_deref(), "model")?;

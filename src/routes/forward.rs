@@ -8,6 +8,8 @@ use crate::middleware::{LoggedByRelay, RequestContext};
 use crate::oauth::TokenEndpoint;
 use crate::providers::{Inbound, Provider};
 use crate::relay::client::UpstreamClients;
+use crate::relay::client_gone::ClientGone;
+use crate::relay::drain;
 use crate::relay::headers::inbound_headers;
 use crate::relay::{RelayRequest, relay};
 use crate::state::AppState;
@@ -48,16 +50,17 @@ pub struct Parsed {
     pub user_turn: bool,
 }
 
-pub async fn relay_route<P: Provider>(
+pub async fn relay_route<P: Provider + 'static>(
     req: &HttpRequest,
     payload: web::Payload,
     state: &AppState,
-    clients: &UpstreamClients,
-    provider: &P,
+    clients: &web::Data<UpstreamClients>,
+    provider: P,
     route: Route,
     parse: impl FnOnce(&HttpRequest, Bytes) -> Result<Parsed, ApiError>,
 ) -> ApiResult<HttpResponse> {
-    let fail = |e: ApiError| e.in_format(provider.format());
+    let format = provider.format();
+    let fail = |e: ApiError| e.in_format(format);
     let rules = BodyRules::for_route(&state.settings.server, route.name);
     let declared = declared_length(req, &rules).map_err(fail)?;
     let key = auth::authenticate(state, req, provider.platform())
@@ -99,6 +102,7 @@ pub async fn relay_route<P: Provider>(
     let ctx = req.extensions().get::<RequestContext>().cloned();
     // The relay writes this request's log line (with key, account, tokens and cost).
     req.extensions_mut().insert(LoggedByRelay);
+    let (_client_here, client_gone) = ClientGone::pair();
     let request = RelayRequest {
         key: admitted.key,
         window_start: admitted.window_start,
@@ -109,8 +113,22 @@ pub async fn relay_route<P: Provider>(
         kinds,
         request_id: ctx.as_ref().map(|c| c.id.clone()).unwrap_or_default(),
         received: ctx.map_or_else(std::time::Instant::now, |c| c.received),
+        client_gone,
     };
-    relay(state, clients, provider, request).await.map_err(fail)
+    let reads_on =
+        provider.bills_after_disconnect() && drain::Bounds::from_settings(&state.settings.relay).is_some();
+    if !reads_on {
+        // Cut on disconnect: the relay is this handler's to drop with it.
+        return relay(state, clients, &provider, request).await.map_err(fail);
+    }
+    // On a task of its own: a client that leaves once the request is upstream does not cancel
+    // it (its answer is read on and billed); `_client_here` tells the relay when it has left.
+    let (state, clients) = (state.clone(), clients.clone());
+    let relayed = actix_web::rt::spawn(async move { relay(&state, &clients, &provider, request).await });
+    match relayed.await {
+        Ok(answer) => answer.map_err(fail),
+        Err(e) => Err(fail(ApiError::Internal(format!("the relay task failed: {e}")))),
+    }
 }
 
 /// A required, non-empty string field.

@@ -99,7 +99,7 @@ async fn generate(
         takes_slot: action != "countTokens",
         token_endpoint: endpoint,
     };
-    relay_route(&req, payload, &state, &clients, &provider, route, |_, body| {
+    relay_route(&req, payload, &state, &clients, provider, route, |_, body| {
         json_object(&body)?;
         Ok(Parsed {
             stream: action == "streamGenerateContent",
@@ -135,7 +135,7 @@ async fn internal(
         takes_slot: method != "countTokens",
         token_endpoint: endpoint,
     };
-    relay_route(&req, payload, &state, &clients, &provider, route, |_, body| {
+    relay_route(&req, payload, &state, &clients, provider, route, |_, body| {
         let model = json_object(&body)?.unwrap_or_default();
         Ok(Parsed {
             stream: method == "streamGenerateContent",

@@ -84,7 +84,7 @@ async fn forward(
         takes_slot: true,
         token_endpoint: s.token_endpoint(),
     };
-    relay_route(&req, payload, &state, &clients, &provider, route, |req, body| {
+    relay_route(&req, payload, &state, &clients, provider, route, |req, body| {
         let view: View = serde_json::from_slice(&body).map_err(|e| {
             ApiError::BadRequest(format!("We could not parse the JSON body of your request: {e}"))
         })?;
