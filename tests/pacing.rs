@@ -98,11 +98,12 @@ async fn two_user_turns_on_a_paced_account_run_one_after_the_other() {
         1,
         "the second turn waits for the first's answer"
     );
-    let (s1, _, first_done) = first.await.unwrap();
-    let (s2, _, second_done) = second.await.unwrap();
+    let (s1, _, _) = first.await.unwrap();
+    let (s2, _, _) = second.await.unwrap();
     assert_eq!((s1, s2), (200, 200));
+    // Which client task notes its answer first is up to the scheduler (the second answer can
+    // come back within a millisecond of the first): the order upstream was checked above.
     assert_eq!(seen(&app, "sk-ant-a"), 2);
-    assert!(second_done >= first_done);
     assert_eq!(pacing_waits(&app, "waited"), 1);
     assert_eq!(pacing_waits(&app, "immediate"), 1);
     let metrics = app
@@ -358,10 +359,11 @@ async fn on_redis_a_user_turn_on_one_instance_waits_for_one_on_another() {
     tokio::time::sleep(Duration::from_millis(600)).await;
     assert!(!first.is_finished(), "A's turn is still held upstream");
     assert_eq!(seen(&a, "sk-ant-a"), 1, "B's turn waits for A's answer");
-    let (s1, _, first_done) = first.await.unwrap();
-    let (s2, _, second_done) = second.await.unwrap();
+    let (s1, _, _) = first.await.unwrap();
+    let (s2, _, _) = second.await.unwrap();
     assert_eq!((s1, s2), (200, 200));
-    assert!(second_done >= first_done);
+    // The order upstream was checked above; which client notes its answer first is the
+    // scheduler's choice.
     assert_eq!(seen(&a, "sk-ant-a"), 2);
     // A tool-result turn on B passes while a user turn holds the gate on A.
     a.mock.enqueue("sk-ant-a", Fault::Delay { ms: 2_000 });
