@@ -108,14 +108,13 @@ async fn a_gemini_stream_left_by_its_client_is_billed_in_full() {
     assert_billed_in_full(&app, &key_id, 1_234, 567).await;
 }
 
-#[actix_web::test]
-async fn a_client_that_gives_up_before_a_json_answer_still_leaves_its_usage() {
+/// A non-stream Claude request whose client gives up after 300 ms while the mock answers with
+/// `fault`; checks it was billed in full. Returns the app.
+async fn give_up_on_a_json_answer(fault: Fault) -> TestApp {
     let app = spawn_app().await;
     app.add_console("a", "sk-ant-a").await;
     app.mock.set_usage("sk-ant-a", usage());
-    // The mock sends the answer's head and first half, then the rest a second later: the
-    // client has left by then, before switchyard sent it any byte.
-    app.mock.enqueue("sk-ant-a", Fault::SlowStream { ms: 1_000 });
+    app.mock.enqueue("sk-ant-a", fault);
     let (key_id, key) = app.create_key(json!({})).await;
     let gave_up = app
         .http
@@ -127,27 +126,21 @@ async fn a_client_that_gives_up_before_a_json_answer_still_leaves_its_usage() {
         .await;
     assert!(gave_up.unwrap_err().is_timeout());
     assert_billed_in_full(&app, &key_id, 1_234, 567).await;
+    app
+}
+
+#[actix_web::test]
+async fn a_client_that_gives_up_before_a_json_answer_still_leaves_its_usage() {
+    // The mock sends the answer's head and first half, then the rest a second later: the
+    // client has left by then, before switchyard sent it any byte.
+    give_up_on_a_json_answer(Fault::SlowStream { ms: 1_000 }).await;
 }
 
 #[actix_web::test]
 async fn a_client_that_leaves_before_the_answers_head_still_leaves_its_usage() {
-    let app = spawn_app().await;
-    app.add_console("a", "sk-ant-a").await;
-    app.mock.set_usage("sk-ant-a", usage());
     // A non-stream answer's head comes only when the whole answer is ready: here after 1 s,
     // long after the client gave up (300 ms). The upstream was asked; it bills the answer.
-    app.mock.enqueue("sk-ant-a", Fault::Delay { ms: 1_000 });
-    let (key_id, key) = app.create_key(json!({})).await;
-    let gave_up = app
-        .http
-        .post(app.url("/v1/messages"))
-        .header("x-api-key", &key)
-        .timeout(Duration::from_millis(300))
-        .json(&claude_body(false))
-        .send()
-        .await;
-    assert!(gave_up.unwrap_err().is_timeout());
-    assert_billed_in_full(&app, &key_id, 1_234, 567).await;
+    let app = give_up_on_a_json_answer(Fault::Delay { ms: 1_000 }).await;
     assert_eq!(
         app.mock.requests_for("sk-ant-a").len(),
         1,
