@@ -10,15 +10,6 @@ use std::time::{Duration, Instant};
 use support::*;
 use switchyard_actors::Platform;
 
-/// Polls `cond` until it holds (generous deadline: the CI box is loaded).
-async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
 fn tagged(tag: &str) -> Value {
     let mut b = claude_body(false);
     b["messages"][0]["content"] = json!(tag);
@@ -64,9 +55,9 @@ async fn a_request_waits_for_a_slot_and_is_served_when_it_frees() {
     let key = app.key().await;
     app.mock.enqueue("sk-ant-a", Fault::Delay { ms: 1_000 });
     let holder = send(&app, &key, tagged("holder"));
-    eventually("the holder is upstream", || app.mock.in_flight() == 1).await;
+    poll_until("the holder is upstream", || app.mock.in_flight() == 1).await;
     let waiter = send(&app, &key, tagged("waiter"));
-    eventually("the second request waits", || waiters(&app) == 1).await;
+    poll_until("the second request waits", || waiters(&app) == 1).await;
     // Visible while it waits: the admin API (what `switchyard status` prints) and /metrics.
     let (_, accounts) = app.admin(reqwest::Method::GET, "/admin/accounts", None).await;
     assert_eq!(accounts["waiters"]["claude"], 1, "{accounts}");
@@ -105,11 +96,11 @@ async fn waiters_are_served_in_arrival_order() {
     let key = app.key().await;
     app.mock.enqueue("sk-ant-a", Fault::Delay { ms: 500 });
     let holder = send(&app, &key, tagged("holder"));
-    eventually("the holder is upstream", || app.mock.in_flight() == 1).await;
+    poll_until("the holder is upstream", || app.mock.in_flight() == 1).await;
     let mut queued = Vec::new();
     for i in 1..=3 {
         queued.push(send(&app, &key, tagged(&format!("waiter {i}"))));
-        eventually("the waiter has joined", || waiters(&app) == i).await;
+        poll_until("the waiter has joined", || waiters(&app) == i).await;
     }
     assert_eq!(holder.await.unwrap().0, 200);
     for w in queued {
@@ -130,7 +121,7 @@ async fn a_wait_past_slot_wait_ms_is_the_apis_overload_error_with_retry_after() 
     let key = app.key().await;
     app.mock.enqueue("sk-ant-a", Fault::Delay { ms: 2_000 });
     let holder = send(&app, &key, tagged("holder"));
-    eventually("the holder is upstream", || app.mock.in_flight() == 1).await;
+    poll_until("the holder is upstream", || app.mock.in_flight() == 1).await;
     let resp = app.post_messages(&key, &tagged("late")).await;
     assert_eq!(resp.status(), 529);
     assert!(resp.headers().contains_key("retry-after"));
@@ -168,9 +159,9 @@ async fn a_full_queue_answers_overloaded_at_once() {
     let key = app.key().await;
     app.mock.enqueue("sk-ant-a", Fault::Delay { ms: 1_500 });
     let holder = send(&app, &key, tagged("holder"));
-    eventually("the holder is upstream", || app.mock.in_flight() == 1).await;
+    poll_until("the holder is upstream", || app.mock.in_flight() == 1).await;
     let waiter = send(&app, &key, tagged("waiter"));
-    eventually("the second request waits", || waiters(&app) == 1).await;
+    poll_until("the second request waits", || waiters(&app) == 1).await;
     let resp = app.post_messages(&key, &tagged("third")).await;
     assert_eq!(resp.status(), 529);
     assert!(resp.headers().contains_key("retry-after"));
@@ -190,11 +181,11 @@ async fn a_client_that_leaves_while_waiting_leaves_the_queue() {
     let key = app.key().await;
     app.mock.enqueue("sk-ant-a", Fault::Delay { ms: 3_000 });
     let holder = send(&app, &key, tagged("holder"));
-    eventually("the holder is upstream", || app.mock.in_flight() == 1).await;
+    poll_until("the holder is upstream", || app.mock.in_flight() == 1).await;
     let leaving = send(&app, &key, tagged("leaving"));
-    eventually("the second request waits", || waiters(&app) == 1).await;
+    poll_until("the second request waits", || waiters(&app) == 1).await;
     leaving.abort();
-    eventually("the waiter has left", || waiters(&app) == 0).await;
+    poll_until("the waiter has left", || waiters(&app) == 0).await;
     assert!(
         app.mock.in_flight() == 1,
         "left while the holder still held the slot"
@@ -214,7 +205,7 @@ async fn a_failover_waits_for_a_busy_account_instead_of_answering_the_error() {
     let key = app.key().await;
     app.mock.enqueue("sk-ant-b", Fault::Delay { ms: 1_000 });
     let holder = send(&app, &key, tagged("holder"));
-    eventually("the holder is upstream", || app.mock.in_flight() == 1).await;
+    poll_until("the holder is upstream", || app.mock.in_flight() == 1).await;
     app.add_account(json!({"name": "a", "api_key": "sk-ant-a", "priority": 1, "max_concurrency": 1}))
         .await;
     app.mock
@@ -270,7 +261,7 @@ async fn a_session_waits_for_its_own_busy_account_rather_than_moving() {
     let key = session_bound_to_a(&app).await;
     app.mock.enqueue("sk-ant-a", Fault::Delay { ms: 800 });
     let holder = send(&app, &key, tagged("holder"));
-    eventually("the holder is upstream on a", || app.mock.in_flight() == 1).await;
+    poll_until("the holder is upstream on a", || app.mock.in_flight() == 1).await;
     let resp = app.post_messages(&key, &tagged("session")).await;
     assert_eq!(resp.status(), 200);
     assert_eq!(holder.await.unwrap().0, 200);
@@ -292,7 +283,7 @@ async fn a_session_moves_after_sticky_wait_ms() {
     let key = session_bound_to_a(&app).await;
     app.mock.enqueue("sk-ant-a", Fault::Delay { ms: 3_000 });
     let holder = send(&app, &key, tagged("holder"));
-    eventually("the holder is upstream on a", || app.mock.in_flight() == 1).await;
+    poll_until("the holder is upstream on a", || app.mock.in_flight() == 1).await;
     let started = Instant::now();
     assert_eq!(app.post_messages(&key, &tagged("session")).await.status(), 200);
     assert!(

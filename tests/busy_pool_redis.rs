@@ -55,14 +55,6 @@ fn on(store: &StoreSettings) -> impl FnOnce(&mut Settings) + use<> {
     }
 }
 
-async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
 fn tagged(tag: &str) -> Value {
     let mut b = claude_body(false);
     b["messages"][0]["content"] = json!(tag);
@@ -103,11 +95,11 @@ async fn waiters_on_redis_are_served_in_arrival_order() {
     let key = app.key().await;
     app.mock.enqueue("sk-ant-a", Fault::Delay { ms: 500 });
     let holder = send(&app, &key, tagged("holder"));
-    eventually("the holder is upstream", || app.mock.in_flight() == 1).await;
+    poll_until("the holder is upstream", || app.mock.in_flight() == 1).await;
     let mut queued = Vec::new();
     for i in 1..=3 {
         queued.push(send(&app, &key, tagged(&format!("waiter {i}"))));
-        eventually("the waiter has joined", || waiters(&app) == i).await;
+        poll_until("the waiter has joined", || waiters(&app) == i).await;
     }
     assert_eq!(holder.await.unwrap(), 200);
     for w in queued {
@@ -129,7 +121,7 @@ async fn a_slot_freed_on_one_instance_wakes_a_waiter_on_another() {
         .await;
     let key = a.key().await;
     let b = spawn_app_on(open(&store).await, on(&store)).await;
-    eventually("B sees the account", || {
+    poll_until("B sees the account", || {
         b.state
             .scheduling
             .snapshot()
@@ -140,9 +132,9 @@ async fn a_slot_freed_on_one_instance_wakes_a_waiter_on_another() {
 
     a.mock.enqueue("sk-ant-a", Fault::Delay { ms: 1_000 });
     let holder = send(&a, &key, tagged("holder on A"));
-    eventually("the holder is upstream", || a.mock.in_flight() == 1).await;
+    poll_until("the holder is upstream", || a.mock.in_flight() == 1).await;
     let waiter = send(&b, &key, tagged("waiter on B"));
-    eventually("B's request waits", || waiters(&b) == 1).await;
+    poll_until("B's request waits", || waiters(&b) == 1).await;
 
     assert_eq!(holder.await.unwrap(), 200);
     let freed = Instant::now();
@@ -167,11 +159,11 @@ async fn a_client_that_leaves_while_waiting_leaves_the_queue_on_redis() {
     let key = app.key().await;
     app.mock.enqueue("sk-ant-a", Fault::Delay { ms: 3_000 });
     let holder = send(&app, &key, tagged("holder"));
-    eventually("the holder is upstream", || app.mock.in_flight() == 1).await;
+    poll_until("the holder is upstream", || app.mock.in_flight() == 1).await;
     let leaving = send(&app, &key, tagged("leaving"));
-    eventually("the second request waits", || waiters(&app) == 1).await;
+    poll_until("the second request waits", || waiters(&app) == 1).await;
     leaving.abort();
-    eventually("the waiter has left", || waiters(&app) == 0).await;
+    poll_until("the waiter has left", || waiters(&app) == 0).await;
     assert_eq!(
         app.mock.in_flight(),
         1,
@@ -192,7 +184,7 @@ async fn a_failover_waits_for_a_busy_account_on_redis() {
     let key = app.key().await;
     app.mock.enqueue("sk-ant-b", Fault::Delay { ms: 1_000 });
     let holder = send(&app, &key, tagged("holder"));
-    eventually("the holder is upstream", || app.mock.in_flight() == 1).await;
+    poll_until("the holder is upstream", || app.mock.in_flight() == 1).await;
     app.add_account(json!({"name": "a", "api_key": "sk-ant-a", "priority": 1, "max_concurrency": 1}))
         .await;
     app.mock

@@ -16,15 +16,6 @@ use std::time::{Duration, Instant};
 use support::*;
 use switchyard::settings::{StoreBackend, StoreSettings};
 
-/// Polls `cond` until it holds (generous deadline: the CI box is loaded).
-async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
 /// A real user turn (its last message is the user's own text).
 fn user_turn(tag: &str) -> Value {
     let mut b = claude_body(false);
@@ -89,7 +80,7 @@ async fn two_user_turns_on_a_paced_account_run_one_after_the_other() {
     let (app, key) = paced_app(|_| {}).await;
     app.mock.enqueue("sk-ant-a", Fault::Delay { ms: 2_000 });
     let first = send(&app, &key, user_turn("first"));
-    eventually("the first turn is upstream", || app.mock.in_flight() == 1).await;
+    poll_until("the first turn is upstream", || app.mock.in_flight() == 1).await;
     let second = send(&app, &key, user_turn("second"));
     tokio::time::sleep(Duration::from_millis(600)).await;
     assert!(!first.is_finished(), "the first turn is still held upstream");
@@ -136,7 +127,7 @@ async fn a_stream_releases_the_turn_when_its_headers_arrive() {
         b["messages"][0]["content"] = json!("streamed");
         b
     });
-    eventually("the stream is upstream", || app.mock.in_flight() == 1).await;
+    poll_until("the stream is upstream", || app.mock.in_flight() == 1).await;
     let second = send(&app, &key, user_turn("next"));
     let (s2, _, second_done) = second.await.unwrap();
     let (s1, _, first_done) = first.await.unwrap();
@@ -152,7 +143,7 @@ async fn a_tool_result_turn_passes_while_a_user_turn_holds_the_gate() {
     let (app, key) = paced_app(|_| {}).await;
     app.mock.enqueue("sk-ant-a", Fault::Delay { ms: 2_500 });
     let first = send(&app, &key, user_turn("holder"));
-    eventually("the user turn is upstream", || app.mock.in_flight() == 1).await;
+    poll_until("the user turn is upstream", || app.mock.in_flight() == 1).await;
     let (status, body, _) = send(&app, &key, tool_turn("tools")).await.unwrap();
     assert_eq!(status, 200, "{body}");
     assert!(
@@ -181,7 +172,7 @@ async fn a_turn_that_waits_too_long_gets_529_overloaded() {
     let (app, key) = paced_app(|s| s.pacing.wait_ms = 300).await;
     app.mock.enqueue("sk-ant-a", Fault::Delay { ms: 2_500 });
     let first = send(&app, &key, user_turn("holder"));
-    eventually("the holder is upstream", || app.mock.in_flight() == 1).await;
+    poll_until("the holder is upstream", || app.mock.in_flight() == 1).await;
     let (status, body, _) = send(&app, &key, user_turn("late")).await.unwrap();
     assert_eq!(status, 529, "{body}");
     assert_eq!(body["error"]["type"], "overloaded_error", "{body}");
@@ -202,7 +193,7 @@ async fn a_client_that_leaves_while_waiting_leaves_the_queue() {
     let (app, key) = paced_app(|_| {}).await;
     app.mock.enqueue("sk-ant-a", Fault::Delay { ms: 2_000 });
     let first = send(&app, &key, user_turn("holder"));
-    eventually("the holder is upstream", || app.mock.in_flight() == 1).await;
+    poll_until("the holder is upstream", || app.mock.in_flight() == 1).await;
     // This client gives up after 300 ms, while it waits behind the holder.
     let leaver = app
         .http
@@ -214,7 +205,7 @@ async fn a_client_that_leaves_while_waiting_leaves_the_queue() {
         .send()
         .await;
     assert!(leaver.is_err(), "the client timed out");
-    eventually("the server saw it leave", || pacing_waits(&app, "left") == 1).await;
+    poll_until("the server saw it leave", || pacing_waits(&app, "left") == 1).await;
     assert_eq!(first.await.unwrap().0, 200);
     let (status, _, _) = send(&app, &key, user_turn("after")).await.unwrap();
     assert_eq!(status, 200);
@@ -244,9 +235,9 @@ async fn pacing_is_off_by_default() {
     let key = app.key().await;
     app.mock.enqueue("sk-ant-a", Fault::Delay { ms: 2_500 });
     let first = send(&app, &key, user_turn("first"));
-    eventually("the first turn is upstream", || app.mock.in_flight() == 1).await;
+    poll_until("the first turn is upstream", || app.mock.in_flight() == 1).await;
     let second = send(&app, &key, user_turn("second"));
-    eventually("both turns are upstream at once", || seen(&app, "sk-ant-a") == 2).await;
+    poll_until("both turns are upstream at once", || seen(&app, "sk-ant-a") == 2).await;
     assert!(!first.is_finished());
     assert_eq!(first.await.unwrap().0, 200);
     assert_eq!(second.await.unwrap().0, 200);
@@ -263,7 +254,7 @@ async fn an_account_s_override_paces_it_and_can_be_changed() {
 
     app.mock.enqueue("sk-ant-a", Fault::Delay { ms: 2_000 });
     let first = send(&app, &key, user_turn("first"));
-    eventually("the first turn is upstream", || app.mock.in_flight() == 1).await;
+    poll_until("the first turn is upstream", || app.mock.in_flight() == 1).await;
     let second = send(&app, &key, user_turn("second"));
     tokio::time::sleep(Duration::from_millis(600)).await;
     assert!(!first.is_finished());
@@ -283,9 +274,9 @@ async fn an_account_s_override_paces_it_and_can_be_changed() {
     app.mock.clear();
     app.mock.enqueue("sk-ant-a", Fault::Delay { ms: 2_500 });
     let first = send(&app, &key, user_turn("third"));
-    eventually("the third turn is upstream", || app.mock.in_flight() == 1).await;
+    poll_until("the third turn is upstream", || app.mock.in_flight() == 1).await;
     let second = send(&app, &key, user_turn("fourth"));
-    eventually("both turns are upstream at once", || seen(&app, "sk-ant-a") == 2).await;
+    poll_until("both turns are upstream at once", || seen(&app, "sk-ant-a") == 2).await;
     assert!(!first.is_finished());
     assert_eq!(first.await.unwrap().0, 200);
     assert_eq!(second.await.unwrap().0, 200);
@@ -296,7 +287,7 @@ async fn a_turn_held_past_lock_ttl_lets_the_next_one_through() {
     let (app, key) = paced_app(|s| s.pacing.lock_ttl_ms = 300).await;
     app.mock.enqueue("sk-ant-a", Fault::Delay { ms: 2_500 });
     let first = send(&app, &key, user_turn("stuck"));
-    eventually("the first turn is upstream", || app.mock.in_flight() == 1).await;
+    poll_until("the first turn is upstream", || app.mock.in_flight() == 1).await;
     let (status, _, _) = send(&app, &key, user_turn("next")).await.unwrap();
     assert_eq!(status, 200);
     assert!(
@@ -344,7 +335,7 @@ async fn on_redis_a_user_turn_on_one_instance_waits_for_one_on_another() {
         .add_account(json!({"name": "shared", "api_key": "sk-ant-a"}))
         .await;
     let key = a.key().await;
-    eventually("B sees the account", || {
+    poll_until("B sees the account", || {
         b.state
             .scheduling
             .snapshot()
@@ -354,7 +345,7 @@ async fn on_redis_a_user_turn_on_one_instance_waits_for_one_on_another() {
     .await;
     a.mock.enqueue("sk-ant-a", Fault::Delay { ms: 2_000 });
     let first = send(&a, &key, user_turn("on A"));
-    eventually("A's turn is upstream", || a.mock.in_flight() == 1).await;
+    poll_until("A's turn is upstream", || a.mock.in_flight() == 1).await;
     let second = send(&b, &key, user_turn("on B"));
     tokio::time::sleep(Duration::from_millis(600)).await;
     assert!(!first.is_finished(), "A's turn is still held upstream");
@@ -368,7 +359,7 @@ async fn on_redis_a_user_turn_on_one_instance_waits_for_one_on_another() {
     // A tool-result turn on B passes while a user turn holds the gate on A.
     a.mock.enqueue("sk-ant-a", Fault::Delay { ms: 2_000 });
     let held = send(&a, &key, user_turn("again on A"));
-    eventually("A's turn is upstream", || a.mock.in_flight() == 1).await;
+    poll_until("A's turn is upstream", || a.mock.in_flight() == 1).await;
     let (status, body, _) = send(&b, &key, tool_turn("tools on B")).await.unwrap();
     assert_eq!(status, 200, "{body}");
     assert!(!held.is_finished());

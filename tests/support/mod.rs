@@ -304,6 +304,15 @@ impl TestApp {
 }
 
 /// Shallow-merges `extra`'s fields into `base`.
+/// Polls `cond` until it holds (a generous 10 s deadline: the CI box is loaded).
+pub async fn poll_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 pub fn merge(base: &mut Value, extra: Value) {
     if let (Some(b), Value::Object(e)) = (base.as_object_mut(), extra) {
         b.extend(e);
