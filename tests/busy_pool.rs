@@ -1,9 +1,18 @@
 //! A busy pool waits instead of failing (issue #13): requests queue for a slot when every
 //! eligible account is full, in arrival order, bounded in time and count, leave the queue when
 //! their client goes, and a failover waits for a busy account rather than answering the failed
-//! one's error. Real HTTP to switchyard, the mock upstream holding slots with delayed answers.
+//! one's error. Real HTTP to switchyard, the mock upstream holding slots with delayed answers;
+//! every rule on both backends (embedded and Redis), and a slot freed on one instance waking a
+//! waiter on another through Redis.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+#[path = "support/redis_server.rs"]
+mod redis_server;
 mod support;
+#[path = "support/backend.rs"]
+#[macro_use]
+mod backend;
 
+use backend::*;
 use mock_upstream::Fault;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -47,9 +56,21 @@ fn seen(app: &TestApp, credential: &str) -> Vec<String> {
         .collect()
 }
 
-#[actix_web::test]
-async fn a_request_waits_for_a_slot_and_is_served_when_it_frees() {
-    let app = spawn_app().await;
+on_both_backends!(
+    a_request_waits_for_a_slot_and_is_served_when_it_frees,
+    waiters_are_served_in_arrival_order,
+    a_wait_past_slot_wait_ms_is_the_apis_overload_error_with_retry_after,
+    a_full_queue_answers_overloaded_at_once,
+    a_client_that_leaves_while_waiting_leaves_the_queue,
+    a_failover_waits_for_a_busy_account_instead_of_answering_the_error,
+    when_every_account_cools_down_the_answer_comes_at_once_with_the_earliest_recovery,
+    a_session_waits_for_its_own_busy_account_rather_than_moving,
+    a_session_moves_after_sticky_wait_ms,
+    a_session_leaves_a_cooling_account_at_once,
+);
+
+async fn a_request_waits_for_a_slot_and_is_served_when_it_frees(backend: Backend) {
+    let app = spawn_app_backed(backend, |_| {}).await;
     app.add_account(json!({"name": "a", "api_key": "sk-ant-a", "max_concurrency": 1}))
         .await;
     let key = app.key().await;
@@ -88,9 +109,8 @@ async fn a_request_waits_for_a_slot_and_is_served_when_it_frees() {
     app.assert_slots_released().await;
 }
 
-#[actix_web::test]
-async fn waiters_are_served_in_arrival_order() {
-    let app = spawn_app().await;
+async fn waiters_are_served_in_arrival_order(backend: Backend) {
+    let app = spawn_app_backed(backend, |_| {}).await;
     app.add_account(json!({"name": "a", "api_key": "sk-ant-a", "max_concurrency": 1}))
         .await;
     let key = app.key().await;
@@ -113,9 +133,8 @@ async fn waiters_are_served_in_arrival_order() {
     app.assert_slots_released().await;
 }
 
-#[actix_web::test]
-async fn a_wait_past_slot_wait_ms_is_the_apis_overload_error_with_retry_after() {
-    let app = spawn_app_with(|s| s.scheduler.slot_wait_ms = 300).await;
+async fn a_wait_past_slot_wait_ms_is_the_apis_overload_error_with_retry_after(backend: Backend) {
+    let app = spawn_app_backed(backend, |s| s.scheduler.slot_wait_ms = 300).await;
     app.add_account(json!({"name": "a", "api_key": "sk-ant-a", "max_concurrency": 1}))
         .await;
     let key = app.key().await;
@@ -151,9 +170,8 @@ async fn a_wait_past_slot_wait_ms_is_the_apis_overload_error_with_retry_after() 
     app.assert_slots_released().await;
 }
 
-#[actix_web::test]
-async fn a_full_queue_answers_overloaded_at_once() {
-    let app = spawn_app_with(|s| s.scheduler.max_waiters = 1).await;
+async fn a_full_queue_answers_overloaded_at_once(backend: Backend) {
+    let app = spawn_app_backed(backend, |s| s.scheduler.max_waiters = 1).await;
     app.add_account(json!({"name": "a", "api_key": "sk-ant-a", "max_concurrency": 1}))
         .await;
     let key = app.key().await;
@@ -173,9 +191,8 @@ async fn a_full_queue_answers_overloaded_at_once() {
     app.assert_slots_released().await;
 }
 
-#[actix_web::test]
-async fn a_client_that_leaves_while_waiting_leaves_the_queue() {
-    let app = spawn_app_with(|s| s.relay.idle_timeout_ms = 30_000).await;
+async fn a_client_that_leaves_while_waiting_leaves_the_queue(backend: Backend) {
+    let app = spawn_app_backed(backend, |s| s.relay.idle_timeout_ms = 30_000).await;
     app.add_account(json!({"name": "a", "api_key": "sk-ant-a", "max_concurrency": 1}))
         .await;
     let key = app.key().await;
@@ -197,9 +214,8 @@ async fn a_client_that_leaves_while_waiting_leaves_the_queue() {
     app.assert_slots_released().await;
 }
 
-#[actix_web::test]
-async fn a_failover_waits_for_a_busy_account_instead_of_answering_the_error() {
-    let app = spawn_app().await;
+async fn a_failover_waits_for_a_busy_account_instead_of_answering_the_error(backend: Backend) {
+    let app = spawn_app_backed(backend, |_| {}).await;
     app.add_account(json!({"name": "b", "api_key": "sk-ant-b", "priority": 2, "max_concurrency": 1}))
         .await;
     let key = app.key().await;
@@ -218,9 +234,8 @@ async fn a_failover_waits_for_a_busy_account_instead_of_answering_the_error() {
     app.assert_slots_released().await;
 }
 
-#[actix_web::test]
-async fn when_every_account_cools_down_the_answer_comes_at_once_with_the_earliest_recovery() {
-    let app = spawn_app().await;
+async fn when_every_account_cools_down_the_answer_comes_at_once_with_the_earliest_recovery(backend: Backend) {
+    let app = spawn_app_backed(backend, |_| {}).await;
     app.add_account(json!({"name": "a", "api_key": "sk-ant-a", "max_concurrency": 1}))
         .await;
     let key = app.key().await;
@@ -255,9 +270,8 @@ async fn session_bound_to_a(app: &TestApp) -> String {
     key
 }
 
-#[actix_web::test]
-async fn a_session_waits_for_its_own_busy_account_rather_than_moving() {
-    let app = spawn_app_with(|s| s.scheduler.sticky_wait_ms = 20_000).await;
+async fn a_session_waits_for_its_own_busy_account_rather_than_moving(backend: Backend) {
+    let app = spawn_app_backed(backend, |s| s.scheduler.sticky_wait_ms = 20_000).await;
     let key = session_bound_to_a(&app).await;
     app.mock.enqueue("sk-ant-a", Fault::Delay { ms: 800 });
     let holder = send(&app, &key, tagged("holder"));
@@ -273,9 +287,8 @@ async fn a_session_waits_for_its_own_busy_account_rather_than_moving() {
     app.assert_slots_released().await;
 }
 
-#[actix_web::test]
-async fn a_session_moves_after_sticky_wait_ms() {
-    let app = spawn_app_with(|s| {
+async fn a_session_moves_after_sticky_wait_ms(backend: Backend) {
+    let app = spawn_app_backed(backend, |s| {
         s.scheduler.sticky_wait_ms = 300;
         s.relay.idle_timeout_ms = 30_000;
     })
@@ -295,9 +308,8 @@ async fn a_session_moves_after_sticky_wait_ms() {
     app.assert_slots_released().await;
 }
 
-#[actix_web::test]
-async fn a_session_leaves_a_cooling_account_at_once() {
-    let app = spawn_app_with(|s| s.scheduler.sticky_wait_ms = 20_000).await;
+async fn a_session_leaves_a_cooling_account_at_once(backend: Backend) {
+    let app = spawn_app_backed(backend, |s| s.scheduler.sticky_wait_ms = 20_000).await;
     let key = session_bound_to_a(&app).await;
     app.mock.enqueue(
         "sk-ant-a",
@@ -313,4 +325,50 @@ async fn a_session_leaves_a_cooling_account_at_once() {
     );
     assert_eq!(seen(&app, "sk-ant-b"), ["other", "session"]);
     app.assert_slots_released().await;
+}
+
+#[actix_web::test]
+async fn a_slot_freed_on_one_instance_wakes_a_waiter_on_another() {
+    // Two instances on one Redis; a re-check so slow that only the slot notice (pub/sub) can
+    // wake B's waiter in time.
+    let store = fresh_redis();
+    let on_store = |s: &mut switchyard::settings::Settings| {
+        with_store(s, &store);
+        s.scheduler.wait_recheck_ms = 60_000;
+        s.scheduler.slot_wait_ms = 30_000;
+        s.relay.idle_timeout_ms = 30_000;
+    };
+    let a = spawn_app_on(open(&store).await, on_store).await;
+    let account = a
+        .add_account(json!({"name": "shared", "api_key": "sk-ant-a", "max_concurrency": 1}))
+        .await;
+    let key = a.key().await;
+    let b = spawn_app_on(open(&store).await, on_store).await;
+    poll_until("B sees the account", || {
+        b.state
+            .scheduling
+            .snapshot()
+            .all()
+            .any(|e| e.account.id.as_str() == account)
+    })
+    .await;
+
+    a.mock.enqueue("sk-ant-a", Fault::Delay { ms: 1_000 });
+    let holder = send(&a, &key, tagged("holder on A"));
+    poll_until("the holder is upstream", || a.mock.in_flight() == 1).await;
+    let waiter = send(&b, &key, tagged("waiter on B"));
+    poll_until("B's request waits", || waiters(&b) == 1).await;
+
+    assert_eq!(holder.await.unwrap().0, 200);
+    let freed = Instant::now();
+    assert_eq!(waiter.await.unwrap().0, 200);
+    // The re-check is a minute away: only the notice from A can have woken B this soon.
+    assert!(
+        freed.elapsed() < Duration::from_secs(2),
+        "B was served {:?} after A freed the slot",
+        freed.elapsed()
+    );
+    assert_eq!(seen(&a, "sk-ant-a"), ["holder on A", "waiter on B"]);
+    a.assert_slots_released().await;
+    b.assert_slots_released().await;
 }

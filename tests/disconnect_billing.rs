@@ -2,9 +2,16 @@
 //! rest of the answer off the request path and records the usage the upstream reported at its
 //! end, marked `client_disconnected`, for Claude, OpenAI Responses and Gemini — also when it left
 //! before the answer's head; a drain past its time bound records what it read and ends,
-//! releasing the slots.
+//! releasing the slots. Every case on both backends (embedded and Redis).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+#[path = "support/redis_server.rs"]
+mod redis_server;
 mod support;
+#[path = "support/backend.rs"]
+#[macro_use]
+mod backend;
 
+use backend::*;
 use futures::StreamExt;
 use mock_upstream::{Fault, MockUsage};
 use serde_json::{Value, json};
@@ -58,9 +65,17 @@ async fn assert_billed_in_full(app: &TestApp, key_id: &str, input: u64, output: 
     app.assert_slots_released().await;
 }
 
-#[actix_web::test]
-async fn a_claude_stream_left_by_its_client_is_billed_in_full() {
-    let app = spawn_app().await;
+on_both_backends!(
+    a_claude_stream_left_by_its_client_is_billed_in_full,
+    an_openai_responses_stream_left_by_its_client_is_billed_in_full,
+    a_gemini_stream_left_by_its_client_is_billed_in_full,
+    a_client_that_gives_up_before_a_json_answer_still_leaves_its_usage,
+    a_client_that_leaves_before_the_answers_head_still_leaves_its_usage,
+    a_drain_past_its_time_bound_records_what_it_read_and_releases_the_slots,
+);
+
+async fn a_claude_stream_left_by_its_client_is_billed_in_full(backend: Backend) {
+    let app = spawn_app_backed(backend, |_| {}).await;
     app.add_console("a", "sk-ant-a").await;
     app.mock.set_usage("sk-ant-a", usage());
     app.mock.enqueue("sk-ant-a", Fault::SlowStream { ms: 150 });
@@ -74,9 +89,8 @@ async fn a_claude_stream_left_by_its_client_is_billed_in_full() {
     assert_billed_in_full(&app, &key_id, 1_234, 567).await;
 }
 
-#[actix_web::test]
-async fn an_openai_responses_stream_left_by_its_client_is_billed_in_full() {
-    let app = spawn_app().await;
+async fn an_openai_responses_stream_left_by_its_client_is_billed_in_full(backend: Backend) {
+    let app = spawn_app_backed(backend, |_| {}).await;
     app.add_account(json!({"name": "r", "kind": "openai-responses", "base_url": format!("{}/v1", app.mock.url()), "api_key": "sk-proj-r"}))
         .await;
     app.mock.set_usage("sk-proj-r", usage());
@@ -91,9 +105,8 @@ async fn an_openai_responses_stream_left_by_its_client_is_billed_in_full() {
     assert_billed_in_full(&app, &key_id, 1_234, 567).await;
 }
 
-#[actix_web::test]
-async fn a_gemini_stream_left_by_its_client_is_billed_in_full() {
-    let app = spawn_app().await;
+async fn a_gemini_stream_left_by_its_client_is_billed_in_full(backend: Backend) {
+    let app = spawn_app_backed(backend, |_| {}).await;
     app.add_account(json!({"name": "g", "kind": "gemini-api", "base_url": null, "api_key": "AIza-g"}))
         .await;
     app.mock.set_usage("AIza-g", usage());
@@ -110,8 +123,8 @@ async fn a_gemini_stream_left_by_its_client_is_billed_in_full() {
 
 /// A non-stream Claude request whose client gives up after 300 ms while the mock answers with
 /// `fault`; checks it was billed in full. Returns the app.
-async fn give_up_on_a_json_answer(fault: Fault) -> TestApp {
-    let app = spawn_app().await;
+async fn give_up_on_a_json_answer(backend: Backend, fault: Fault) -> TestApp {
+    let app = spawn_app_backed(backend, |_| {}).await;
     app.add_console("a", "sk-ant-a").await;
     app.mock.set_usage("sk-ant-a", usage());
     app.mock.enqueue("sk-ant-a", fault);
@@ -129,18 +142,16 @@ async fn give_up_on_a_json_answer(fault: Fault) -> TestApp {
     app
 }
 
-#[actix_web::test]
-async fn a_client_that_gives_up_before_a_json_answer_still_leaves_its_usage() {
+async fn a_client_that_gives_up_before_a_json_answer_still_leaves_its_usage(backend: Backend) {
     // The mock sends the answer's head and first half, then the rest a second later: the
     // client has left by then, before switchyard sent it any byte.
-    give_up_on_a_json_answer(Fault::SlowStream { ms: 1_000 }).await;
+    give_up_on_a_json_answer(backend, Fault::SlowStream { ms: 1_000 }).await;
 }
 
-#[actix_web::test]
-async fn a_client_that_leaves_before_the_answers_head_still_leaves_its_usage() {
+async fn a_client_that_leaves_before_the_answers_head_still_leaves_its_usage(backend: Backend) {
     // A non-stream answer's head comes only when the whole answer is ready: here after 1 s,
     // long after the client gave up (300 ms). The upstream was asked; it bills the answer.
-    let app = give_up_on_a_json_answer(Fault::Delay { ms: 1_000 }).await;
+    let app = give_up_on_a_json_answer(backend, Fault::Delay { ms: 1_000 }).await;
     assert_eq!(
         app.mock.requests_for("sk-ant-a").len(),
         1,
@@ -148,9 +159,8 @@ async fn a_client_that_leaves_before_the_answers_head_still_leaves_its_usage() {
     );
 }
 
-#[actix_web::test]
-async fn a_drain_past_its_time_bound_records_what_it_read_and_releases_the_slots() {
-    let app = spawn_app_with(|s| {
+async fn a_drain_past_its_time_bound_records_what_it_read_and_releases_the_slots(backend: Backend) {
+    let app = spawn_app_backed(backend, |s| {
         s.relay.drain_after_disconnect_ms = 300;
         // The mock's pauses must not count as the upstream going silent.
         s.relay.idle_timeout_ms = 30_000;

@@ -3,18 +3,19 @@
 //! after the previous turn, tool-result turns pass, a bounded wait ends in Anthropic's 529, a
 //! client that leaves while waiting leaves the queue, off by default, per-account override.
 //! Real HTTP to switchyard, the mock upstream holding answers with delays; on Redis, two
-//! instances share one account's gate.
+//! instances share one account's gate. Every rule on both backends (embedded and Redis).
 #[path = "support/redis_server.rs"]
 mod redis_server;
 mod support;
+#[path = "support/backend.rs"]
+#[macro_use]
+mod backend;
 
+use backend::*;
 use mock_upstream::Fault;
-use redis_server::RedisServer;
 use serde_json::{Value, json};
-use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 use support::*;
-use switchyard::settings::{StoreBackend, StoreSettings};
 
 /// A real user turn (its last message is the user's own text).
 fn user_turn(tag: &str) -> Value {
@@ -64,8 +65,11 @@ fn pacing_waits(app: &TestApp, result: &str) -> u64 {
     app.state.metrics.pacing_waits.with_label_values(&[result]).get()
 }
 
-async fn paced_app(tweak: impl FnOnce(&mut switchyard::settings::Settings)) -> (TestApp, String) {
-    let app = spawn_app_with(|s| {
+async fn paced_app(
+    backend: Backend,
+    tweak: impl FnOnce(&mut switchyard::settings::Settings),
+) -> (TestApp, String) {
+    let app = spawn_app_backed(backend, |s| {
         s.pacing.user_turns = true;
         tweak(s);
     })
@@ -75,9 +79,20 @@ async fn paced_app(tweak: impl FnOnce(&mut switchyard::settings::Settings)) -> (
     (app, key)
 }
 
-#[actix_web::test]
-async fn two_user_turns_on_a_paced_account_run_one_after_the_other() {
-    let (app, key) = paced_app(|_| {}).await;
+on_both_backends!(
+    two_user_turns_on_a_paced_account_run_one_after_the_other,
+    a_stream_releases_the_turn_when_its_headers_arrive,
+    a_tool_result_turn_passes_while_a_user_turn_holds_the_gate,
+    the_next_turn_starts_at_least_min_gap_after_the_previous_one,
+    a_turn_that_waits_too_long_gets_529_overloaded,
+    a_client_that_leaves_while_waiting_leaves_the_queue,
+    pacing_is_off_by_default,
+    an_account_s_override_paces_it_and_can_be_changed,
+    a_turn_held_past_lock_ttl_lets_the_next_one_through,
+);
+
+async fn two_user_turns_on_a_paced_account_run_one_after_the_other(backend: Backend) {
+    let (app, key) = paced_app(backend, |_| {}).await;
     app.mock.enqueue("sk-ant-a", Fault::Delay { ms: 2_000 });
     let first = send(&app, &key, user_turn("first"));
     poll_until("the first turn is upstream", || app.mock.in_flight() == 1).await;
@@ -117,9 +132,8 @@ async fn two_user_turns_on_a_paced_account_run_one_after_the_other() {
     app.assert_slots_released().await;
 }
 
-#[actix_web::test]
-async fn a_stream_releases_the_turn_when_its_headers_arrive() {
-    let (app, key) = paced_app(|_| {}).await;
+async fn a_stream_releases_the_turn_when_its_headers_arrive(backend: Backend) {
+    let (app, key) = paced_app(backend, |_| {}).await;
     // Headers at once, then a slow body: the next turn need not wait for the whole stream.
     app.mock.enqueue("sk-ant-a", Fault::SlowStream { ms: 1_500 });
     let first = send(&app, &key, {
@@ -138,9 +152,8 @@ async fn a_stream_releases_the_turn_when_its_headers_arrive() {
     );
 }
 
-#[actix_web::test]
-async fn a_tool_result_turn_passes_while_a_user_turn_holds_the_gate() {
-    let (app, key) = paced_app(|_| {}).await;
+async fn a_tool_result_turn_passes_while_a_user_turn_holds_the_gate(backend: Backend) {
+    let (app, key) = paced_app(backend, |_| {}).await;
     app.mock.enqueue("sk-ant-a", Fault::Delay { ms: 2_500 });
     let first = send(&app, &key, user_turn("holder"));
     poll_until("the user turn is upstream", || app.mock.in_flight() == 1).await;
@@ -153,9 +166,8 @@ async fn a_tool_result_turn_passes_while_a_user_turn_holds_the_gate() {
     assert_eq!(first.await.unwrap().0, 200);
 }
 
-#[actix_web::test]
-async fn the_next_turn_starts_at_least_min_gap_after_the_previous_one() {
-    let (app, key) = paced_app(|s| s.pacing.min_gap_ms = 1_000).await;
+async fn the_next_turn_starts_at_least_min_gap_after_the_previous_one(backend: Backend) {
+    let (app, key) = paced_app(backend, |s| s.pacing.min_gap_ms = 1_000).await;
     let (s1, _, first_done) = send(&app, &key, user_turn("one")).await.unwrap();
     let (s2, _, second_done) = send(&app, &key, user_turn("two")).await.unwrap();
     assert_eq!((s1, s2), (200, 200));
@@ -167,9 +179,8 @@ async fn the_next_turn_starts_at_least_min_gap_after_the_previous_one() {
     );
 }
 
-#[actix_web::test]
-async fn a_turn_that_waits_too_long_gets_529_overloaded() {
-    let (app, key) = paced_app(|s| s.pacing.wait_ms = 300).await;
+async fn a_turn_that_waits_too_long_gets_529_overloaded(backend: Backend) {
+    let (app, key) = paced_app(backend, |s| s.pacing.wait_ms = 300).await;
     app.mock.enqueue("sk-ant-a", Fault::Delay { ms: 2_500 });
     let first = send(&app, &key, user_turn("holder"));
     poll_until("the holder is upstream", || app.mock.in_flight() == 1).await;
@@ -188,9 +199,8 @@ async fn a_turn_that_waits_too_long_gets_529_overloaded() {
     app.assert_slots_released().await;
 }
 
-#[actix_web::test]
-async fn a_client_that_leaves_while_waiting_leaves_the_queue() {
-    let (app, key) = paced_app(|_| {}).await;
+async fn a_client_that_leaves_while_waiting_leaves_the_queue(backend: Backend) {
+    let (app, key) = paced_app(backend, |_| {}).await;
     app.mock.enqueue("sk-ant-a", Fault::Delay { ms: 2_000 });
     let first = send(&app, &key, user_turn("holder"));
     poll_until("the holder is upstream", || app.mock.in_flight() == 1).await;
@@ -228,9 +238,8 @@ async fn a_client_that_leaves_while_waiting_leaves_the_queue() {
     app.assert_slots_released().await;
 }
 
-#[actix_web::test]
-async fn pacing_is_off_by_default() {
-    let app = spawn_app().await;
+async fn pacing_is_off_by_default(backend: Backend) {
+    let app = spawn_app_backed(backend, |_| {}).await;
     app.add_account(json!({"name": "a", "api_key": "sk-ant-a"})).await;
     let key = app.key().await;
     app.mock.enqueue("sk-ant-a", Fault::Delay { ms: 2_500 });
@@ -243,9 +252,8 @@ async fn pacing_is_off_by_default() {
     assert_eq!(second.await.unwrap().0, 200);
 }
 
-#[actix_web::test]
-async fn an_account_s_override_paces_it_and_can_be_changed() {
-    let app = spawn_app().await;
+async fn an_account_s_override_paces_it_and_can_be_changed(backend: Backend) {
+    let app = spawn_app_backed(backend, |_| {}).await;
     let id = app
         .add_account(json!({"name": "a", "api_key": "sk-ant-a", "pacing": {"user_turns": true}}))
         .await;
@@ -282,9 +290,8 @@ async fn an_account_s_override_paces_it_and_can_be_changed() {
     assert_eq!(second.await.unwrap().0, 200);
 }
 
-#[actix_web::test]
-async fn a_turn_held_past_lock_ttl_lets_the_next_one_through() {
-    let (app, key) = paced_app(|s| s.pacing.lock_ttl_ms = 300).await;
+async fn a_turn_held_past_lock_ttl_lets_the_next_one_through(backend: Backend) {
+    let (app, key) = paced_app(backend, |s| s.pacing.lock_ttl_ms = 300).await;
     app.mock.enqueue("sk-ant-a", Fault::Delay { ms: 2_500 });
     let first = send(&app, &key, user_turn("stuck"));
     poll_until("the first turn is upstream", || app.mock.in_flight() == 1).await;
@@ -297,40 +304,21 @@ async fn a_turn_held_past_lock_ttl_lets_the_next_one_through() {
     assert_eq!(first.await.unwrap().0, 200);
 }
 
-static REDIS: LazyLock<RedisServer> = LazyLock::new(RedisServer::launch);
-
 /// Two instances on one Redis (a fresh prefix), pacing on.
-async fn two_instances_on_redis(prefix: &str) -> (TestApp, TestApp) {
-    let store = StoreSettings {
-        backend: StoreBackend::Redis,
-        redis_url: REDIS.url(),
-        redis_prefix: format!("pacing{}-{prefix}:", std::process::id()),
-        ..StoreSettings::default()
+async fn two_instances_on_redis() -> (TestApp, TestApp) {
+    let store = fresh_redis();
+    let on = |s: &mut switchyard::settings::Settings| {
+        with_store(s, &store);
+        s.pacing.user_turns = true;
     };
-    let on = |store: StoreSettings| {
-        move |s: &mut switchyard::settings::Settings| {
-            let data_dir = s.store.data_dir.clone();
-            s.store = store;
-            s.store.data_dir = data_dir;
-            s.pacing.user_turns = true;
-        }
-    };
-    let open = || async {
-        switchyard::store::open_with_env_key(
-            &store,
-            Some("3f9a1c7e5b2d8046a1e3c5b7d9f20486ac4e6b8d0f1a3c5e7092b4d6f8a1c3e5"),
-        )
-        .await
-        .expect("store opens")
-    };
-    let a = spawn_app_on(open().await, on(store.clone())).await;
-    let b = spawn_app_on(open().await, on(store.clone())).await;
+    let a = spawn_app_on(open(&store).await, on).await;
+    let b = spawn_app_on(open(&store).await, on).await;
     (a, b)
 }
 
 #[actix_web::test]
 async fn on_redis_a_user_turn_on_one_instance_waits_for_one_on_another() {
-    let (a, b) = two_instances_on_redis("serial").await;
+    let (a, b) = two_instances_on_redis().await;
     let account = a
         .add_account(json!({"name": "shared", "api_key": "sk-ant-a"}))
         .await;

@@ -51,8 +51,17 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
 }
 
 pub async fn spawn_app_on(backends: Backends, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn_app_in(tempfile::tempdir().expect("temp dir"), backends, tweak).await
+}
+
+/// Like [`spawn_app_on`], with `data` as the app's data dir (an embedded store opened in it
+/// lives exactly as long as the app).
+pub async fn spawn_app_in(
+    data: tempfile::TempDir,
+    backends: Backends,
+    tweak: impl FnOnce(&mut Settings),
+) -> TestApp {
     let mock = MockUpstream::start();
-    let data = tempfile::tempdir().expect("temp dir");
     let mut settings = test_settings(&mock, data.path());
     tweak(&mut settings);
     let app = Application::build_with(settings.clone(), backends)
