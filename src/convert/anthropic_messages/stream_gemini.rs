@@ -2,7 +2,7 @@
 //! whole `GenerateContentResponse` with the next parts; the last one carries `finishReason`
 //! and the complete `usageMetadata`.
 use super::answer::{GeminiPart, error_type_of_name, gemini_part, gemini_stop};
-use super::events::{BlockKind, EventWriter, Usage, message_id, tool_use_id};
+use super::events::{EventWriter, Usage, message_id, tool_use_id};
 use super::upstream_sse::UpstreamEvents;
 use crate::providers::BodyAdapter;
 use bytes::BytesMut;
@@ -95,7 +95,6 @@ impl GeminiStream {
                         args.to_string()
                     };
                     self.writer.tool_input(out, &input);
-                    debug_assert_eq!(self.writer.open_block(), Some(BlockKind::ToolUse));
                     self.writer.close(out);
                 }
                 GeminiPart::Other => {}
