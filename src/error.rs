@@ -315,7 +315,7 @@ impl ApiError {
     }
 }
 
-fn anthropic_type(status: StatusCode) -> &'static str {
+pub fn anthropic_type(status: StatusCode) -> &'static str {
     match status.as_u16() {
         400 | 408 | 422 => "invalid_request_error",
         401 => "authentication_error",
