@@ -423,8 +423,23 @@ async fn a_damaged_foreign_or_wrongly_sealed_file_writes_nothing() {
         )
         .await;
     assert_eq!(status, 200);
+    // A key on the target already answering to one of the backup's secrets keeps it.
+    let mut squatter = source
+        .state
+        .keys
+        .store()
+        .get_key(&keys.disabled.0)
+        .await
+        .unwrap()
+        .unwrap();
+    squatter.id = "squatter".into();
+    target.state.keys.store().put_key(&squatter).await.unwrap();
     let (status, report) = import(ours.to_string()).await;
     assert_eq!(status, 200, "{report}");
-    assert_eq!(report["keys"]["created"], 4, "{report}");
+    assert_eq!(report["keys"]["created"], 3, "{report}");
+    assert_eq!(
+        report["skipped"],
+        json!([{"kind": "key", "id": keys.disabled.0, "reason": "key squatter already answers to the same secret"}])
+    );
     assert_eq!(answer(&target, &keys.dedicated.1).await.0, 200);
 }

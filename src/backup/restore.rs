@@ -167,9 +167,8 @@ pub async fn restore(v: Verified, t: &Targets<'_>) -> Result<Report, BackupError
 /// A key by id; one whose hash another key already holds is skipped (two keys cannot answer
 /// to the same secret).
 async fn restore_key(k: &ApiKey, t: &Targets<'_>, r: &mut Report) -> Result<(), BackupError> {
-    let held = t.keys.get_key(&k.id).await?;
-    if held.is_none()
-        && let Some(other) = t.keys.key_by_hash(&k.hash).await?
+    if let Some(other) = t.keys.key_by_hash(&k.hash).await?
+        && other.id != k.id
     {
         r.skipped.push(Skipped {
             kind: "key",
@@ -178,6 +177,7 @@ async fn restore_key(k: &ApiKey, t: &Targets<'_>, r: &mut Report) -> Result<(), 
         });
         return Ok(());
     }
+    let held = t.keys.get_key(&k.id).await?;
     let equal = held
         .as_ref()
         .is_some_and(|h| same_but_later_use(h, k, |x| &mut x.last_used_at));
