@@ -120,6 +120,17 @@ impl From<SelectError> for ApiError {
     }
 }
 
+/// A bad backup file or target key is the operator's to fix (400, nothing was written); a
+/// store failure is the store's.
+impl From<crate::backup::BackupError> for ApiError {
+    fn from(e: crate::backup::BackupError) -> Self {
+        match e {
+            crate::backup::BackupError::Store(s) => ApiError::Store(s),
+            other => ApiError::BadRequest(other.to_string()),
+        }
+    }
+}
+
 impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {

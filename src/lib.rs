@@ -8,6 +8,7 @@
 
 pub mod admin_token;
 pub mod auth;
+pub mod backup;
 pub mod batch;
 pub mod calendar;
 pub mod convert;

@@ -63,6 +63,9 @@ pub struct Backends {
     pub limits: Arc<dyn LimitStore>,
     /// The store's own operation counts (none for memory).
     pub stats: Arc<crate::store::StoreStats>,
+    /// The key the store seals credentials with, which backups are sealed with by default
+    /// (memory: a fresh one per process, since nothing is sealed there).
+    pub encryption_key: Arc<crate::store::EncryptionKey>,
 }
 
 impl Backends {
@@ -80,6 +83,7 @@ impl Backends {
             usage: Arc::new(MemoryUsageStore::new()),
             limits: Arc::new(MemoryLimitStore::new()),
             stats: Arc::default(),
+            encryption_key: Arc::new(crate::store::EncryptionKey::generate()),
         }
     }
 }
@@ -180,6 +184,7 @@ impl Application {
             )),
             started: std::time::Instant::now(),
             pacing: Default::default(),
+            encryption_key: backends.encryption_key,
         });
         actix_web::rt::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(1));

@@ -28,4 +28,6 @@ pub struct AppState {
     pub started: std::time::Instant,
     /// Per-account gates for real user turns, shared by every worker's copy.
     pub pacing: Arc<crate::relay::pacing::PacingGates>,
+    /// The store's credential key: backups are sealed with it unless told otherwise.
+    pub encryption_key: Arc<crate::store::EncryptionKey>,
 }

@@ -1,9 +1,10 @@
 //! The operator CLI: `switchyard serve` runs the relay (the default with no subcommand); the other
 //! commands talk to a running server's admin API over HTTP (`account`, `key`, `group`, `usage`,
-//! `status`) or check the configuration (`config check`). Human-readable tables by default,
+//! `status`, `export`, `import`) or check the configuration (`config check`). Human-readable tables by default,
 //! `--json` prints the API's JSON for scripts. Definitions and dispatch live here; each command
 //! family has its own module.
 mod accounts;
+mod backup;
 mod client;
 mod config;
 mod groups;
@@ -86,6 +87,17 @@ pub enum Command {
     Usage(UsageArgs),
     /// The pool at a glance: state, slots, cooldowns
     Status,
+    /// Write a backup of the server's whole state to a file
+    Export(backup::ExportArgs),
+    /// Bring records in from elsewhere
+    #[command(subcommand)]
+    Import(ImportCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Restore a `switchyard export` file onto this server (either backend)
+    Switchyard(backup::ImportSwitchyardArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -447,6 +459,8 @@ async fn remote(global: &Global, command: Command) -> Result<String, CliError> {
         Command::Group(c) => groups::run(&client, c, json).await,
         Command::Usage(a) => usage::run(&client, a, json).await,
         Command::Status => status::run(&client, json).await,
+        Command::Export(a) => backup::export(&client, a, json).await,
+        Command::Import(ImportCommand::Switchyard(a)) => backup::import(&client, a, json).await,
         Command::Serve | Command::Config(_) => Err(CliError::Usage("not a remote command".into())),
     }
 }

@@ -103,6 +103,51 @@ impl KeyState {
         }
     }
 
+    /// [`LimitStore::raise_counters`] on this key's state; true when anything changed.
+    pub(crate) fn raise(&mut self, day: &str, week: &str, to: &KeyCounters) -> bool {
+        let before = (
+            self.window_start,
+            self.window_requests,
+            self.window_tokens,
+            self.window_cost,
+            self.total,
+        );
+        match (to.window_start, self.window_start) {
+            (Some(theirs), ours) if ours.is_none_or(|o| o < theirs) => {
+                self.window_start = Some(theirs);
+                self.window_requests = to.window_requests;
+                self.window_tokens = to.window_tokens;
+                self.window_cost = to.window_cost;
+            }
+            (Some(theirs), Some(ours)) if ours == theirs => {
+                self.window_requests = self.window_requests.max(to.window_requests);
+                self.window_tokens = self.window_tokens.max(to.window_tokens);
+                self.window_cost = self.window_cost.max(to.window_cost);
+            }
+            _ => {}
+        }
+        self.total = self.total.max(to.total_cost);
+        let mut changed = before
+            != (
+                self.window_start,
+                self.window_requests,
+                self.window_tokens,
+                self.window_cost,
+                self.total,
+            );
+        for (buckets, name, value) in [
+            (&mut self.daily, day, to.daily_cost),
+            (&mut self.weekly, week, to.weekly_cost),
+        ] {
+            let held = buckets.entry(name.to_owned()).or_default();
+            if *held < value {
+                *held = value;
+                changed = true;
+            }
+        }
+        changed
+    }
+
     pub(crate) fn counters(&self, now: Millis, window_ms: i64, day: &str, week: &str) -> KeyCounters {
         let live = window_ms > 0 && self.window_start.is_some_and(|s| now - s < window_ms);
         KeyCounters {
@@ -173,5 +218,20 @@ impl LimitStore for MemoryLimitStore {
             .get(key_id)
             .map(|k| k.counters(now, window_ms, day, week))
             .unwrap_or_default())
+    }
+
+    async fn raise_counters(
+        &self,
+        key_id: &str,
+        day: &str,
+        week: &str,
+        to: &KeyCounters,
+    ) -> StoreResult<bool> {
+        Ok(self
+            .keys
+            .lock()
+            .entry(key_id.to_owned())
+            .or_default()
+            .raise(day, week, to))
     }
 }

@@ -99,8 +99,8 @@ impl SettleBatch {
     }
 }
 
-/// Current values, for the self-service usage view.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+/// Current values, for the self-service usage view (and a backup's limit rows).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct KeyCounters {
     pub window_start: Option<Millis>,
     pub window_requests: u64,
@@ -133,4 +133,16 @@ pub trait LimitStore: Send + Sync + 'static {
         day: &str,
         week: &str,
     ) -> StoreResult<KeyCounters>;
+    /// Raises a key's counters to at least `to` (a restored backup): the total and the `day` and
+    /// `week` buckets each to the larger value; the window is taken over when `to`'s started
+    /// later than the stored one (or none is stored), raised when it is the same window. Never
+    /// lowers anything, so a second call with the same values changes nothing. Returns whether
+    /// anything changed.
+    async fn raise_counters(
+        &self,
+        key_id: &str,
+        day: &str,
+        week: &str,
+        to: &KeyCounters,
+    ) -> StoreResult<bool>;
 }

@@ -34,6 +34,7 @@ macro_rules! records_conformance_tests {
             usage_adds_up_per_dimension_and_bucket,
             usage_by_lists_one_dimension_and_bucket, recent_requests_are_newest_first_and_capped,
             concurrent_usage_batches_add_up_exactly, a_usage_batch_counts_once,
+            raising_counters_restores_them_and_never_lowers,
             sealed_account_urls_round_trip_through_writes_and_patches);
     };
     (@each $make:expr; $($name:ident),*) => {
@@ -1049,4 +1050,70 @@ pub async fn a_usage_batch_counts_once(b: Backends) {
         u.usage_of(Dimension::Key, "dup", "total").await.unwrap(),
         times(one, 2)
     );
+}
+
+/// `raise_counters` (a restored backup): an empty key takes the given counters whole; the same
+/// values again change nothing; a lower value never lowers, a later window replaces an earlier
+/// one, the same window is raised; exact beyond double precision; the restored counters go on
+/// counting and refusing as if they had been counted here.
+pub async fn raising_counters_restores_them_and_never_lowers(b: Backends) {
+    let l = &*b.limits;
+    let big = Money::from_picos(9_007_199_254_740_993);
+    let backup = KeyCounters {
+        window_start: Some(T0),
+        window_requests: 4,
+        window_tokens: 40,
+        window_cost: usd(1),
+        daily_cost: usd(2),
+        weekly_cost: usd(3),
+        total_cost: big,
+    };
+    assert!(l.raise_counters("rz", DAY, WEEK, &backup).await.unwrap());
+    assert_eq!(counters(l, "rz", T0 + 1, 60_000).await, backup);
+    assert!(
+        !l.raise_counters("rz", DAY, WEEK, &backup).await.unwrap(),
+        "a second restore changes nothing"
+    );
+    let lower = KeyCounters {
+        window_start: Some(T0 - 1),
+        window_requests: 1,
+        total_cost: usd(1),
+        ..KeyCounters::default()
+    };
+    assert!(!l.raise_counters("rz", DAY, WEEK, &lower).await.unwrap());
+    assert_eq!(counters(l, "rz", T0 + 1, 60_000).await, backup, "never lowered");
+    let same_window_more = KeyCounters {
+        window_requests: 5,
+        ..backup.clone()
+    };
+    assert!(
+        l.raise_counters("rz", DAY, WEEK, &same_window_more)
+            .await
+            .unwrap()
+    );
+    assert_eq!(counters(l, "rz", T0 + 1, 60_000).await.window_requests, 5);
+    let later = KeyCounters {
+        window_start: Some(T0 + 10),
+        window_requests: 1,
+        ..backup.clone()
+    };
+    assert!(l.raise_counters("rz", DAY, WEEK, &later).await.unwrap());
+    let c = counters(l, "rz", T0 + 11, 60_000).await;
+    assert_eq!((c.window_start, c.window_requests), (Some(T0 + 10), 1));
+
+    // What was restored counts like what was counted here.
+    l.settle(&settlement("rz", Some(T0 + 10), 2, Money::from_picos(1)))
+        .await
+        .unwrap();
+    let c = counters(l, "rz", T0 + 11, 60_000).await;
+    assert_eq!(c.total_cost, Money::from_picos(9_007_199_254_740_994));
+    assert_eq!(
+        (c.window_tokens, c.daily_cost),
+        (42, usd(2) + Money::from_picos(1))
+    );
+    let capped = Admission {
+        max_total: Money::from_picos(9_007_199_254_740_994),
+        ..adm("rz", T0 + 12, None)
+    };
+    assert!(matches!(admit(l, &capped).await, Err(Refusal::Total { .. })));
 }

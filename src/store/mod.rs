@@ -74,7 +74,7 @@ impl StoreStats {
 }
 
 /// The same store behind all four contracts (scheduling, API keys, usage, limits).
-fn backends<S>(store: Arc<S>, stats: Arc<StoreStats>) -> Backends
+fn backends<S>(store: Arc<S>, stats: Arc<StoreStats>, key: EncryptionKey) -> Backends
 where
     S: switchyard_actors::Store
         + crate::keys::KeyStore
@@ -87,6 +87,7 @@ where
         usage: store.clone(),
         limits: store,
         stats,
+        encryption_key: Arc::new(key),
     }
 }
 
@@ -123,7 +124,7 @@ pub async fn open_with_env_key(
             let store = EmbeddedStore::open(&settings.data_dir, &key)?;
             tracing::info!(data_dir = %settings.data_dir.display(), "embedded state store open");
             let stats = store.stats.clone();
-            Ok(backends(Arc::new(store), stats))
+            Ok(backends(Arc::new(store), stats, key))
         }
         StoreBackend::Redis => {
             let (key, source) = key::resolve(KeyInputs {
@@ -135,7 +136,7 @@ pub async fn open_with_env_key(
             let store = RedisStore::connect(&RedisOptions::from_settings(settings), &key).await?;
             tracing::info!(prefix = %settings.redis_prefix, "redis state store connected");
             let stats = store.stats.clone();
-            Ok(backends(Arc::new(store), stats))
+            Ok(backends(Arc::new(store), stats, key))
         }
     }
 }

@@ -123,6 +123,11 @@ impl UsageRecorder {
         &self.pricing
     }
 
+    /// The aggregates as stored (a restore adds to them directly).
+    pub fn store(&self) -> &Arc<dyn UsageStore> {
+        &self.store
+    }
+
     pub fn limits(&self) -> &Arc<dyn LimitStore> {
         &self.limits
     }
@@ -445,6 +450,15 @@ mod tests {
             week: &str,
         ) -> StoreResult<KeyCounters> {
             self.inner.counters(key_id, now, window_ms, day, week).await
+        }
+        async fn raise_counters(
+            &self,
+            key_id: &str,
+            day: &str,
+            week: &str,
+            to: &KeyCounters,
+        ) -> StoreResult<bool> {
+            self.inner.raise_counters(key_id, day, week, to).await
         }
     }
 

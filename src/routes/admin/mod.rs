@@ -1,6 +1,7 @@
 //! The admin API under `/admin`, for operators: accounts and keys. Every route needs
 //! `Authorization: Bearer <admin token>`. Changes reach the scheduler at once.
 mod accounts;
+mod backup;
 mod groups;
 mod keys;
 mod oauth;
@@ -37,6 +38,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/keys/{id}", web::delete().to(keys::remove))
             .route("/keys/{id}/requests", web::get().to(usage::recent))
             .route("/usage", web::get().to(usage::usage))
+            .route("/export", web::get().to(backup::export_own))
+            .route("/export", web::post().to(backup::export_for))
+            .service(
+                web::resource("/import/switchyard")
+                    .app_data(web::PayloadConfig::new(backup::MAX_BACKUP_BYTES))
+                    .route(web::post().to(backup::import)),
+            )
             .app_data(web::JsonConfig::default().error_handler(|e, _| {
                 ApiError::BadRequest(format!("invalid JSON body: {e}"))
                     .in_format(ApiFormat::Admin)

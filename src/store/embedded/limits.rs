@@ -205,4 +205,19 @@ impl crate::limits::LimitStore for super::EmbeddedStore {
                 .unwrap_or_default()
         }))
     }
+
+    async fn raise_counters(
+        &self,
+        key_id: &str,
+        day: &str,
+        week: &str,
+        to: &crate::limits::KeyCounters,
+    ) -> StoreResult<bool> {
+        let changed = self.limits.with(key_id, false, |k| k.raise(day, week, to));
+        if changed {
+            self.limits.with(key_id, true, |_| ());
+            self.limits.schedule_write(&self.db);
+        }
+        Ok(changed)
+    }
 }

@@ -266,6 +266,35 @@ impl LimitStore for RedisStore {
         // The memory store's rules (a stored window counts only while it has not ended).
         Ok(state.counters(now, window_ms, day, week))
     }
+
+    /// One `RAISE_COUNTERS` script over the key's limits hash and its day and week buckets.
+    async fn raise_counters(
+        &self,
+        key_id: &str,
+        day: &str,
+        week: &str,
+        to: &KeyCounters,
+    ) -> StoreResult<bool> {
+        let k = &self.keys;
+        let mut inv = self.scripts.raise_counters.prepare_invoke();
+        inv.key(k.limits(key_id))
+            .key(k.limit_day(key_id, day))
+            .key(k.limit_week(key_id, week))
+            .arg(to.window_start.map(|s| s.to_string()).unwrap_or_default())
+            .arg(to.window_requests)
+            .arg(to.window_tokens)
+            .arg(to.window_cost.picos())
+            .arg(to.total_cost.picos())
+            .arg(to.daily_cost.picos())
+            .arg(to.weekly_cost.picos())
+            .arg(DAY_TTL_SECS)
+            .arg(WEEK_TTL_SECS);
+        let mut c = self.conn();
+        let changed: i64 = self
+            .timed("raise counters", async { inv.invoke_async(&mut c).await })
+            .await?;
+        Ok(changed == 1)
+    }
 }
 
 #[cfg(test)]

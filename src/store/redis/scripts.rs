@@ -351,6 +351,46 @@ end
 return 1
 "#;
 
+/// `LimitStore::raise_counters`, the rules of `limits::memory::KeyState::raise`: the window
+/// taken over when the given one started later (or none is stored), raised when it is the same;
+/// the total, day and week each raised to the given value (never lowered). Values are decimal
+/// strings compared with `ge` (exact); day and week buckets get their TTL when written.
+///
+/// KEYS: limits hash, day bucket, week bucket. ARGV: window start ('' = none), window requests,
+/// window tokens, window cost, total, daily, weekly, day TTL s, week TTL s.
+/// Returns 1 when anything changed, else 0.
+const RAISE_COUNTERS: &str = r#"
+local changed = 0
+local function raise_field(field, value)
+  local held = redis.call('HGET', KEYS[1], field) or '0'
+  if not ge(held, value) then
+    redis.call('HSET', KEYS[1], field, value)
+    changed = 1
+  end
+end
+if ARGV[1] ~= '' then
+  local start = redis.call('HGET', KEYS[1], 'window_start')
+  if not start or (start ~= ARGV[1] and ge(ARGV[1], start)) then
+    redis.call('HSET', KEYS[1], 'window_start', ARGV[1], 'window_requests', ARGV[2],
+      'window_tokens', ARGV[3], 'window_cost', ARGV[4])
+    changed = 1
+  elseif start == ARGV[1] then
+    raise_field('window_requests', ARGV[2])
+    raise_field('window_tokens', ARGV[3])
+    raise_field('window_cost', ARGV[4])
+  end
+end
+raise_field('total_cost', ARGV[5])
+for i = 2, 3 do
+  local held = redis.call('GET', KEYS[i]) or '0'
+  if not ge(held, ARGV[4 + i]) then
+    redis.call('SET', KEYS[i], ARGV[4 + i], 'EX', ARGV[6 + i])
+    changed = 1
+  end
+end
+return changed
+"#;
+
 /// A usage batch, at most once: SET NX of the batch's marker (with a TTL), and only if it was
 /// not there, per delta HINCRBY of its non-zero counters (`requests` always, so a delta of zeros
 /// still lists the id), SADD of the id to the bucket's index, and EXPIRE of both for dated
@@ -425,6 +465,7 @@ pub struct Scripts {
     pub delete_key: Script,
     pub admit: Script,
     pub settle_batch: Script,
+    pub raise_counters: Script,
     pub add_usage: Script,
     pub pacing_take: Script,
     pub pacing_release: Script,
@@ -446,6 +487,7 @@ impl Default for Scripts {
             delete_key: Script::new(DELETE_KEY),
             admit: Script::new(&format!("{GE}{ADMIT}")),
             settle_batch: Script::new(SETTLE_BATCH),
+            raise_counters: Script::new(&format!("{GE}{RAISE_COUNTERS}")),
             add_usage: Script::new(ADD_USAGE),
             pacing_take: Script::new(PACING_TAKE),
             pacing_release: Script::new(PACING_RELEASE),
