@@ -9,6 +9,7 @@
 pub mod admin_token;
 pub mod auth;
 pub mod batch;
+pub mod bedrock;
 pub mod calendar;
 pub mod error;
 pub mod http;
