@@ -267,4 +267,22 @@ mod tests {
             assert!(TABLE.iter().any(|(n, _, _)| n == name), "{name}");
         }
     }
+
+    #[test]
+    fn mapped_names_get_the_anthropic_list_price() {
+        let book = crate::pricing::PriceBook::default();
+        let unknown = book.price("zzz-no-such-model");
+        for id in [
+            "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+            "global.anthropic.claude-haiku-4-5-20251001-v1:0",
+            "anthropic.claude-3-5-haiku-20241022-v1:0",
+        ] {
+            let name = ModelMap::default().anthropic_name(id).unwrap();
+            assert_eq!(
+                book.price(&name),
+                book.price(name.trim_end_matches(char::is_numeric).trim_end_matches('-'))
+            );
+            assert_ne!(book.price(&name), unknown, "{id} priced as an unknown model");
+        }
+    }
 }
