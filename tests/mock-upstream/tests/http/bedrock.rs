@@ -26,8 +26,11 @@ async fn post(mock: &MockUpstream, operation: &str, authorization: &str) -> reqw
         .expect("request")
 }
 
-/// Splits an event-stream body into `(headers, payload)` frames, checking both CRCs.
-fn frames(mut body: &[u8]) -> Vec<(Vec<(String, String)>, Vec<u8>)> {
+/// A frame's string headers and payload.
+type Frame = (Vec<(String, String)>, Vec<u8>);
+
+/// Splits an event-stream body into frames, checking both CRCs.
+fn frames(mut body: &[u8]) -> Vec<Frame> {
     let mut out = Vec::new();
     while !body.is_empty() {
         let u32_at = |b: &[u8], at: usize| u32::from_be_bytes(b[at..at + 4].try_into().expect("4 bytes"));
