@@ -10,6 +10,7 @@ pub mod admin_token;
 pub mod auth;
 pub mod backup;
 pub mod batch;
+pub mod bedrock;
 pub mod calendar;
 pub mod convert;
 pub mod error;

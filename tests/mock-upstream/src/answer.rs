@@ -58,6 +58,8 @@ pub(crate) struct Answer {
     pub content_type: &'static str,
     /// The provider's request-id header and the id's number (`req_mock_<n>`).
     pub request_id: Option<(&'static str, u64)>,
+    /// AWS's `x-amzn-ErrorType` (Bedrock error answers).
+    pub error_type: Option<String>,
     pub body: Body,
 }
 
@@ -67,6 +69,7 @@ impl Answer {
             status,
             content_type: JSON,
             request_id: None,
+            error_type: None,
             body: Body::Whole(body),
         }
     }
@@ -76,12 +79,18 @@ impl Answer {
             status: StatusCode::OK,
             content_type,
             request_id: None,
+            error_type: None,
             body: Body::Events(events),
         }
     }
 
     pub fn content_type(mut self, content_type: &'static str) -> Self {
         self.content_type = content_type;
+        self
+    }
+
+    pub fn error_type(mut self, error_type: &str) -> Self {
+        self.error_type = Some(crate::faults::aws_error_type(error_type));
         self
     }
 
@@ -102,6 +111,9 @@ impl Answer {
         builder.insert_header((CONTENT_TYPE, self.content_type));
         if let Some((name, n)) = self.request_id {
             builder.insert_header((name, Id("req_mock_", n).to_string()));
+        }
+        if let Some(error_type) = self.error_type {
+            builder.insert_header(("x-amzn-errortype", error_type));
         }
         for (name, value) in extra_headers {
             // A scripted header that is not valid HTTP is skipped rather than turning the

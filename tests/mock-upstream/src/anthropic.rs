@@ -4,6 +4,9 @@
 //! followed by `ping`), its deltas and `content_block_stop`, then `message_delta` with the
 //! cumulative usage and `message_stop`. A request with thinking enabled or adaptive gets a
 //! thinking block (with `signature_delta`) before the text, as Claude Code expects.
+//!
+//! Bedrock serves the same answers (see the `bedrock` module): the same JSON, and the same
+//! stream events framed as event-stream `chunk`s instead of SSE.
 
 use std::borrow::Cow;
 use std::sync::LazyLock;
@@ -14,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::answer::{Answer, Ctx, EVENT_STREAM, Id};
+use crate::event_stream;
 use crate::faults::anthropic_error_body;
 use crate::reply::{Dialect, Reply, THINKING_TEXT};
 use crate::sse;
@@ -138,16 +142,56 @@ struct StopDelta<'a> {
     stop_sequence: Option<&'a str>,
 }
 
+/// Bedrock's own counts, added to the last stream event.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct InvocationMetrics {
+    input_token_count: u64,
+    output_token_count: u64,
+    cache_read_input_token_count: u64,
+    cache_write_input_token_count: u64,
+    invocation_latency: u64,
+    first_byte_latency: u64,
+}
+
+/// How a stream's events go on the wire.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Framing {
+    /// Anthropic's `event: <type>\ndata: <json>\n\n`.
+    Sse,
+    /// Bedrock's event-stream `chunk` frames, with `amazon-bedrock-invocationMetrics` on the
+    /// last event and a `throttlingException` frame for an in-band error.
+    EventStream,
+}
+
 #[derive(Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 enum Event<'a> {
-    MessageStart { message: Message<'a> },
-    ContentBlockStart { index: usize, content_block: Block<'a> },
+    MessageStart {
+        message: Message<'a>,
+    },
+    ContentBlockStart {
+        index: usize,
+        content_block: Block<'a>,
+    },
     Ping,
-    ContentBlockDelta { index: usize, delta: Delta<'a> },
-    ContentBlockStop { index: usize },
-    MessageDelta { delta: StopDelta<'a>, usage: DeltaUsage },
+    ContentBlockDelta {
+        index: usize,
+        delta: Delta<'a>,
+    },
+    ContentBlockStop {
+        index: usize,
+    },
+    MessageDelta {
+        delta: StopDelta<'a>,
+        usage: DeltaUsage,
+    },
     MessageStop,
+    #[serde(rename = "message_stop")]
+    MessageStopWithMetrics {
+        #[serde(rename = "amazon-bedrock-invocationMetrics")]
+        metrics: InvocationMetrics,
+    },
 }
 
 impl Event<'_> {
@@ -159,12 +203,15 @@ impl Event<'_> {
             Event::ContentBlockDelta { .. } => "content_block_delta",
             Event::ContentBlockStop { .. } => "content_block_stop",
             Event::MessageDelta { .. } => "message_delta",
-            Event::MessageStop => "message_stop",
+            Event::MessageStop | Event::MessageStopWithMetrics { .. } => "message_stop",
         }
     }
 
-    fn sse(&self) -> Bytes {
-        sse::event(self.name(), self)
+    fn frame(&self, framing: Framing) -> Bytes {
+        match framing {
+            Framing::Sse => sse::event(self.name(), self),
+            Framing::EventStream => event_stream::chunk(self),
+        }
     }
 }
 
@@ -175,10 +222,26 @@ pub(crate) fn messages(body: &[u8], ctx: &Ctx<'_>) -> Answer {
         Err(err) => return invalid_request(&format!("mock-upstream: invalid JSON body: {err}")),
     };
     let model = request.model.as_deref().unwrap_or("claude-mock");
-    let thinking = request
+    let stream = request.stream.unwrap_or(false);
+    answer(body, model, stream, thinking(&request), Framing::Sse, ctx)
+}
+
+/// A Bedrock `InvokeModel` answer (JSON) or `InvokeModelWithResponseStream` answer (event
+/// stream) for a body already checked by the `bedrock` module.
+pub(crate) fn bedrock_invoke(body: &[u8], model: &str, stream: bool, ctx: &Ctx<'_>) -> Answer {
+    let thinking = serde_json::from_slice::<Request<'_>>(body).is_ok_and(|r| thinking(&r));
+    answer(body, model, stream, thinking, Framing::EventStream, ctx)
+}
+
+fn thinking(request: &Request<'_>) -> bool {
+    request
         .thinking
-        .and_then(|t| t.kind)
-        .is_some_and(|k| k == "enabled" || k == "adaptive");
+        .as_ref()
+        .and_then(|t| t.kind.as_deref())
+        .is_some_and(|k| k == "enabled" || k == "adaptive")
+}
+
+fn answer(body: &[u8], model: &str, stream: bool, thinking: bool, framing: Framing, ctx: &Ctx<'_>) -> Answer {
     let reply = Reply::for_request(body, Dialect::Anthropic, None);
     let blocks = blocks(&reply, thinking, ctx.n);
     let stop_reason = if reply.tool_call.is_some() {
@@ -186,13 +249,20 @@ pub(crate) fn messages(body: &[u8], ctx: &Ctx<'_>) -> Answer {
     } else {
         "end_turn"
     };
-    let answer = if request.stream.unwrap_or(false) {
+    let answer = if stream {
+        let content_type = match framing {
+            Framing::Sse => EVENT_STREAM,
+            Framing::EventStream => event_stream::CONTENT_TYPE,
+        };
         Answer::events(
-            EVENT_STREAM,
-            stream_events(&reply, &blocks, model, stop_reason, ctx),
+            content_type,
+            stream_events(&reply, &blocks, model, stop_reason, framing, ctx),
         )
     } else if ctx.in_band_error_after.is_some() {
-        return overloaded();
+        return match framing {
+            Framing::Sse => overloaded(),
+            Framing::EventStream => crate::bedrock::throttled(),
+        };
     } else {
         let message = Message {
             id: Id("msg_mock_", ctx.n),
@@ -206,7 +276,11 @@ pub(crate) fn messages(body: &[u8], ctx: &Ctx<'_>) -> Answer {
         };
         Answer::json(StatusCode::OK, sse::json(&message))
     };
-    answer.request_id(REQUEST_ID, ctx.n)
+    let request_id = match framing {
+        Framing::Sse => REQUEST_ID,
+        Framing::EventStream => crate::bedrock::REQUEST_ID,
+    };
+    answer.request_id(request_id, ctx.n)
 }
 
 /// `POST .../v1/messages/count_tokens`.
@@ -267,6 +341,7 @@ fn stream_events(
     blocks: &[Block<'_>],
     model: &str,
     stop_reason: &str,
+    framing: Framing,
     ctx: &Ctx<'_>,
 ) -> Vec<Bytes> {
     let usage = ctx.usage;
@@ -284,7 +359,7 @@ fn stream_events(
                 usage: Usage::new(usage, 1),
             },
         }
-        .sse(),
+        .frame(framing),
     );
     let mut arguments = String::new();
     for (index, block) in blocks.iter().enumerate() {
@@ -308,12 +383,12 @@ fn stream_events(
                 index,
                 content_block: start,
             }
-            .sse(),
+            .frame(framing),
         );
         if index == 0 {
-            events.push(Event::Ping.sse());
+            events.push(Event::Ping.frame(framing));
         }
-        let mut delta = |delta| events.push(Event::ContentBlockDelta { index, delta }.sse());
+        let mut delta = |delta| events.push(Event::ContentBlockDelta { index, delta }.frame(framing));
         match block {
             Block::Thinking { thinking, signature } => {
                 delta(Delta::Thinking { thinking });
@@ -332,7 +407,7 @@ fn stream_events(
                 partial_json: &arguments,
             }),
         }
-        events.push(Event::ContentBlockStop { index }.sse());
+        events.push(Event::ContentBlockStop { index }.frame(framing));
     }
     events.push(
         Event::MessageDelta {
@@ -347,15 +422,28 @@ fn stream_events(
                 output_tokens: usage.output_tokens,
             },
         }
-        .sse(),
+        .frame(framing),
     );
-    events.push(Event::MessageStop.sse());
+    let stop = match framing {
+        Framing::Sse => Event::MessageStop,
+        Framing::EventStream => Event::MessageStopWithMetrics {
+            metrics: InvocationMetrics {
+                input_token_count: usage.input_tokens,
+                output_token_count: usage.output_tokens,
+                cache_read_input_token_count: usage.cache_read,
+                cache_write_input_token_count: usage.cache_creation(),
+                invocation_latency: 1,
+                first_byte_latency: 1,
+            },
+        },
+    };
+    events.push(stop.frame(framing));
     if let Some(after) = ctx.in_band_error_after {
         events.truncate(after);
-        events.push(sse::event(
-            "error",
-            &anthropic_error_body("overloaded_error", "Overloaded"),
-        ));
+        events.push(match framing {
+            Framing::Sse => sse::event("error", &anthropic_error_body("overloaded_error", "Overloaded")),
+            Framing::EventStream => crate::bedrock::throttling_exception(),
+        });
     }
     events
 }

@@ -29,7 +29,8 @@ pub enum Fault {
     CutStream { after_events: usize },
     /// After `after_events` events send the provider's in-band error event and end the stream.
     /// A non-streaming answer can't carry one; it gets the provider's overloaded/unavailable
-    /// error status instead (Anthropic 529, OpenAI 500, Gemini 503).
+    /// error status instead (Anthropic 529, OpenAI 500, Gemini 503). On Bedrock the event is a
+    /// `throttlingException` frame and the status 429 `ThrottlingException`.
     InBandError { after_events: usize },
     /// Accept the request, then close the socket without any response.
     Drop,
@@ -51,6 +52,14 @@ impl Fault {
     /// A Google API error: `{"error":{"code":..,"message":..,"status":..}}`.
     pub fn gemini_error(status: u16, status_text: &str, message: &str) -> Fault {
         Fault::json_status(status, &gemini_error_body(status, status_text, message))
+    }
+
+    /// A Bedrock (AWS) error: `x-amzn-ErrorType: <type>:…` and `{"message":..}`, e.g.
+    /// `Fault::bedrock_error(429, "ThrottlingException", "Too many requests, please wait before
+    /// trying again.")`.
+    pub fn bedrock_error(status: u16, error_type: &str, message: &str) -> Fault {
+        Fault::json_status(status, &serde_json::json!({ "message": message }))
+            .with_header("x-amzn-errortype", &aws_error_type(error_type))
     }
 
     /// Adds a response header to a [`Fault::Status`] (e.g. `retry-after`); other faults send no
@@ -170,6 +179,11 @@ pub(crate) fn gemini_error_body<'a>(
             status: status_text,
         },
     }
+}
+
+/// The `x-amzn-ErrorType` value AWS sends: the type and the service's namespace.
+pub(crate) fn aws_error_type(error_type: &str) -> String {
+    format!("{error_type}:http://internal.amazon.com/coral/com.amazon.bedrock/")
 }
 
 /// Serialises one of the plain structs above. They hold only strings and numbers, which

@@ -22,12 +22,18 @@
 //! A prompt whose last message contains `MOCK_TOOL_CALL` (or `MOCK_TOOL_CALL:<tool name>`) gets a
 //! tool call back instead of plain text, so clients can be driven through a tool round trip.
 //!
+//! Amazon Bedrock's Claude runtime API is there too (`/model/{id}/invoke`, streaming with
+//! event-stream framing, `/count-tokens`); it verifies SigV4 signatures made with
+//! [`BEDROCK_SECRET_ACCESS_KEY`] (see the `bedrock` module).
+//!
 //! The `mock-upstream` binary serves the same on a port and can be scripted over HTTP through
 //! its control API under `/__mock/` (see the `admin` module).
 
 mod admin;
 mod answer;
 mod anthropic;
+mod bedrock;
+mod event_stream;
 mod faults;
 mod gemini;
 mod models;
@@ -38,10 +44,12 @@ mod record;
 mod reply;
 mod router;
 mod server;
+mod sigv4;
 mod sse;
 mod state;
 mod usage;
 
+pub use bedrock::BEDROCK_SECRET_ACCESS_KEY;
 pub use faults::Fault;
 pub use record::RecordedRequest;
 pub use server::MockUpstream;

@@ -136,6 +136,7 @@ impl Stored {
 }
 
 /// The credential of a request: the first non-empty of `x-api-key`, `Authorization: Bearer <x>`,
+/// a SigV4 `Authorization`'s access key id,
 /// `x-goog-api-key`, `api-key` and the `key` query parameter. `header` looks up a header by its
 /// lower-case name, so this works on a live request and on a recorded one alike.
 pub(crate) fn credential<'a>(header: impl Fn(&str) -> Option<&'a str>, query: &str) -> Option<String> {
@@ -145,8 +146,10 @@ pub(crate) fn credential<'a>(header: impl Fn(&str) -> Option<&'a str>, query: &s
         let token = token.trim();
         (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
     };
+    let sigv4_key_id = || crate::sigv4::access_key_id(non_empty("authorization")?);
     non_empty("x-api-key")
         .or_else(bearer)
+        .or_else(sigv4_key_id)
         .or_else(|| non_empty("x-goog-api-key"))
         .or_else(|| non_empty("api-key"))
         .map(str::to_owned)

@@ -23,6 +23,11 @@ pub(crate) enum Route<'a> {
         shape: ModelsShape,
         id: &'a str,
     },
+    /// Bedrock's `.../model/{modelId}/{operation}`; the id as sent (percent-encoded).
+    Bedrock {
+        model: &'a str,
+        operation: crate::bedrock::Operation,
+    },
     /// An OAuth token endpoint (`.../oauth/token`, Google's `.../token`).
     Token,
     /// The mock's own control API under `/__mock/`.
@@ -68,6 +73,14 @@ pub(crate) fn route<'a>(method: &Method, path: &'a str, hints: &Hints) -> Route<
 }
 
 fn post_route(path: &str) -> Route<'_> {
+    if let Some((rest, last)) = path.rsplit_once('/')
+        && let Some(operation) = crate::bedrock::Operation::from_path(last)
+        && let Some((_, model)) = rest.rsplit_once("/model/")
+        && !model.is_empty()
+        && !model.contains('/')
+    {
+        return Route::Bedrock { model, operation };
+    }
     if path.ends_with("/messages/count_tokens") {
         return Route::AnthropicCountTokens;
     }
@@ -164,6 +177,15 @@ mod tests {
         );
         assert_eq!(post("/v1/models/g:unknownVerb"), Route::NotFound);
         assert_eq!(post("/v1/other"), Route::NotFound);
+        assert_eq!(
+            post("/model/us.anthropic.claude-sonnet-4-5-20250929-v1%3A0/invoke-with-response-stream"),
+            Route::Bedrock {
+                model: "us.anthropic.claude-sonnet-4-5-20250929-v1%3A0",
+                operation: crate::bedrock::Operation::InvokeStream
+            }
+        );
+        assert_eq!(post("/model//invoke"), Route::NotFound);
+        assert_eq!(post("/model/m/converse"), Route::NotFound);
         assert_eq!(post("/__mock/requests"), Route::Control { action: "requests" });
     }
 

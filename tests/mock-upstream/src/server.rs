@@ -21,7 +21,7 @@ use crate::record::{RecordedRequest, Stored, request_credential};
 use crate::router::{Hints, Route};
 use crate::state::Shared;
 use crate::usage::MockUsage;
-use crate::{admin, anthropic, gemini, models, oauth, openai_chat, openai_responses, sse};
+use crate::{admin, anthropic, bedrock, gemini, models, oauth, openai_chat, openai_responses, sse};
 
 /// Request bodies up to this size are accepted (Claude Code's first request is ~120 KB).
 const MAX_BODY: usize = 64 * 1024 * 1024;
@@ -224,6 +224,11 @@ async fn handle(req: HttpRequest, body: web::Bytes, shared: web::Data<Shared>) -
     if shared.recording() {
         shared.record(record());
     }
+    if let Route::Bedrock { .. } = route
+        && let Err(refused) = bedrock::authenticate(req.method().as_str(), path, query, headers, &body)
+    {
+        return refused.into_response(None, &[], Some(guard));
+    }
     let plan = shared.plan(credential.as_deref());
     let mut stream_fault = None;
     let mut in_band_error_after = None;
@@ -272,6 +277,7 @@ fn provider_answer(route: Route<'_>, method: &Method, path: &str, body: &[u8], c
         Route::CodeAssist { method } => gemini::code_assist(method, body, ctx),
         Route::ModelList(shape) => models::list(shape, ctx),
         Route::Model { shape, id } => models::get(shape, id, ctx),
+        Route::Bedrock { model, operation } => bedrock::answer(operation, model, body, ctx),
         Route::NotFound | Route::Token | Route::Control { .. } => not_found(method, path),
     }
 }
