@@ -28,4 +28,6 @@ pub struct AppState {
     pub started: std::time::Instant,
     /// Per-account gates for real user turns, shared by every worker's copy.
     pub pacing: Arc<crate::relay::pacing::PacingGates>,
+    /// Account alerts (`[alerts]`): `send_test` for the admin API and the dashboard.
+    pub alerts: crate::alerts::Alerts,
 }

@@ -4,6 +4,7 @@
 //! `--json` prints the API's JSON for scripts. Definitions and dispatch live here; each command
 //! family has its own module.
 mod accounts;
+mod alert;
 mod client;
 mod config;
 mod groups;
@@ -86,6 +87,9 @@ pub enum Command {
     Usage(UsageArgs),
     /// The pool at a glance: state, slots, cooldowns
     Status,
+    /// Account alerts: send a test notification to every channel
+    #[command(subcommand)]
+    Alert(alert::AlertCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -447,6 +451,7 @@ async fn remote(global: &Global, command: Command) -> Result<String, CliError> {
         Command::Group(c) => groups::run(&client, c, json).await,
         Command::Usage(a) => usage::run(&client, a, json).await,
         Command::Status => status::run(&client, json).await,
+        Command::Alert(c) => alert::run(&client, c, json).await,
         Command::Serve | Command::Config(_) => Err(CliError::Usage("not a remote command".into())),
     }
 }

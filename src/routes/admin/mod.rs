@@ -1,6 +1,7 @@
 //! The admin API under `/admin`, for operators: accounts and keys. Every route needs
 //! `Authorization: Bearer <admin token>`. Changes reach the scheduler at once.
 mod accounts;
+mod alerts;
 mod groups;
 mod keys;
 mod oauth;
@@ -37,6 +38,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/keys/{id}", web::delete().to(keys::remove))
             .route("/keys/{id}/requests", web::get().to(usage::recent))
             .route("/usage", web::get().to(usage::usage))
+            .route("/alerts/test", web::post().to(alerts::test))
             .app_data(web::JsonConfig::default().error_handler(|e, _| {
                 ApiError::BadRequest(format!("invalid JSON body: {e}"))
                     .in_format(ApiFormat::Admin)
