@@ -2,6 +2,8 @@
 //! the pool decides the account's new state, and a local receiver posing as each channel gets
 //! the notification: signed, retried with backoff, deduplicated, then the recovery. Also the
 //! chat services' documented payloads, `POST /admin/alerts/test` and `switchyard alert test`.
+#[path = "support/redis_server.rs"]
+mod redis_server;
 mod support;
 
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
@@ -16,11 +18,12 @@ use std::collections::HashMap;
 use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use support::{ADMIN_TOKEN, TestApp, claude_body, spawn_app_with};
+use support::{ADMIN_TOKEN, TestApp, claude_body, poll_until, spawn_app_on, spawn_app_with};
 use switchyard::alerts::{ChannelSettings, Sensitive};
 use switchyard::settings::Settings;
 
 const SECRET: &str = "whsec-test-0123456789";
+const KEY_HEX: &str = "3f9a1c7e5b2d8046a1e3c5b7d9f20486ac4e6b8d0f1a3c5e7092b4d6f8a1c3e5";
 
 /// One request the receiver got.
 #[derive(Debug, Clone)]
@@ -566,4 +569,81 @@ async fn switchyard_alert_test_reports_each_channel_and_fails_when_one_does() {
     let v: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["ok"], true);
     assert_eq!(v["channels"].as_array().unwrap().len(), 2);
+}
+
+/// Two instances on one Redis both see an operator disable an account (one from its own
+/// reload, the other from its refresh): the store's claim lets exactly one of them send it.
+#[actix_web::test]
+async fn two_instances_on_one_redis_send_one_alert() {
+    use switchyard::settings::{StoreBackend, StoreSettings};
+    let server = redis_server::RedisServer::launch();
+    let store = StoreSettings {
+        backend: StoreBackend::Redis,
+        redis_url: server.url(),
+        redis_prefix: "alerts:".into(),
+        ..StoreSettings::default()
+    };
+    let receiver = Receiver::start();
+    let open = || async {
+        switchyard::store::open_with_env_key(&store, Some(KEY_HEX))
+            .await
+            .expect("store opens")
+    };
+    let on = |s: &mut Settings| {
+        let data_dir = s.store.data_dir.clone();
+        s.store = store.clone();
+        s.store.data_dir = data_dir;
+        s.scheduler.refresh_ms = 50;
+        alert_settings(s, vec![webhook(&receiver, "/hook")]);
+    };
+    let a = spawn_app_on(open().await, on).await;
+    let id = a.add_console("shared", "sk-ant-s").await;
+    let b = spawn_app_on(open().await, on).await;
+    poll_until("B knows the account", || {
+        b.state
+            .scheduling
+            .snapshot()
+            .all()
+            .any(|e| e.account.id.as_str() == id)
+    })
+    .await;
+    let (status, v) = a
+        .admin(
+            reqwest::Method::PATCH,
+            &format!("/admin/accounts/{id}"),
+            Some(json!({"schedulable": false})),
+        )
+        .await;
+    assert_eq!(status, 200, "{v}");
+    poll_until("B sees it disabled", || {
+        b.state
+            .scheduling
+            .snapshot()
+            .all()
+            .any(|e| e.account.id.as_str() == id && !e.account.schedulable)
+    })
+    .await;
+    receiver
+        .wait_for("the disabled alert", |r| {
+            !r.events("/hook", "disabled").is_empty()
+        })
+        .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        receiver.events("/hook", "disabled").len(),
+        1,
+        "{:#?}",
+        receiver.deliveries()
+    );
+    let suppressed = metric(
+        &a,
+        "switchyard_alerts_total{channel=\"webhook\",result=\"suppressed\"}",
+    )
+    .await
+        + metric(
+            &b,
+            "switchyard_alerts_total{channel=\"webhook\",result=\"suppressed\"}",
+        )
+        .await;
+    assert_eq!(suppressed, 1, "the other instance left it out");
 }
