@@ -81,14 +81,16 @@ impl AccountPool {
     /// took out of service since the last set (none on the first load).
     fn replace_accounts(&mut self, accounts: Vec<Account>) {
         let now = self.clock.now_ms();
+        let before: HashMap<&AccountId, &Account> = self.accounts.iter().map(|a| (&a.id, &**a)).collect();
         for after in &accounts {
-            let Some(before) = self.accounts.iter().find(|a| a.id == after.id) else {
+            let Some(before) = before.get(&after.id) else {
                 continue;
             };
             if let Some(change) = record_change(before, after) {
                 self.view.events.emit(AccountEvent::new(after, now, change));
             }
         }
+        drop(before);
         self.accounts = accounts.into_iter().map(Arc::new).collect();
     }
 
