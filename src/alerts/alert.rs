@@ -188,3 +188,81 @@ fn status_name(s: AccountStatus) -> &'static str {
         AccountStatus::Unauthorized => "unauthorized",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use switchyard_actors::{AccountId, ModelFamily, Platform};
+
+    fn event(change: AccountChange) -> AccountEvent {
+        AccountEvent {
+            account: AccountId::new("acc-1"),
+            name: "team-a".into(),
+            platform: Platform::Claude,
+            at: 1_000,
+            change,
+        }
+    }
+
+    #[test]
+    fn each_change_is_its_kind_of_alert() {
+        let cooled = |reason| AccountChange::CooledDown {
+            reason,
+            status: 0,
+            until: 2_000,
+        };
+        let cases = [
+            (cooled(CooldownReason::Overload), AlertKind::CooledDown),
+            (cooled(CooldownReason::ConnectError), AlertKind::CooledDown),
+            (cooled(CooldownReason::RateLimit), AlertKind::UsageLimited),
+            (cooled(CooldownReason::AuthError), AlertKind::AuthFailed),
+            (cooled(CooldownReason::RefreshFailed), AlertKind::AuthFailed),
+            (
+                AccountChange::FamilyLimited {
+                    family: ModelFamily::Opus,
+                    until: 2_000,
+                },
+                AlertKind::UsageLimited,
+            ),
+            (AccountChange::Recovered, AlertKind::Recovered),
+            (AccountChange::Disabled, AlertKind::Disabled),
+            (
+                AccountChange::StatusChanged {
+                    status: AccountStatus::Unauthorized,
+                },
+                AlertKind::AuthFailed,
+            ),
+            (
+                AccountChange::StatusChanged {
+                    status: AccountStatus::Blocked,
+                },
+                AlertKind::Disabled,
+            ),
+        ];
+        for (change, kind) in cases {
+            assert_eq!(Alert::from_event(&event(change)).event, kind, "{change:?}");
+        }
+        let alert = Alert::from_event(&event(cooled(CooldownReason::ConnectError)));
+        assert_eq!(alert.status, None, "no HTTP status for a network failure");
+    }
+
+    #[test]
+    fn the_text_says_what_happened_and_how_many_were_left_out() {
+        let alert = Alert::from_event(&event(AccountChange::CooledDown {
+            reason: CooldownReason::Overload,
+            status: 529,
+            until: 1_764_000_000_000,
+        }));
+        assert_eq!(
+            alert.text,
+            "switchyard: account \"team-a\" (claude, acc-1) is cooling down: overload (HTTP 529) until 2025-11-24 16:00:00 UTC"
+        );
+        let alert = alert.with_suppressed(3);
+        assert_eq!(alert.suppressed, 3);
+        assert!(
+            alert.text.ends_with(" (3 more events suppressed)"),
+            "{}",
+            alert.text
+        );
+    }
+}

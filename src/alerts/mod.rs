@@ -219,3 +219,32 @@ impl AccountEventSink for Alerts {
         self.enqueue(Alert::from_event(&event));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use switchyard_actors::SystemClock;
+
+    #[actix_rt::test]
+    async fn a_full_queue_drops_and_counts_without_waiting() {
+        let (tx, _rx) = mpsc::channel(1);
+        let metrics = Arc::new(Metrics::new());
+        let alerts = Alerts {
+            inner: Arc::new(Inner {
+                settings: AlertSettings {
+                    queue_capacity: 1,
+                    ..AlertSettings::default()
+                },
+                http: reqwest::Client::new(),
+                clock: Arc::new(SystemClock),
+                metrics: metrics.clone(),
+                queue: Some(tx),
+            }),
+        };
+        // Nobody takes from the queue: the first alert fills it, the next two are dropped.
+        for _ in 0..3 {
+            alerts.enqueue(Alert::test(0));
+        }
+        assert_eq!(metrics.alerts_dropped.get(), 2);
+    }
+}

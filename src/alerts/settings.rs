@@ -64,6 +64,8 @@ pub enum ChannelSettings {
         #[serde(default)]
         name: Option<String>,
         bot_token: Sensitive,
+        /// A number (`-1001234567890`) or a `@channelusername`.
+        #[serde(deserialize_with = "number_or_string")]
         chat_id: String,
         #[serde(default = "telegram_api")]
         api_base_url: String,
@@ -90,6 +92,20 @@ pub enum ChannelSettings {
         name: Option<String>,
         url: Sensitive,
     },
+}
+
+/// Telegram chat ids are numbers, and TOML writes them unquoted; `@name` is a string.
+fn number_or_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Id {
+        Number(i64),
+        Text(String),
+    }
+    Ok(match Id::deserialize(d)? {
+        Id::Number(n) => n.to_string(),
+        Id::Text(s) => s,
+    })
 }
 
 fn telegram_api() -> String {
@@ -245,6 +261,19 @@ mod tests {
             !shown.contains("s3cret") && !shown.contains("127.0.0.1:1/h"),
             "{shown}"
         );
+    }
+
+    #[test]
+    fn a_telegram_chat_id_may_be_written_as_a_number() {
+        for (written, id) in [("-100123", "-100123"), ("\"@ops\"", "@ops")] {
+            let s = channels(&format!(
+                "[alerts]\n[[alerts.channels]]\nkind = \"telegram\"\nbot_token = \"1:x\"\nchat_id = {written}\n"
+            ));
+            let ChannelSettings::Telegram { chat_id, .. } = &s.channels[0] else {
+                panic!("a telegram channel")
+            };
+            assert_eq!(chat_id, id);
+        }
     }
 
     #[test]
