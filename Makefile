@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: run test build release bench fmt venv
+.PHONY: run test build release install bench fmt venv
 
 run:            ## run the relay on the embedded store (settings.toml)
 	$(CARGO) run --release --bin switchyard -- serve --config settings.toml
@@ -26,6 +26,11 @@ build:
 
 release:
 	$(CARGO) build --release --bin switchyard
+
+# Puts `switchyard` on the PATH (cargo's bin directory, ~/.cargo/bin unless CARGO_HOME or
+# CARGO_INSTALL_ROOT say otherwise), built in release mode from this checkout's Cargo.lock.
+install:        ## install the `switchyard` binary into cargo's bin directory
+	$(CARGO) install --path . --locked --bin switchyard
 
 bench:          ## criterion benchmarks (figures go to BENCHMARKS.md)
 	$(CARGO) bench -p switchyard-actors

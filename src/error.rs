@@ -76,6 +76,13 @@ pub enum ApiError {
     ClientGone,
     #[error("Route {method} {path} not found")]
     RouteNotFound { method: String, path: String },
+    /// A known route asked with a method it does not answer; `allowed` is the `Allow` value.
+    #[error("Method {method} is not allowed on {path}; allowed: {allowed}")]
+    MethodNotAllowed {
+        method: String,
+        path: String,
+        allowed: String,
+    },
     #[error("{0} not found")]
     NotFound(String),
     #[error("No account is available: {0}")]
@@ -159,6 +166,7 @@ impl ApiError {
             // nginx's "client closed request": nobody reads it, the log line shows it.
             ApiError::ClientGone => StatusCode::from_u16(499).unwrap_or(StatusCode::BAD_REQUEST),
             ApiError::RouteNotFound { .. } | ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::NoAccount(_)
             | ApiError::Scheduling(_)
             | ApiError::Store(_)
@@ -213,6 +221,7 @@ impl ApiError {
             ApiError::BodyMemoryFull => "body_memory_full",
             ApiError::ClientGone => "client_closed_request",
             ApiError::RouteNotFound { .. } | ApiError::NotFound(_) => "not_found",
+            ApiError::MethodNotAllowed { .. } => "method_not_allowed",
             ApiError::NoAccount(n) => n.code(),
             ApiError::Scheduling(_) => "scheduler_unavailable",
             ApiError::Overloaded(WaitRefusal::Timeout) => "slot_wait_timeout",
@@ -328,7 +337,7 @@ impl ApiError {
 
 pub fn anthropic_type(status: StatusCode) -> &'static str {
     match status.as_u16() {
-        400 | 408 | 422 => "invalid_request_error",
+        400 | 405 | 408 | 422 => "invalid_request_error",
         401 => "authentication_error",
         402 => "billing_error",
         403 => "permission_error",
@@ -343,7 +352,7 @@ pub fn anthropic_type(status: StatusCode) -> &'static str {
 
 fn openai_type(status: StatusCode) -> &'static str {
     match status.as_u16() {
-        400 | 404 | 408 | 413 | 422 => "invalid_request_error",
+        400 | 404 | 405 | 408 | 413 | 422 => "invalid_request_error",
         401 => "authentication_error",
         403 => "permission_error",
         429 => "rate_limit_error",
@@ -354,7 +363,7 @@ fn openai_type(status: StatusCode) -> &'static str {
 /// Google RPC status names used in Gemini error bodies.
 pub fn gemini_status(status: StatusCode) -> &'static str {
     match status.as_u16() {
-        400 | 413 => "INVALID_ARGUMENT",
+        400 | 405 | 413 => "INVALID_ARGUMENT",
         401 => "UNAUTHENTICATED",
         403 => "PERMISSION_DENIED",
         404 => "NOT_FOUND",
@@ -451,6 +460,11 @@ impl ResponseError for ApiFailure {
             && let Ok(v) = HeaderValue::from_str(&secs.to_string())
         {
             resp.insert_header((RETRY_AFTER, v));
+        }
+        if let ApiError::MethodNotAllowed { allowed, .. } = &self.error
+            && let Ok(v) = HeaderValue::from_str(allowed)
+        {
+            resp.insert_header((actix_web::http::header::ALLOW, v));
         }
         resp.json(body)
     }

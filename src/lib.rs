@@ -7,6 +7,7 @@
 #![deny(rust_2018_idioms)]
 
 pub mod admin_token;
+pub mod alerts;
 pub mod auth;
 pub mod backup;
 pub mod batch;

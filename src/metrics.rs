@@ -105,6 +105,11 @@ pub struct Metrics {
     pub pacing_waits: IntCounterVec,
     /// Time real user turns waited at a paced account's gate (those that got through).
     pub pacing_wait_seconds: prometheus::Histogram,
+    /// Account alerts per channel kind and result (`sent`, `failed` after retries,
+    /// `suppressed` by deduplication).
+    pub alerts: IntCounterVec,
+    /// Account alerts dropped because the delivery queue was full.
+    pub alerts_dropped: IntCounter,
 }
 
 fn counter(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -277,6 +282,21 @@ impl Metrics {
                 .expect("valid metric");
                 r.register(Box::new(h.clone())).expect("unique metric");
                 h
+            },
+            alerts: counter(
+                &r,
+                "alerts_total",
+                "Account alerts per channel kind and result (sent, failed, suppressed)",
+                &["channel", "result"],
+            ),
+            alerts_dropped: {
+                let c = IntCounter::new(
+                    "alerts_dropped_total",
+                    "Account alerts dropped: the delivery queue was full",
+                )
+                .expect("valid metric");
+                r.register(Box::new(c.clone())).expect("unique metric");
+                c
             },
             registry: r,
             store_stats: Arc::default(),

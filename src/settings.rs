@@ -28,6 +28,7 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub operations: OperationsSettings,
     pub pacing: PacingSettings,
+    pub alerts: crate::alerts::AlertSettings,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -429,8 +430,12 @@ impl Settings {
             )
             .build()
             .map_err(|e| SettingsError(e.to_string()))?;
-        let settings: Settings = cfg.try_deserialize().map_err(|e| SettingsError(e.to_string()))?;
+        let mut settings: Settings = cfg.try_deserialize().map_err(|e| SettingsError(e.to_string()))?;
         settings.validate()?;
+        settings
+            .alerts
+            .resolve(|name| std::env::var(name).ok())
+            .map_err(SettingsError)?;
         Ok(settings)
     }
 
@@ -546,6 +551,7 @@ mod tests {
         assert_eq!(loaded.usage, defaults.usage);
         assert_eq!(loaded.auth, defaults.auth);
         assert_eq!(loaded.operations, defaults.operations);
+        assert_eq!(loaded.alerts, defaults.alerts);
     }
 
     #[test]

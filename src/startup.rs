@@ -1,6 +1,7 @@
 //! Builds the whole application from `Settings`: state backends, the scheduling actors, the
 //! HTTP server. Tests build it on port 0 and talk to it over real HTTP.
 use crate::admin_token::AdminToken;
+use crate::alerts::Alerts;
 use crate::calendar::Calendar;
 use crate::keys::{KeyService, KeyStore, MemoryKeyStore};
 use crate::limits::{LimitStore, MemoryLimitStore};
@@ -104,6 +105,8 @@ pub enum StartupError {
     Zone(#[from] crate::calendar::BadZone),
     #[error("{0}")]
     AdminToken(#[from] crate::admin_token::AdminTokenError),
+    #[error("alerts HTTP client: {0}")]
+    Alerts(reqwest::Error),
 }
 
 pub struct Application {
@@ -128,6 +131,14 @@ impl Application {
         let admin = AdminToken::resolve(&settings.admin.token, &settings.store.data_dir)?;
         let store = backends.store;
         let scheduling = Scheduling::start(store.clone(), clock.clone(), settings.scheduling(), None).await?;
+        let alerts = Alerts::start(
+            settings.alerts.clone(),
+            &scheduling,
+            store.clone(),
+            clock.clone(),
+            metrics.clone(),
+        )
+        .map_err(|e| StartupError::Alerts(e.without_url()))?;
         let keys = Arc::new(KeyService::new(backends.keys, clock.clone(), &settings.auth));
         let oauth_timeout = Duration::from_millis(settings.relay.idle_timeout_ms.min(30_000));
         let oauth = Arc::new(TokenRefresher::new(
@@ -185,6 +196,7 @@ impl Application {
             started: std::time::Instant::now(),
             pacing: Default::default(),
             encryption_key: backends.encryption_key,
+            alerts,
         });
         actix_web::rt::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(1));

@@ -30,4 +30,6 @@ pub struct AppState {
     pub pacing: Arc<crate::relay::pacing::PacingGates>,
     /// The store's credential key: backups are sealed with it unless told otherwise.
     pub encryption_key: Arc<crate::store::EncryptionKey>,
+    /// Account alerts (`[alerts]`): `send_test` for the admin API and the dashboard.
+    pub alerts: crate::alerts::Alerts,
 }

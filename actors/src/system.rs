@@ -382,6 +382,12 @@ impl Scheduling {
         Ok(self.core.store.slot_count(&AccountId::new(holder), now).await?)
     }
 
+    /// Registers where the pool announces account state changes (cooldowns, recoveries,
+    /// accounts taken out of service). One sink per core; false when one was already set.
+    pub fn on_account_events(&self, sink: Arc<dyn crate::pool::AccountEventSink>) -> bool {
+        self.core.view.events.set(sink)
+    }
+
     /// Reports how a request to an account went (cooldowns, §7.1).
     pub async fn mark_outcome(&self, msg: MarkOutcome) -> Result<HealthChange, SelectError> {
         Ok(call(

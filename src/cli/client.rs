@@ -36,6 +36,9 @@ pub enum CliError {
     File { path: String, reason: String },
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    /// The command ran and something it tried failed (its output says what).
+    #[error("{0}")]
+    Failed(String),
 }
 
 impl CliError {

@@ -5,6 +5,7 @@
 //! family has its own module.
 mod accounts;
 mod backup;
+mod alert;
 mod client;
 mod config;
 mod groups;
@@ -92,6 +93,9 @@ pub enum Command {
     /// Bring records in from elsewhere
     #[command(subcommand)]
     Import(ImportCommand),
+    /// Account alerts: send a test notification to every channel
+    #[command(subcommand)]
+    Alert(alert::AlertCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -461,6 +465,7 @@ async fn remote(global: &Global, command: Command) -> Result<String, CliError> {
         Command::Status => status::run(&client, json).await,
         Command::Export(a) => backup::export(&client, a, json).await,
         Command::Import(ImportCommand::Switchyard(a)) => backup::import(&client, a, json).await,
+        Command::Alert(c) => alert::run(&client, c, json).await,
         Command::Serve | Command::Config(_) => Err(CliError::Usage("not a remote command".into())),
     }
 }

@@ -10,6 +10,8 @@ pub mod usage;
 
 use actix_web::web;
 
+pub use fallback::route_methods;
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
     health::configure(cfg);
     claude::configure(cfg);

@@ -1,5 +1,6 @@
 //! The `AccountPool` actor: the only writer of the account snapshot and of health; releases
 //! and renews slot leases; keeps last-used times flowing to the store in batches.
+use super::events::{AccountChange, AccountEvent, record_change};
 use super::outcome::{HealthChange, Outcome, apply_outcome};
 use super::snapshot::PoolSnapshot;
 use super::view::PoolView;
@@ -35,6 +36,15 @@ pub struct AccountPool {
     last_release_flush: Option<Instant>,
     /// A flush is scheduled for later (see [`FlushReleases`]).
     release_flush_deferred: bool,
+    /// Accounts whose cooldown or family limit was announced as an event, with the change and
+    /// when it ends: a timer per entry announces the recovery (no polling of the store).
+    resting: HashMap<AccountId, Resting>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Resting {
+    change: AccountChange,
+    until: Millis,
 }
 
 /// Queued releases are handed to the store at most once per this gap while releases keep
@@ -63,6 +73,89 @@ impl AccountPool {
             health_writes_in_flight: 0,
             last_release_flush: None,
             release_flush_deferred: false,
+            resting: HashMap::new(),
+        }
+    }
+
+    /// Takes a new set of account records, announcing accounts an operator or the upstream
+    /// took out of service since the last set (none on the first load).
+    fn replace_accounts(&mut self, accounts: Vec<Account>) {
+        let now = self.clock.now_ms();
+        let before: HashMap<&AccountId, &Account> = self.accounts.iter().map(|a| (&a.id, &**a)).collect();
+        for after in &accounts {
+            let Some(before) = before.get(&after.id) else {
+                continue;
+            };
+            if let Some(change) = record_change(before, after) {
+                self.view.events.emit(AccountEvent::new(after, now, change));
+            }
+        }
+        drop(before);
+        self.accounts = accounts.into_iter().map(Arc::new).collect();
+    }
+
+    /// Announces a cooldown or family limit unless the same one is already announced, and
+    /// arms the timer that announces its end.
+    fn announce_rest(&mut self, account: &Account, change: HealthChange, me: Addr<Self>) {
+        let now = self.clock.now_ms();
+        let (event, until) = match change {
+            HealthChange::CooledDown { reason, until } => {
+                let status = self
+                    .health
+                    .get(&account.id)
+                    .and_then(|h| h.cooldown)
+                    .map_or(0, |c| c.status);
+                (
+                    AccountChange::CooledDown {
+                        reason,
+                        status,
+                        until,
+                    },
+                    until,
+                )
+            }
+            HealthChange::FamilyLimited { family, until } => {
+                (AccountChange::FamilyLimited { family, until }, until)
+            }
+            HealthChange::Unchanged | HealthChange::Cleared => return,
+        };
+        let known = self
+            .resting
+            .get(&account.id)
+            .is_some_and(|r| same_rest(r.change, event));
+        let until = self
+            .resting
+            .get(&account.id)
+            .map_or(until, |r| r.until.max(until));
+        self.resting
+            .insert(account.id.clone(), Resting { change: event, until });
+        if known {
+            return;
+        }
+        self.view.events.emit(AccountEvent::new(account, now, event));
+        check_recovery_at(me, account.id.clone(), until - now);
+    }
+
+    /// The end of an announced rest: announce the recovery, or wait on if the account is
+    /// still blocked (a later cooldown, another instance's, took over).
+    fn check_recovery(&mut self, id: &AccountId, me: Addr<Self>) {
+        let Some(resting) = self.resting.get(id).copied() else {
+            return;
+        };
+        let now = self.clock.now_ms();
+        let blocked = self.health.get(id).and_then(|h| blocked_until(h, now));
+        match blocked {
+            Some(until) => {
+                self.resting.insert(id.clone(), Resting { until, ..resting });
+                check_recovery_at(me, id.clone(), until - now);
+            }
+            None => {
+                self.resting.remove(id);
+                if let Some(account) = self.accounts.iter().find(|a| &a.id == id) {
+                    let event = AccountEvent::new(account, now, AccountChange::Recovered);
+                    self.view.events.emit(event);
+                }
+            }
         }
     }
 
@@ -106,7 +199,7 @@ impl AccountPool {
         .map(move |res, act, _ctx| {
             let (version, accounts, groups, health) = res?;
             act.records_version = Some(version);
-            act.accounts = accounts.into_iter().map(Arc::new).collect();
+            act.replace_accounts(accounts);
             act.groups = groups;
             if act.health_epoch == epoch {
                 act.health = health;
@@ -136,7 +229,7 @@ impl AccountPool {
                 let mut changed = false;
                 if let Some((version, accounts, groups)) = records {
                     act.records_version = Some(version);
-                    act.accounts = accounts.into_iter().map(Arc::new).collect();
+                    act.replace_accounts(accounts);
                     act.groups = groups;
                     changed = true;
                 }
@@ -198,7 +291,7 @@ impl AccountPool {
     }
 
     fn mark(&mut self, msg: &MarkOutcome, me: Addr<Self>) -> HealthChange {
-        let Some(account) = self.accounts.iter().find(|a| a.id == msg.account) else {
+        let Some(account) = self.accounts.iter().find(|a| a.id == msg.account).cloned() else {
             return HealthChange::Unchanged;
         };
         let platform = account.platform();
@@ -224,6 +317,7 @@ impl AccountPool {
         if let HealthChange::CooledDown { reason, until } = change {
             tracing::info!(account = %msg.account, reason = reason.as_str(), until, "account cooling down");
         }
+        self.announce_rest(&account, change, me.clone());
         let (store, id) = (self.store.clone(), msg.account.clone());
         self.health_writes_in_flight += 1;
         actix::spawn(async move {
@@ -273,6 +367,8 @@ impl Supervised for AccountPool {
         self.accounts.clear();
         self.groups.clear();
         self.health.clear();
+        // Their timers died with the old context.
+        self.resting.clear();
         self.records_version = None;
         self.health_epoch += 1;
     }
@@ -351,6 +447,51 @@ impl Handler<MarkOutcome> for AccountPool {
     fn handle(&mut self, msg: MarkOutcome, ctx: &mut Context<Self>) -> Self::Result {
         let me = ctx.address();
         guarded(ctx, NAME, || self.mark(&msg, me))
+    }
+}
+
+/// An announced rest may have ended (see [`AccountPool::check_recovery`]).
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+struct CheckRecovery(AccountId);
+
+impl Handler<CheckRecovery> for AccountPool {
+    type Result = ();
+
+    fn handle(&mut self, msg: CheckRecovery, ctx: &mut Context<Self>) {
+        let me = ctx.address();
+        let _ = guarded(ctx, NAME, || self.check_recovery(&msg.0, me));
+    }
+}
+
+/// Sends [`CheckRecovery`] once `in_ms` have passed: one sleeping task per announced rest.
+fn check_recovery_at(me: Addr<AccountPool>, id: AccountId, in_ms: Millis) {
+    let wait = Duration::from_millis(u64::try_from(in_ms).unwrap_or(0) + 1);
+    actix::spawn(async move {
+        tokio::time::sleep(wait).await;
+        me.do_send(CheckRecovery(id));
+    });
+}
+
+/// Until when the account is blocked for any model: its cooldown or a family limit.
+fn blocked_until(health: &Health, now: Millis) -> Option<Millis> {
+    let family = health
+        .family_limits
+        .iter()
+        .filter(|l| l.until > now)
+        .map(|l| l.until)
+        .max();
+    health.active_cooldown(now).map(|c| c.until).max(family)
+}
+
+/// Whether two rests are the same news (the same cooldown reason, the same limited family).
+fn same_rest(a: AccountChange, b: AccountChange) -> bool {
+    match (a, b) {
+        (AccountChange::CooledDown { reason: x, .. }, AccountChange::CooledDown { reason: y, .. }) => x == y,
+        (AccountChange::FamilyLimited { family: x, .. }, AccountChange::FamilyLimited { family: y, .. }) => {
+            x == y
+        }
+        _ => false,
     }
 }
 

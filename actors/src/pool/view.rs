@@ -31,6 +31,8 @@ pub struct PoolView {
     pub(crate) store: Arc<dyn Store>,
     /// Requests waiting for a slot; woken once a release has reached the store.
     pub(crate) waiters: Arc<SlotWaiters>,
+    /// Where the pool announces account state changes (alerts).
+    pub(crate) events: super::events::EventSinkSlot,
 }
 
 impl PoolView {
@@ -45,6 +47,7 @@ impl PoolView {
             flush_sent: AtomicBool::new(false),
             store,
             waiters: Arc::default(),
+            events: Default::default(),
         }
     }
 

@@ -98,6 +98,12 @@ pub trait HealthStore: Send + Sync {
     async fn load_health(&self) -> StoreResult<HashMap<AccountId, Health>>;
     /// Replaces one account's health (a clear health deletes it).
     async fn put_health(&self, id: &AccountId, health: &Health) -> StoreResult<()>;
+    /// Claims the right to send the alert `name` (account and event kind) for `window_ms`,
+    /// for every instance sharing the store: true for the first claim in the window. A store
+    /// only one process uses answers true: that process deduplicates its own alerts.
+    async fn claim_alert(&self, _name: &str, _window_ms: i64) -> StoreResult<bool> {
+        Ok(true)
+    }
 }
 
 /// How a store keeps session bindings: each lives `ttl_ms` after its last use (a TTL of 0 or

@@ -2,6 +2,7 @@
 //! `Authorization: Bearer <admin token>`. Changes reach the scheduler at once.
 mod accounts;
 mod backup;
+mod alerts;
 mod groups;
 mod keys;
 mod oauth;
@@ -45,6 +46,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .app_data(web::PayloadConfig::new(backup::MAX_BACKUP_BYTES))
                     .route(web::post().to(backup::import)),
             )
+            .route("/alerts/test", web::post().to(alerts::test))
             .app_data(web::JsonConfig::default().error_handler(|e, _| {
                 ApiError::BadRequest(format!("invalid JSON body: {e}"))
                     .in_format(ApiFormat::Admin)

@@ -42,6 +42,12 @@ impl Keys {
         format!("{}{{pacing:{account}}}:released", self.prefix)
     }
 
+    /// String: an alert (account and event kind) some instance sent within the dedup window,
+    /// with the window as PX. Its own slot: one SET NX per alert.
+    pub fn alert_claim(&self, name: &str) -> String {
+        format!("{}{{alert:{name}}}", self.prefix)
+    }
+
     /// Hash: one field per account attribute (`record::KNOWN_FIELDS`).
     pub fn account(&self, id: &str) -> String {
         format!("{}{{rec}}:account:{id}", self.prefix)

@@ -239,4 +239,23 @@ impl HealthStore for RedisStore {
             .await
         }
     }
+
+    /// `SET NX PX`: the first instance to claim the alert in the window sends it.
+    async fn claim_alert(&self, name: &str, window_ms: i64) -> StoreResult<bool> {
+        let mut c = self.conn();
+        let key = self.keys.alert_claim(name);
+        let set: Option<String> = self
+            .timed("claim_alert", async {
+                ::redis::cmd("SET")
+                    .arg(&key)
+                    .arg(1)
+                    .arg("NX")
+                    .arg("PX")
+                    .arg(window_ms.max(1))
+                    .query_async(&mut c)
+                    .await
+            })
+            .await?;
+        Ok(set.is_some())
+    }
 }
