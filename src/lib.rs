@@ -10,6 +10,7 @@ pub mod admin_token;
 pub mod auth;
 pub mod batch;
 pub mod calendar;
+pub mod convert;
 pub mod error;
 pub mod http;
 pub mod keys;
