@@ -2,6 +2,7 @@
 use super::AnswerContext;
 use super::from_anthropic::{assistant_message, completion};
 use super::reasons;
+use super::thought_signature;
 use super::upstream_error::gemini_error_to_openai;
 use super::usage::ChatUsage;
 use serde_json::{Value, json};
@@ -21,8 +22,13 @@ pub fn gemini_to_completion(body: &[u8], ctx: &AnswerContext) -> Result<Value, V
         match Piece::of(part) {
             Piece::Thought(t) => reasoning.push_str(t),
             Piece::Text(t) => text.push_str(t),
-            Piece::Call { name, args, id } => {
-                let id = call_id(id, response_id, tool_calls.len());
+            Piece::Call {
+                name,
+                args,
+                id,
+                signature,
+            } => {
+                let id = call_id(id, signature, response_id, tool_calls.len());
                 tool_calls.push(json!({"id": id, "type": "function",
                     "function": {"name": name, "arguments": args}}));
             }
@@ -49,6 +55,8 @@ pub(super) enum Piece<'a> {
         name: &'a Value,
         args: String,
         id: Option<&'a str>,
+        /// Gemini 3's `thoughtSignature` on the call's part.
+        signature: Option<&'a str>,
     },
     Other,
 }
@@ -64,6 +72,7 @@ impl<'a> Piece<'a> {
                 name: &call["name"],
                 args,
                 id: call["id"].as_str(),
+                signature: part["thoughtSignature"].as_str(),
             };
         }
         match (part["text"].as_str(), part["thought"].as_bool() == Some(true)) {
@@ -74,13 +83,15 @@ impl<'a> Piece<'a> {
     }
 }
 
-/// Gemini's own call id when it gives one, else one unique within the answer: the client sends
-/// it back as `tool_call_id`, which `to_gemini` turns back into the call's name.
-pub(super) fn call_id(own: Option<&str>, response_id: &str, index: usize) -> String {
-    match own {
+/// Gemini's own call id when it gives one, else one unique within the answer (the client sends
+/// it back as `tool_call_id`, which `to_gemini` turns back into the call's name), carrying the
+/// call's thought signature.
+pub(super) fn call_id(own: Option<&str>, signature: Option<&str>, response_id: &str, index: usize) -> String {
+    let id = match own {
         Some(id) => id.to_owned(),
         None => format!("call_{response_id}_{index}"),
-    }
+    };
+    thought_signature::carry(id, signature)
 }
 
 /// The candidate's finish reason, or content_filter when the prompt itself was blocked.
@@ -139,6 +150,18 @@ mod tests {
         assert_eq!(call["function"]["name"], "find_theaters");
         let args: Value = serde_json::from_str(call["function"]["arguments"].as_str().unwrap()).unwrap();
         assert_eq!(args, json!({"location": "Mountain View, CA", "movie": "Barbie"}));
+    }
+
+    #[test]
+    fn a_signed_call_carries_its_signature_in_the_id() {
+        let body = br#"{"candidates":[{"content":{"role":"model","parts":[
+                {"functionCall":{"name":"f","args":{}},"thoughtSignature":"CiQB0e2K"},
+                {"functionCall":{"name":"g"}}]},"finishReason":"STOP"}],"responseId":"r"}"#;
+        let c = gemini_to_completion(body, &ctx()).unwrap();
+        let calls = &c["choices"][0]["message"]["tool_calls"];
+        assert_eq!(calls[0]["id"], "call_r_0.sig.CiQB0e2K");
+        assert_eq!(calls[1]["id"], "call_r_1");
+        assert_eq!(calls[1]["function"]["arguments"], "{}");
     }
 
     #[test]

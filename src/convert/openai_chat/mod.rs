@@ -14,6 +14,7 @@ mod reasons;
 mod request;
 mod stream_anthropic;
 mod stream_gemini;
+mod thought_signature;
 mod to_anthropic;
 mod to_gemini;
 mod upstream_error;

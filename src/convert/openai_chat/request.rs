@@ -116,6 +116,15 @@ pub enum ResponseFormat {
 }
 
 impl ChatRequest {
+    /// What the answer's conversion needs from this request, `created` in unix seconds.
+    pub fn answer_context(&self, created: u64) -> super::AnswerContext {
+        super::AnswerContext {
+            created,
+            requested_model: self.model.clone(),
+            include_usage: self.stream && self.include_usage,
+        }
+    }
+
     pub fn parse(body: &[u8]) -> Result<ChatRequest, ConvertError> {
         let value: Value = serde_json::from_slice(body).map_err(|e| ConvertError::invalid("body", e))?;
         Self::from_value(&value)
@@ -155,7 +164,7 @@ impl ChatRequest {
                 "temperature" => req.temperature = Some(number(v, key)?),
                 "top_p" => req.top_p = Some(number(v, key)?),
                 "max_completion_tokens" => req.max_tokens = Some(count(v, key)?),
-                "max_tokens" if !obj.get("max_completion_tokens").is_some_and(|m| !m.is_null()) => {
+                "max_tokens" if obj.get("max_completion_tokens").is_none_or(Value::is_null) => {
                     req.max_tokens = Some(count(v, key)?)
                 }
                 "max_tokens" => {}
@@ -588,6 +597,21 @@ mod tests {
             assert_eq!(req.tools.len(), body["tools"].as_array().map_or(0, Vec::len));
         }
         assert_eq!(bodies.len(), 3);
+    }
+
+    #[test]
+    fn the_answer_context_asks_for_usage_only_on_a_stream() {
+        let bodies = crate::convert::openai_chat::captured_chat_bodies();
+        let with_usage = parse(bodies[1].clone()).unwrap().answer_context(9);
+        assert!(with_usage.include_usage);
+        assert_eq!(
+            (with_usage.created, with_usage.requested_model.as_str()),
+            (9, "gpt-4o-mini")
+        );
+        let plain = parse(json!({"model": "m", "stream_options": {"include_usage": true},
+            "messages": [{"role": "user", "content": "hi"}]}))
+        .unwrap();
+        assert!(!plain.answer_context(9).include_usage);
     }
 
     #[test]

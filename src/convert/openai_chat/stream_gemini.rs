@@ -68,9 +68,14 @@ impl GeminiToChunks {
             match Piece::of(part) {
                 Piece::Text(t) if !t.is_empty() => self.writer.content(out, t),
                 Piece::Thought(t) if !t.is_empty() => self.writer.reasoning(out, t),
-                Piece::Call { name, args, id } => {
+                Piece::Call {
+                    name,
+                    args,
+                    id,
+                    signature,
+                } => {
                     let index = self.tool_calls;
-                    let id = call_id(id, &self.response_id, index);
+                    let id = call_id(id, signature, &self.response_id, index);
                     let name = name.as_str().unwrap_or_default();
                     self.writer.tool_call_start(out, index, &id, name, &args);
                     self.tool_calls += 1;

@@ -2,6 +2,7 @@
 //! choice go in the URL, the rest in the body).
 use super::error::{ConvertError, ErrorCode};
 use super::request::{ChatRequest, Effort, Image, Message, Part, ResponseFormat, ToolChoice};
+use super::thought_signature;
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
 
@@ -33,7 +34,13 @@ pub fn to_gemini(req: &ChatRequest) -> Result<GeminiCall, ConvertError> {
         return Err(ConvertError::unsupported("parallel_tool_calls", TARGET));
     }
     let mut body = Map::new();
-    body.insert("contents".into(), Value::Array(contents(&req.messages)?));
+    body.insert(
+        "contents".into(),
+        Value::Array(contents(
+            &req.messages,
+            thought_signature::checked_by(&req.model),
+        )?),
+    );
     if !req.system.is_empty() {
         let parts: Vec<Value> = req.system.iter().map(|t| json!({"text": t})).collect();
         body.insert("systemInstruction".into(), json!({"parts": parts}));
@@ -115,7 +122,8 @@ fn generation_config(req: &ChatRequest) -> Map<String, Value> {
 
 /// Gemini's turns: `model` for the assistant; tool results are `user` turns of
 /// functionResponse parts named after the call they answer (Gemini matches by name).
-fn contents(msgs: &[Message]) -> Result<Vec<Value>, ConvertError> {
+/// `signed`: the model checks thought signatures on the calls in the history.
+fn contents(msgs: &[Message], signed: bool) -> Result<Vec<Value>, ConvertError> {
     let mut call_names: HashMap<&str, &str> = HashMap::new();
     let mut out: Vec<(&'static str, Vec<Value>)> = Vec::new();
     for (i, m) in msgs.iter().enumerate() {
@@ -123,9 +131,16 @@ fn contents(msgs: &[Message]) -> Result<Vec<Value>, ConvertError> {
             Message::User(parts) => ("user", parts.iter().map(part).collect::<Result<Vec<_>, _>>()?),
             Message::Assistant { text, tool_calls } => {
                 let texts = text.iter().filter(|t| !t.is_empty()).map(|t| json!({"text": t}));
-                let calls = tool_calls.iter().map(|c| {
+                let calls = tool_calls.iter().enumerate().map(|(k, c)| {
                     call_names.insert(&c.id, &c.name);
-                    json!({"functionCall": {"name": c.name, "args": c.arguments}})
+                    let mut part = json!({"functionCall": {"name": c.name, "args": c.arguments}});
+                    // Of parallel calls Gemini signs only the first.
+                    let signature = thought_signature::signature_in(&c.id)
+                        .or((k == 0 && signed).then_some(thought_signature::SKIP_VALIDATOR));
+                    if let Some(sig) = signature {
+                        part["thoughtSignature"] = json!(sig);
+                    }
+                    part
                 });
                 ("model", texts.chain(calls).collect())
             }
@@ -243,6 +258,50 @@ mod tests {
         assert_eq!(
             call.body["toolConfig"],
             json!({"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": ["get_weather"]}})
+        );
+    }
+
+    #[test]
+    fn signatures_come_back_from_ids_and_unsigned_calls_skip_the_check_on_gemini_3() {
+        let history = |model: &str| {
+            json!({"model": model, "messages": [
+                {"role": "user", "content": "hi"},
+                {"role": "assistant", "tool_calls": [
+                    {"id": "call_r_0.sig.CiQB", "type": "function", "function": {"name": "f", "arguments": "{}"}},
+                    {"id": "call_r_1", "type": "function", "function": {"name": "g", "arguments": "{}"}}]},
+                {"role": "tool", "tool_call_id": "call_r_0.sig.CiQB", "content": "1"},
+                {"role": "tool", "tool_call_id": "call_r_1", "content": "2"},
+                {"role": "assistant", "tool_calls": [
+                    {"id": "elsewhere", "type": "function", "function": {"name": "f", "arguments": "{}"}}]},
+                {"role": "tool", "tool_call_id": "elsewhere", "content": "3"}]})
+        };
+        let signatures = |model: &str| -> Vec<Value> {
+            let body = convert(history(model)).unwrap().body;
+            body["contents"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|c| c["role"] == "model")
+                .flat_map(|c| {
+                    c["parts"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|p| p["thoughtSignature"].clone())
+                })
+                .collect()
+        };
+        assert_eq!(
+            signatures("gemini-3-pro-preview"),
+            [
+                json!("CiQB"),
+                Value::Null,
+                json!("skip_thought_signature_validator")
+            ]
+        );
+        assert_eq!(
+            signatures("gemini-2.5-pro"),
+            [json!("CiQB"), Value::Null, Value::Null]
         );
     }
 
