@@ -1,5 +1,6 @@
 //! `chat.completion.chunk` events as OpenAI streams them: `data: {...}\n\n`, one choice, and
 //! `data: [DONE]` last. Both upstream streams write through this one writer.
+use super::upstream_error;
 use super::usage::ChatUsage;
 use bytes::BytesMut;
 use serde_json::{Value, json};
@@ -10,6 +11,8 @@ pub struct ChunkWriter {
     pub model: String,
     created: u64,
     include_usage: bool,
+    started: bool,
+    over: bool,
 }
 
 impl ChunkWriter {
@@ -19,7 +22,14 @@ impl ChunkWriter {
             model,
             created,
             include_usage,
+            started: false,
+            over: false,
         }
+    }
+
+    /// The stream has ended (finished or failed): nothing more is written.
+    pub fn is_over(&self) -> bool {
+        self.over
     }
 
     fn write(&self, out: &mut BytesMut, choices: Value, usage: Value) {
@@ -39,8 +49,12 @@ impl ChunkWriter {
         self.write(out, choice, Value::Null);
     }
 
-    pub fn role(&self, out: &mut BytesMut) {
-        self.delta(out, json!({"role": "assistant", "content": ""}));
+    /// The role chunk, once, before anything else.
+    pub fn start(&mut self, out: &mut BytesMut) {
+        if !self.started {
+            self.started = true;
+            self.delta(out, json!({"role": "assistant", "content": ""}));
+        }
     }
 
     pub fn content(&self, out: &mut BytesMut, text: &str) {
@@ -67,20 +81,30 @@ impl ChunkWriter {
     }
 
     /// The finish_reason chunk, then (with include_usage) the usage chunk, then `[DONE]`.
-    pub fn end(&self, out: &mut BytesMut, finish_reason: &str, usage: ChatUsage) {
+    pub fn end(&mut self, out: &mut BytesMut, finish_reason: &str, usage: ChatUsage) {
+        self.start(out);
         let choice = json!([{"index": 0, "delta": {}, "logprobs": null, "finish_reason": finish_reason}]);
         self.write(out, choice, Value::Null);
         if self.include_usage {
             self.write(out, json!([]), usage.to_json());
         }
         done(out);
+        self.over = true;
     }
-}
 
-/// An error mid-stream: a data object with an `error` key (OpenAI's SDK raises it), then the end.
-pub fn error(out: &mut BytesMut, error: &Value) {
-    event(out, error);
-    done(out);
+    /// An error mid-stream: a data object with an `error` key (OpenAI's SDK raises it), then
+    /// the end.
+    pub fn fail(&mut self, out: &mut BytesMut, error: &Value) {
+        event(out, error);
+        done(out);
+        self.over = true;
+    }
+
+    /// The upstream stream broke off or made no sense.
+    pub fn broken(&mut self, out: &mut BytesMut, message: &str) {
+        let e = upstream_error::error(message.to_owned(), "server_error", "upstream_stream_broken");
+        self.fail(out, &e);
+    }
 }
 
 fn event(out: &mut BytesMut, v: &Value) {

@@ -1,6 +1,34 @@
 //! Whole SSE events out of a byte stream split anywhere: an event is its `event:` name and its
 //! `data:` lines joined, complete at the blank line that ends it.
+use crate::providers::BodyAdapter;
 use crate::providers::sse::{LineSplitter, data_payload};
+use bytes::BytesMut;
+
+/// One upstream's stream format, read event by event into chat chunks.
+pub trait EventTranslator: Send {
+    fn event(&mut self, data: &[u8], out: &mut BytesMut);
+    /// The upstream stream is over (its last event already passed to `event`).
+    fn end(&mut self, out: &mut BytesMut);
+}
+
+/// A [`BodyAdapter`] that hands an [`EventTranslator`] whole events, however the bytes came.
+pub struct ChunkStream<T> {
+    pub(super) events: EventReader,
+    pub(super) translator: T,
+}
+
+impl<T: EventTranslator> BodyAdapter for ChunkStream<T> {
+    fn chunk(&mut self, input: &[u8], out: &mut BytesMut) {
+        let translator = &mut self.translator;
+        self.events.feed(input, |_, data| translator.event(data, out));
+    }
+
+    fn finish(&mut self, out: &mut BytesMut) {
+        let translator = &mut self.translator;
+        self.events.flush(|_, data| translator.event(data, out));
+        translator.end(out);
+    }
+}
 
 #[derive(Debug, Default)]
 pub struct EventReader {

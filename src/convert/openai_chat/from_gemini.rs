@@ -22,15 +22,10 @@ pub fn gemini_to_completion(body: &[u8], ctx: &AnswerContext) -> Result<Value, V
         match Piece::of(part) {
             Piece::Thought(t) => reasoning.push_str(t),
             Piece::Text(t) => text.push_str(t),
-            Piece::Call {
-                name,
-                args,
-                id,
-                signature,
-            } => {
-                let id = call_id(id, signature, response_id, tool_calls.len());
+            Piece::Call(call) => {
+                let id = call.id(response_id, tool_calls.len());
                 tool_calls.push(json!({"id": id, "type": "function",
-                    "function": {"name": name, "arguments": args}}));
+                    "function": {"name": call.name, "arguments": call.args}}));
             }
             Piece::Other => {}
         }
@@ -50,15 +45,30 @@ pub fn gemini_to_completion(body: &[u8], ctx: &AnswerContext) -> Result<Value, V
 pub(super) enum Piece<'a> {
     Text(&'a str),
     Thought(&'a str),
-    /// A function call; `args` as the JSON text OpenAI's `arguments` carries.
-    Call {
-        name: &'a Value,
-        args: String,
-        id: Option<&'a str>,
-        /// Gemini 3's `thoughtSignature` on the call's part.
-        signature: Option<&'a str>,
-    },
+    Call(FunctionCall<'a>),
     Other,
+}
+
+pub(super) struct FunctionCall<'a> {
+    pub name: &'a str,
+    /// The arguments as the JSON text OpenAI's `arguments` carries.
+    pub args: String,
+    own_id: Option<&'a str>,
+    /// Gemini 3's `thoughtSignature` on the call's part.
+    signature: Option<&'a str>,
+}
+
+impl FunctionCall<'_> {
+    /// Gemini's own call id when it gives one, else one unique within the answer (the client
+    /// sends it back as `tool_call_id`, which `to_gemini` turns back into the call's name),
+    /// carrying the call's thought signature. `index`: the call's place in the answer.
+    pub fn id(&self, response_id: &str, index: usize) -> String {
+        let id = match self.own_id {
+            Some(id) => id.to_owned(),
+            None => format!("call_{response_id}_{index}"),
+        };
+        thought_signature::carry(id, self.signature)
+    }
 }
 
 impl<'a> Piece<'a> {
@@ -68,12 +78,12 @@ impl<'a> Piece<'a> {
                 Some(a) if a.is_object() => a.to_string(),
                 _ => "{}".to_owned(),
             };
-            return Piece::Call {
-                name: &call["name"],
+            return Piece::Call(FunctionCall {
+                name: call["name"].as_str().unwrap_or_default(),
                 args,
-                id: call["id"].as_str(),
+                own_id: call["id"].as_str(),
                 signature: part["thoughtSignature"].as_str(),
-            };
+            });
         }
         match (part["text"].as_str(), part["thought"].as_bool() == Some(true)) {
             (Some(t), true) => Piece::Thought(t),
@@ -81,17 +91,6 @@ impl<'a> Piece<'a> {
             (None, _) => Piece::Other,
         }
     }
-}
-
-/// Gemini's own call id when it gives one, else one unique within the answer (the client sends
-/// it back as `tool_call_id`, which `to_gemini` turns back into the call's name), carrying the
-/// call's thought signature.
-pub(super) fn call_id(own: Option<&str>, signature: Option<&str>, response_id: &str, index: usize) -> String {
-    let id = match own {
-        Some(id) => id.to_owned(),
-        None => format!("call_{response_id}_{index}"),
-    };
-    thought_signature::carry(id, signature)
 }
 
 /// The candidate's finish reason, or content_filter when the prompt itself was blocked.

@@ -125,17 +125,10 @@ impl ChatRequest {
         }
     }
 
-    pub fn parse(body: &[u8]) -> Result<ChatRequest, ConvertError> {
-        let value: Value = serde_json::from_slice(body).map_err(|e| ConvertError::invalid("body", e))?;
-        Self::from_value(&value)
-    }
-
-    pub fn from_value(body: &Value) -> Result<ChatRequest, ConvertError> {
-        let obj = body
-            .as_object()
-            .ok_or_else(|| ConvertError::invalid("body", "not a JSON object"))?;
-        let mut req = ChatRequest {
-            model: String::new(),
+    /// A request for `model` with nothing in it yet.
+    pub fn new(model: String) -> ChatRequest {
+        ChatRequest {
+            model,
             system: Vec::new(),
             messages: Vec::new(),
             tools: Vec::new(),
@@ -153,7 +146,19 @@ impl ChatRequest {
             seed: None,
             presence_penalty: None,
             frequency_penalty: None,
-        };
+        }
+    }
+
+    pub fn parse(body: &[u8]) -> Result<ChatRequest, ConvertError> {
+        let value: Value = serde_json::from_slice(body).map_err(|e| ConvertError::invalid("body", e))?;
+        Self::from_value(&value)
+    }
+
+    pub fn from_value(body: &Value) -> Result<ChatRequest, ConvertError> {
+        let obj = body
+            .as_object()
+            .ok_or_else(|| ConvertError::invalid("body", "not a JSON object"))?;
+        let mut req = ChatRequest::new(String::new());
         for (key, v) in obj.iter().filter(|(_, v)| !v.is_null()) {
             let key = key.as_str();
             match key {

@@ -7,29 +7,6 @@ use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
 
-fn empty_request(model: String) -> ChatRequest {
-    ChatRequest {
-        model,
-        system: Vec::new(),
-        messages: Vec::new(),
-        tools: Vec::new(),
-        tool_choice: None,
-        parallel_tool_calls: None,
-        stop: Vec::new(),
-        temperature: None,
-        top_p: None,
-        max_tokens: None,
-        reasoning_effort: None,
-        response_format: None,
-        stream: false,
-        include_usage: false,
-        user: None,
-        seed: None,
-        presence_penalty: None,
-        frequency_penalty: None,
-    }
-}
-
 /// The request as an OpenAI client sends it.
 fn to_openai_json(req: &ChatRequest) -> Value {
     let mut messages: Vec<Value> = req
@@ -100,7 +77,7 @@ fn arguments(v: &Value) -> Map<String, Value> {
 }
 
 fn anthropic_back(body: &Value) -> ChatRequest {
-    let mut req = empty_request(body["model"].as_str().unwrap().to_owned());
+    let mut req = ChatRequest::new(body["model"].as_str().unwrap().to_owned());
     req.system = body["system"]
         .as_array()
         .into_iter()
@@ -192,7 +169,7 @@ fn anthropic_back(body: &Value) -> ChatRequest {
 
 fn gemini_back(call: &GeminiCall) -> ChatRequest {
     let body = &call.body;
-    let mut req = empty_request(call.model.clone());
+    let mut req = ChatRequest::new(call.model.clone());
     req.stream = call.stream;
     req.system = body["systemInstruction"]["parts"]
         .as_array()
@@ -348,7 +325,7 @@ prop_compose! {
         tool_count in 0usize..3,
         choice in 0usize..5,
     ) -> ChatRequest {
-        let mut req = empty_request("some-model".into());
+        let mut req = ChatRequest::new("some-model".into());
         req.system = system;
         let mut n = 0;
         for e in exchanges {
@@ -421,7 +398,7 @@ proptest! {
 
 #[test]
 fn without_a_limit_claude_gets_the_documented_default() {
-    let mut req = empty_request("m".into());
+    let mut req = ChatRequest::new("m".into());
     req.messages.push(Message::User(vec![Part::Text("hi".into())]));
     assert_eq!(to_anthropic(&req).unwrap()["max_tokens"], DEFAULT_MAX_TOKENS);
 }

@@ -2,46 +2,49 @@
 //! thinking deltas, tool calls (id and name first, then argument fragments), the finish
 //! reason, the usage chunk when asked for, `[DONE]`.
 use super::AnswerContext;
-use super::chunks::{self, ChunkWriter};
-use super::events::EventReader;
+use super::chunks::ChunkWriter;
+use super::events::{ChunkStream, EventReader, EventTranslator};
 use super::reasons;
-use super::upstream_error::{anthropic_error_to_openai, error};
+use super::upstream_error::anthropic_error_to_openai;
 use super::usage::ChatUsage;
-use crate::providers::BodyAdapter;
 use bytes::BytesMut;
 use serde_json::{Map, Value};
 
-pub struct AnthropicToChunks {
-    events: EventReader,
+/// The stream adapter: `AnthropicToChunks::new(ctx)` is the relay's `BodyAdapter`.
+pub type AnthropicToChunks = ChunkStream<AnthropicEvents>;
+
+impl AnthropicToChunks {
+    pub fn new(ctx: &AnswerContext) -> Self {
+        ChunkStream {
+            events: EventReader::default(),
+            translator: AnthropicEvents {
+                writer: ChunkWriter::new(ctx.created, ctx.requested_model.clone(), ctx.include_usage),
+                usage: Map::new(),
+                stop_reason: None,
+                tool_blocks: Vec::new(),
+            },
+        }
+    }
+}
+
+pub struct AnthropicEvents {
     writer: ChunkWriter,
     /// message_start's usage, overwritten field by field by message_delta's (cumulative).
     usage: Map<String, Value>,
     stop_reason: Option<String>,
     /// Content block index → tool call index.
     tool_blocks: Vec<(u64, usize)>,
-    started: bool,
-    ended: bool,
 }
 
-impl AnthropicToChunks {
-    pub fn new(ctx: &AnswerContext) -> Self {
-        AnthropicToChunks {
-            events: EventReader::default(),
-            writer: ChunkWriter::new(ctx.created, ctx.requested_model.clone(), ctx.include_usage),
-            usage: Map::new(),
-            stop_reason: None,
-            tool_blocks: Vec::new(),
-            started: false,
-            ended: false,
-        }
-    }
-
+impl EventTranslator for AnthropicEvents {
     fn event(&mut self, data: &[u8], out: &mut BytesMut) {
-        if self.ended {
+        if self.writer.is_over() {
             return;
         }
         let Ok(event) = serde_json::from_slice::<Value>(data) else {
-            return self.fail(out, "The upstream sent an event that is not JSON");
+            return self
+                .writer
+                .broken(out, "The upstream sent an event that is not JSON");
         };
         match event["type"].as_str().unwrap_or_default() {
             "message_start" => {
@@ -55,10 +58,10 @@ impl AnthropicToChunks {
                 if let Some(usage) = message["usage"].as_object() {
                     self.usage = usage.clone();
                 }
-                self.start(out);
+                self.writer.start(out);
             }
             "content_block_start" => {
-                self.start(out);
+                self.writer.start(out);
                 let block = &event["content_block"];
                 match block["type"].as_str() {
                     Some("tool_use") => {
@@ -74,7 +77,7 @@ impl AnthropicToChunks {
                 }
             }
             "content_block_delta" => {
-                self.start(out);
+                self.writer.start(out);
                 let delta = &event["delta"];
                 match delta["type"].as_str() {
                     Some("text_delta") => self.text(out, &delta["text"]),
@@ -112,55 +115,27 @@ impl AnthropicToChunks {
                 }
             }
             "message_stop" => {
-                self.start(out);
                 let reason = reasons::from_anthropic(self.stop_reason.as_deref().unwrap_or("end_turn"));
                 let usage = ChatUsage::from_anthropic(&Value::Object(std::mem::take(&mut self.usage)));
                 self.writer.end(out, reason, usage);
-                self.ended = true;
             }
-            "error" => {
-                chunks::error(out, &anthropic_error_to_openai(data));
-                self.ended = true;
-            }
+            "error" => self.writer.fail(out, &anthropic_error_to_openai(data)),
             _ => {}
         }
     }
 
-    fn start(&mut self, out: &mut BytesMut) {
-        if !self.started {
-            self.started = true;
-            self.writer.role(out);
+    fn end(&mut self, out: &mut BytesMut) {
+        if !self.writer.is_over() {
+            self.writer
+                .broken(out, "The upstream stream ended before the answer was complete");
         }
-    }
-
-    fn text(&self, out: &mut BytesMut, text: &Value) {
-        if let Some(t) = text.as_str().filter(|t| !t.is_empty()) {
-            self.writer.content(out, t);
-        }
-    }
-
-    fn fail(&mut self, out: &mut BytesMut, message: &str) {
-        chunks::error(
-            out,
-            &error(message.to_owned(), "server_error", "upstream_stream_broken"),
-        );
-        self.ended = true;
     }
 }
 
-impl BodyAdapter for AnthropicToChunks {
-    fn chunk(&mut self, input: &[u8], out: &mut BytesMut) {
-        let mut events = std::mem::take(&mut self.events);
-        events.feed(input, |_, data| self.event(data, out));
-        self.events = events;
-    }
-
-    fn finish(&mut self, out: &mut BytesMut) {
-        let mut events = std::mem::take(&mut self.events);
-        events.flush(|_, data| self.event(data, out));
-        self.events = events;
-        if !self.ended {
-            self.fail(out, "The upstream stream ended before the answer was complete");
+impl AnthropicEvents {
+    fn text(&self, out: &mut BytesMut, text: &Value) {
+        if let Some(t) = text.as_str().filter(|t| !t.is_empty()) {
+            self.writer.content(out, t);
         }
     }
 }

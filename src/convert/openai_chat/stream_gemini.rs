@@ -2,55 +2,59 @@
 //! chunk stream. Gemini sends each function call whole, so a tool call is one chunk; the
 //! finish reason and usage come with the last event, so the end is written when the stream ends.
 use super::AnswerContext;
-use super::chunks::{self, ChunkWriter};
-use super::events::EventReader;
-use super::from_gemini::{Piece, call_id, finish_reason};
-use super::upstream_error::{error, gemini_error_to_openai};
+use super::chunks::ChunkWriter;
+use super::events::{ChunkStream, EventReader, EventTranslator};
+use super::from_gemini::{Piece, finish_reason};
+use super::upstream_error::gemini_error_to_openai;
 use super::usage::ChatUsage;
-use crate::providers::BodyAdapter;
 use bytes::BytesMut;
 use serde_json::Value;
 
-pub struct GeminiToChunks {
-    events: EventReader,
+/// The stream adapter: `GeminiToChunks::new(ctx)` is the relay's `BodyAdapter`.
+pub type GeminiToChunks = ChunkStream<GeminiEvents>;
+
+impl GeminiToChunks {
+    pub fn new(ctx: &AnswerContext) -> Self {
+        ChunkStream {
+            events: EventReader::default(),
+            translator: GeminiEvents {
+                writer: ChunkWriter::new(ctx.created, ctx.requested_model.clone(), ctx.include_usage),
+                response_id: String::new(),
+                usage: ChatUsage::default(),
+                last: None,
+                tool_calls: 0,
+                seen: false,
+            },
+        }
+    }
+}
+
+pub struct GeminiEvents {
     writer: ChunkWriter,
     response_id: String,
     usage: ChatUsage,
     /// The last event that said why the generation stopped.
     last: Option<Value>,
     tool_calls: usize,
-    started: bool,
-    ended: bool,
+    /// An event arrived (its id and model name the stream).
+    seen: bool,
 }
 
-impl GeminiToChunks {
-    pub fn new(ctx: &AnswerContext) -> Self {
-        GeminiToChunks {
-            events: EventReader::default(),
-            writer: ChunkWriter::new(ctx.created, ctx.requested_model.clone(), ctx.include_usage),
-            response_id: String::new(),
-            usage: ChatUsage::default(),
-            last: None,
-            tool_calls: 0,
-            started: false,
-            ended: false,
-        }
-    }
-
+impl EventTranslator for GeminiEvents {
     fn event(&mut self, data: &[u8], out: &mut BytesMut) {
-        if self.ended {
+        if self.writer.is_over() {
             return;
         }
         let Ok(mut answer) = serde_json::from_slice::<Value>(data) else {
-            return self.fail(out, "The upstream sent an event that is not JSON");
+            return self
+                .writer
+                .broken(out, "The upstream sent an event that is not JSON");
         };
         if answer.get("error").is_some() {
-            chunks::error(out, &gemini_error_to_openai(data));
-            self.ended = true;
-            return;
+            return self.writer.fail(out, &gemini_error_to_openai(data));
         }
-        if !self.started {
-            self.started = true;
+        if !self.seen {
+            self.seen = true;
             if let Some(id) = answer["responseId"].as_str() {
                 self.response_id = id.to_owned();
                 self.writer.id = format!("chatcmpl-{id}");
@@ -58,8 +62,8 @@ impl GeminiToChunks {
             if let Some(model) = answer["modelVersion"].as_str() {
                 self.writer.model = model.to_owned();
             }
-            self.writer.role(out);
         }
+        self.writer.start(out);
         for part in answer["candidates"][0]["content"]["parts"]
             .as_array()
             .into_iter()
@@ -68,16 +72,11 @@ impl GeminiToChunks {
             match Piece::of(part) {
                 Piece::Text(t) if !t.is_empty() => self.writer.content(out, t),
                 Piece::Thought(t) if !t.is_empty() => self.writer.reasoning(out, t),
-                Piece::Call {
-                    name,
-                    args,
-                    id,
-                    signature,
-                } => {
+                Piece::Call(call) => {
                     let index = self.tool_calls;
-                    let id = call_id(id, signature, &self.response_id, index);
-                    let name = name.as_str().unwrap_or_default();
-                    self.writer.tool_call_start(out, index, &id, name, &args);
+                    let id = call.id(&self.response_id, index);
+                    self.writer
+                        .tool_call_start(out, index, &id, call.name, &call.args);
                     self.tool_calls += 1;
                 }
                 _ => {}
@@ -92,27 +91,8 @@ impl GeminiToChunks {
         }
     }
 
-    fn fail(&mut self, out: &mut BytesMut, message: &str) {
-        chunks::error(
-            out,
-            &error(message.to_owned(), "server_error", "upstream_stream_broken"),
-        );
-        self.ended = true;
-    }
-}
-
-impl BodyAdapter for GeminiToChunks {
-    fn chunk(&mut self, input: &[u8], out: &mut BytesMut) {
-        let mut events = std::mem::take(&mut self.events);
-        events.feed(input, |_, data| self.event(data, out));
-        self.events = events;
-    }
-
-    fn finish(&mut self, out: &mut BytesMut) {
-        let mut events = std::mem::take(&mut self.events);
-        events.flush(|_, data| self.event(data, out));
-        self.events = events;
-        if self.ended {
+    fn end(&mut self, out: &mut BytesMut) {
+        if self.writer.is_over() {
             return;
         }
         match self
@@ -120,14 +100,10 @@ impl BodyAdapter for GeminiToChunks {
             .as_ref()
             .and_then(|a| finish_reason(a, self.tool_calls > 0))
         {
-            Some(reason) => {
-                if !self.started {
-                    self.writer.role(out);
-                }
-                self.writer.end(out, reason, self.usage);
-                self.ended = true;
-            }
-            None => self.fail(out, "The upstream stream ended before a finish reason"),
+            Some(reason) => self.writer.end(out, reason, self.usage),
+            None => self
+                .writer
+                .broken(out, "The upstream stream ended before a finish reason"),
         }
     }
 }
