@@ -4,11 +4,26 @@
 //!
 //! Nothing is dropped silently: a field the target cannot express is refused with a
 //! [`ConvertError`] naming it (OpenAI's `param`), a 400 in OpenAI's error format.
+//!
+//! Choices where the formats differ:
+//! - `system` / `developer` messages, wherever they stand, form the system prompt in order.
+//! - Claude needs `max_tokens`: [`DEFAULT_MAX_TOKENS`] when the client sets none, plus the
+//!   thinking budget; a client limit bounds both (OpenAI counts reasoning in it).
+//! - `reasoning_effort` → thinking budgets ([`Effort::budget_tokens`]); `none` turns Gemini's
+//!   thinking off (budget 0) and leaves Claude's off.
+//! - `response_format`: json_schema → Claude `output_config.format`, Gemini
+//!   `responseJsonSchema`; json_object → Gemini `responseMimeType` only (Claude refuses it).
+//! - Image URLs: Claude fetches them itself (`url` source); Gemini cannot, so they are refused
+//!   there (switchyard fetches nothing for a client). `detail: low` is refused.
+//! - Gemini pairs tool results with calls by name, found from `tool_call_id`; Gemini 3's thought
+//!   signatures ride in the tool call ids (`thought_signature`).
+//! - Thinking comes back as `reasoning_content`, the field OpenAI-compatible clients read.
 mod chunks;
 mod error;
 mod events;
 mod from_anthropic;
 mod from_gemini;
+mod json_answer;
 mod models;
 mod reasons;
 mod request;
@@ -26,6 +41,7 @@ mod round_trip;
 pub use error::{ConvertError, ErrorCode};
 pub use from_anthropic::anthropic_to_completion;
 pub use from_gemini::gemini_to_completion;
+pub use json_answer::JsonToCompletion;
 pub use models::model_list;
 pub use request::{ChatRequest, Effort};
 pub use stream_anthropic::AnthropicToChunks;

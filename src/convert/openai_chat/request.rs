@@ -408,7 +408,9 @@ fn read_messages(v: &Value, req: &mut ChatRequest) -> Result<(), ConvertError> {
         match role {
             "system" | "developer" => {
                 only_keys(obj, &["role", "content"], &path)?;
-                req.system.extend(texts(field(obj, "content", &path)?, &path)?);
+                // An empty system text says nothing (and Anthropic refuses empty blocks).
+                let texts = texts(field(obj, "content", &path)?, &path)?;
+                req.system.extend(texts.into_iter().filter(|t| !t.is_empty()));
             }
             "user" => {
                 only_keys(obj, &["role", "content"], &path)?;
@@ -713,6 +715,9 @@ mod tests {
             {"role": "system", "content": [{"type": "text", "text": "b"}]}]}))
         .unwrap();
         assert_eq!(r.system, vec!["a", "b"]);
+        let r = parse(json!({"model": "m", "messages": [{"role": "system", "content": ""}, {"role": "user", "content": "hi"}]}))
+            .unwrap();
+        assert!(r.system.is_empty());
         assert_eq!(r.messages.len(), 1);
     }
 

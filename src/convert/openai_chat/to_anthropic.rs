@@ -74,6 +74,9 @@ fn refuse_what_claude_lacks(req: &ChatRequest) -> Result<(), ConvertError> {
     if req.frequency_penalty.is_some_and(|p| p != 0.0) {
         return Err(ConvertError::unsupported("frequency_penalty", TARGET));
     }
+    if req.reasoning_effort.and_then(|e| e.budget_tokens()).is_some() {
+        refuse_what_thinking_excludes(req)?;
+    }
     if req.response_format == Some(ResponseFormat::JsonObject) {
         return Err(ConvertError::new(
             ErrorCode::UnsupportedValue,
@@ -81,6 +84,28 @@ fn refuse_what_claude_lacks(req: &ChatRequest) -> Result<(), ConvertError> {
             "`response_format` json_object cannot be honoured by a Claude account (it only \
              constrains output to a schema): use json_schema",
         ));
+    }
+    Ok(())
+}
+
+/// Claude thinks only at temperature 1, with top_p of at least 0.95, and not when a tool call is
+/// forced: a request that asks for both is refused here, naming the field.
+fn refuse_what_thinking_excludes(req: &ChatRequest) -> Result<(), ConvertError> {
+    let conflict = |param: &str, what: &str| {
+        ConvertError::new(
+            ErrorCode::UnsupportedValue,
+            param,
+            format!("`{param}` {what} cannot be combined with `reasoning_effort` on a Claude account"),
+        )
+    };
+    if req.temperature.is_some_and(|t| t != 1.0) {
+        return Err(conflict("temperature", "other than 1"));
+    }
+    if req.top_p.is_some_and(|p| p < 0.95) {
+        return Err(conflict("top_p", "below 0.95"));
+    }
+    if matches!(req.tool_choice, Some(ToolChoice::Required | ToolChoice::Named(_))) {
+        return Err(conflict("tool_choice", "forcing a tool call"));
     }
     Ok(())
 }
@@ -329,6 +354,24 @@ mod tests {
         );
         let e = req(json!({"reasoning_effort": "low", "max_tokens": 500})).unwrap_err();
         assert_eq!(e.param, "reasoning_effort");
+    }
+
+    #[test]
+    fn what_thinking_excludes_is_refused_by_name() {
+        let with = |field: &str, value: Value| {
+            let mut r = json!({"model": "m", "messages": [{"role": "user", "content": "hi"}], "reasoning_effort": "low",
+                "tools": [{"type": "function", "function": {"name": "f"}}]});
+            r[field] = value;
+            convert(r)
+        };
+        assert_eq!(with("temperature", json!(0.2)).unwrap_err().param, "temperature");
+        assert_eq!(with("top_p", json!(0.5)).unwrap_err().param, "top_p");
+        assert_eq!(
+            with("tool_choice", json!("required")).unwrap_err().param,
+            "tool_choice"
+        );
+        assert!(with("temperature", json!(1)).is_ok());
+        assert!(with("tool_choice", json!("auto")).is_ok());
     }
 
     #[test]
