@@ -61,6 +61,13 @@ pub enum ApiError {
     },
     #[error("{0}")]
     BadRequest(String),
+    /// A request field the serving account's API cannot express; `param` names it.
+    #[error("{message}")]
+    Unconvertible {
+        param: String,
+        code: &'static str,
+        message: String,
+    },
     #[error("Request body size exceeds the limit of {limit_mb} MB")]
     PayloadTooLarge { limit_mb: usize },
     #[error("The request body did not arrive in time ({received} bytes received)")]
@@ -158,7 +165,7 @@ impl ApiError {
                 }
                 _ => StatusCode::PAYMENT_REQUIRED,
             },
-            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::BadRequest(_) | ApiError::Unconvertible { .. } => StatusCode::BAD_REQUEST,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             ApiError::KeyBodyMemoryFull { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -215,6 +222,7 @@ impl ApiError {
                 Refusal::Weekly { .. } => "weekly_cost_limit_exceeded",
             },
             ApiError::BadRequest(_) => "invalid_request",
+            ApiError::Unconvertible { code, .. } => code,
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::BodyTimeout { .. } => "request_body_timeout",
             ApiError::KeyBodyMemoryFull { .. } => "key_body_memory_full",
@@ -442,7 +450,7 @@ impl ResponseError for ApiFailure {
     fn error_response(&self) -> HttpResponse {
         let status = self.status_code();
         let code = self.error.code();
-        let body = typed_error_body(
+        let mut body = typed_error_body(
             self.format,
             status,
             self.error.type_override(),
@@ -450,6 +458,10 @@ impl ResponseError for ApiFailure {
             code,
             self.error.extra(),
         );
+        // OpenAI names the refused field in `param`.
+        if let (ApiError::Unconvertible { param, .. }, ApiFormat::OpenAi) = (&self.error, self.format) {
+            body["error"]["param"] = Value::String(param.clone());
+        }
         // A resource shortage hits every request at once: it is logged once per interval where
         // it is found (relay::local_fault), not here.
         if self.error.fault() == Fault::Ours && !matches!(self.error, ApiError::LocalResources { .. }) {
