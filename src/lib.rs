@@ -12,6 +12,7 @@ pub mod batch;
 pub mod calendar;
 pub mod error;
 pub mod http;
+pub mod import;
 pub mod keys;
 pub mod limits;
 pub mod metrics;

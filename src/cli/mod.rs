@@ -1,12 +1,13 @@
 //! The operator CLI: `switchyard serve` runs the relay (the default with no subcommand); the other
 //! commands talk to a running server's admin API over HTTP (`account`, `key`, `group`, `usage`,
-//! `status`) or check the configuration (`config check`). Human-readable tables by default,
+//! `status`, `import`) or check the configuration (`config check`). Human-readable tables by default,
 //! `--json` prints the API's JSON for scripts. Definitions and dispatch live here; each command
 //! family has its own module.
 mod accounts;
 mod client;
 mod config;
 mod groups;
+mod import;
 mod keys;
 mod login;
 mod status;
@@ -86,6 +87,37 @@ pub enum Command {
     Usage(UsageArgs),
     /// The pool at a glance: state, slots, cooldowns
     Status,
+    /// Bring another installation's accounts, keys and usage into the running server
+    #[command(subcommand)]
+    Import(ImportCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// From claude-relay-service: accounts, groups, API keys (its `cr_` keys keep working) and
+    /// usage. Reads its Redis only; a second run changes only what changed there.
+    Crs(CrsImportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CrsImportArgs {
+    /// The reference's Redis, read only (redis://[:password@]host:port[/db])
+    #[arg(long, value_name = "URL")]
+    pub redis_url: String,
+    /// The reference's ENCRYPTION_KEY; `-` reads it from standard input
+    #[arg(long, env = "CRS_ENCRYPTION_KEY", hide_env_values = true, value_name = "KEY")]
+    pub encryption_key: String,
+    /// The reference's TIMEZONE_OFFSET in hours (its day and week names)
+    #[arg(
+        long,
+        default_value_t = 8,
+        allow_negative_numbers = true,
+        value_name = "HOURS"
+    )]
+    pub timezone_offset: i32,
+    /// Report what would be imported, updated or skipped; write nothing
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -447,6 +479,7 @@ async fn remote(global: &Global, command: Command) -> Result<String, CliError> {
         Command::Group(c) => groups::run(&client, c, json).await,
         Command::Usage(a) => usage::run(&client, a, json).await,
         Command::Status => status::run(&client, json).await,
+        Command::Import(c) => import::run(&client, c, json).await,
         Command::Serve | Command::Config(_) => Err(CliError::Usage("not a remote command".into())),
     }
 }

@@ -127,6 +127,11 @@ impl UsageRecorder {
         &self.limits
     }
 
+    /// The aggregates themselves, for writes that bypass the per-request path (imports).
+    pub fn store(&self) -> &Arc<dyn UsageStore> {
+        &self.store
+    }
+
     /// Records one finished request; `week` is the key's current weekly bucket.
     pub fn record(&self, rec: &UsageRecord, week: String) -> Cost {
         let price = self.pricing.book().price(&rec.model);

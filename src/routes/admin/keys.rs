@@ -140,6 +140,8 @@ pub async fn create(
         activation_days: n.activation_days,
         activated_at: None,
         cost_multiplier_ppm: n.cost_multiplier.unwrap_or(UNIT_MULTIPLIER),
+        legacy_verifier: None,
+        deleted_at: None,
     };
     state.keys.store().put_key(&key).await.map_err(fail)?;
     state.keys.invalidate();

@@ -2,10 +2,13 @@
 //! `Authorization: Bearer <admin token>`. Changes reach the scheduler at once.
 mod accounts;
 mod groups;
+mod import;
 mod keys;
 mod oauth;
 mod reset;
 mod usage;
+
+pub(crate) use accounts::validate as validate_account;
 
 use crate::error::{ApiError, ApiFailure, ApiFormat};
 use crate::state::AppState;
@@ -37,6 +40,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/keys/{id}", web::delete().to(keys::remove))
             .route("/keys/{id}/requests", web::get().to(usage::recent))
             .route("/usage", web::get().to(usage::usage))
+            .service(
+                web::resource("/import/crs")
+                    .app_data(import::json_config())
+                    .route(web::post().to(import::crs)),
+            )
             .app_data(web::JsonConfig::default().error_handler(|e, _| {
                 ApiError::BadRequest(format!("invalid JSON body: {e}"))
                     .in_format(ApiFormat::Admin)
@@ -82,7 +90,7 @@ impl FromRequest for Admin {
 }
 
 /// Accounts or groups changed in the store: have the scheduler republish them now.
-pub(super) async fn republish(state: &AppState) -> Result<(), ApiError> {
+pub(crate) async fn republish(state: &AppState) -> Result<(), ApiError> {
     state.scheduling.reload().await.map(drop).map_err(ApiError::from)
 }
 
