@@ -115,7 +115,7 @@ fn expiry(f: &Fields<'_>, key: &mut ApiKey, notes: &mut Vec<String>) {
     let amount: u32 = f.number("activationDays").unwrap_or(0);
     let days = match f.text("activationUnit") {
         "hours" => {
-            if amount % 24 != 0 {
+            if !amount.is_multiple_of(24) {
                 notes.push(format!("activationDays: {amount} hours rounded up to whole days"));
             }
             amount.div_ceil(24)
