@@ -205,6 +205,35 @@ async fn messages(app: &TestApp, key: &str, model: &str, user_agent: &str) -> (u
     (status, resp.json().await.unwrap_or(Value::Null))
 }
 
+/// A POST of `body` to `path` with `key`; the status and the JSON answer.
+async fn post(app: &TestApp, path: &str, key: &str, body: Value) -> (u16, Value) {
+    let resp = app
+        .http
+        .post(app.url(path))
+        .header("x-api-key", key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+const GEMINI: &str = "/v1beta/models/gemini-2.5-flash:generateContent";
+
+fn gemini_body() -> Value {
+    json!({"contents": [{"role": "user", "parts": [{"text": "Hello"}]}]})
+}
+
+fn responses_body() -> Value {
+    json!({"model": "gpt-5", "input": "Say hi"})
+}
+
+/// How many upstream requests carried `credential`.
+fn served(app: &TestApp, credential: &str) -> usize {
+    app.mock.requests_for(credential).len()
+}
+
 const CLAUDE_CODE: &str = "claude-cli/2.1.197 (external, cli)";
 
 /// The whole story on one backend.
@@ -254,6 +283,33 @@ async fn imports_and_serves(backends: Backends) {
     assert_eq!(u["limits"]["total_cost_usd"], "100.000000", "{u}");
     assert_eq!(u["limits"]["concurrency"], 2, "{u}");
     assert_eq!(u["window"]["limits"]["requests"], 100, "{u}");
+    assert_eq!(u["remaining"]["total_cost_usd"], "99.995744", "{u}");
+
+    // Per account and per model too.
+    let (_, by_account) = app
+        .admin(Method::GET, "/admin/usage?by=account&period=total", None)
+        .await;
+    let rows = by_account["rows"].as_array().unwrap();
+    let requests_of =
+        |rows: &[Value], id: &str| rows.iter().find(|r| r["id"] == id).map(|r| r["requests"].clone());
+    assert_eq!(
+        requests_of(rows, account("A-claude-console")["id"].as_str().unwrap()),
+        Some(json!(3))
+    );
+    assert_eq!(
+        requests_of(rows, account("A-openai-responses")["id"].as_str().unwrap()),
+        Some(json!(1))
+    );
+    let (_, by_model) = app
+        .admin(Method::GET, "/admin/usage?by=model&period=total", None)
+        .await;
+    let rows = by_model["rows"].as_array().unwrap();
+    assert_eq!(
+        requests_of(rows, "claude-sonnet-4-20250514"),
+        Some(json!(2)),
+        "{by_model}"
+    );
+    assert_eq!(requests_of(rows, "gpt-5"), Some(json!(1)), "{by_model}");
 
     // Every key as the reference answers it.
     for slug in [
@@ -315,6 +371,48 @@ async fn imports_and_serves(backends: Backends) {
         api_key("bound").1,
         ("authorization", &format!("Bearer {token}")),
     );
+
+    // `bound`'s gemini group: its OAuth account goes first (priority 30), with its project.
+    let gemini_token = account("A-gemini-oauth")["secrets_entered"]["geminiOauth"]["access_token"]
+        .as_str()
+        .unwrap();
+    let (status, v) = post(&app, GEMINI, api_key("bound").1, gemini_body()).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(
+        served(&app, gemini_token),
+        1,
+        "the gemini OAuth account served it"
+    );
+    // `grouped`: gemini bound to the gemini-api account (`api:<id>`).
+    let (status, v) = post(&app, GEMINI, api_key("grouped").1, gemini_body()).await;
+    assert_eq!(status, 200, "{v}");
+    let gemini_key = account("A-gemini-api")["secrets_entered"]["apiKey"]
+        .as_str()
+        .unwrap();
+    assert_eq!(served(&app, gemini_key), 1, "the gemini-api account served it");
+    // `limited`'s openai binding (`responses:<id>`).
+    let (status, v) = post(&app, "/v1/responses", api_key("limited").1, responses_body()).await;
+    assert_eq!(status, 200, "{v}");
+    let responses_key = account("A-openai-responses")["secrets_entered"]["apiKey"]
+        .as_str()
+        .unwrap();
+    assert_eq!(served(&app, responses_key), 1, "the responses account served it");
+    // `bound`'s openai group with the responses account held back: the Codex OAuth account.
+    let responses_id = account("A-openai-responses")["id"].as_str().unwrap();
+    let (status, v) = app
+        .admin(
+            Method::PATCH,
+            &format!("/admin/accounts/{responses_id}"),
+            Some(json!({"schedulable": false})),
+        )
+        .await;
+    assert_eq!(status, 200, "{v}");
+    let (status, v) = post(&app, "/v1/responses", api_key("bound").1, responses_body()).await;
+    assert_eq!(status, 200, "{v}");
+    let codex_token = account("A-openai-oauth")["secrets_entered"]["openaiOauth"]["accessToken"]
+        .as_str()
+        .unwrap();
+    assert_eq!(served(&app, codex_token), 1, "the Codex OAuth account served it");
 
     // `restricted`: Claude Code only, and its blacklisted models refused.
     let restricted = api_key("restricted").1;
