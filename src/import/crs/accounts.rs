@@ -85,6 +85,33 @@ pub fn map_account(
     })
 }
 
+/// For kinds not served: an encrypted field and its salt, decrypted only to check the
+/// encryption key, so an installation of such kinds only still refuses a wrong one. (Bedrock
+/// encrypts differently and is not checked.)
+const KEY_CHECKS: &[(&str, &str, &str)] = &[
+    ("ccr", "ccr-account-salt", "apiKey"),
+    ("azure-openai", "azure-openai-account-default-salt", "apiKey"),
+    ("droid", "droid-account-salt", "accessToken"),
+];
+
+/// Whether a record of a kind not served decrypts with the key (`None`: nothing to try).
+pub fn check_key(
+    crs_type: &str,
+    f: &Fields<'_>,
+    cipher: &CrsCipher,
+) -> Option<Result<(), (&'static str, DecryptError)>> {
+    let (_, salt, field) = KEY_CHECKS.iter().find(|(t, _, _)| *t == crs_type)?;
+    if f.text(field).is_empty() {
+        return None;
+    }
+    Some(
+        cipher
+            .decrypt(salt, f.text(field))
+            .map(drop)
+            .map_err(|e| (*field, e)),
+    )
+}
+
 /// A skipped-account line for the report.
 pub fn skipped(crs_type: &str, id: &str, name: &str, why: &Unmapped) -> Skipped {
     let reason = match why {

@@ -47,6 +47,7 @@ pub fn map(s: &Snapshot, cipher: &CrsCipher, opts: &MapOptions) -> Result<Import
         legacy_secret: Some(cipher.encryption_key().clone()),
         ..ImportBundle::default()
     };
+    // Records whose secrets decrypted with the key, and records whose did not.
     let (mut decrypted, mut failed, mut example) = (0usize, 0usize, None);
     for (prefix, crs_type) in accounts::FAMILIES {
         for (id, value) in s.with_prefix(prefix) {
@@ -71,9 +72,19 @@ pub fn map(s: &Snapshot, cipher: &CrsCipher, opts: &MapOptions) -> Result<Import
                     bundle.accounts.push(a);
                 }
                 Err(why) => {
-                    if let accounts::Unmapped::Secret(field, e) = &why {
-                        failed += 1;
-                        example.get_or_insert_with(|| format!("{crs_type} {id} {field}: {e}"));
+                    // A kind not served is still decrypted once, to check the key.
+                    let decrypts = match &why {
+                        accounts::Unmapped::NotServed => accounts::check_key(crs_type, &f, cipher),
+                        accounts::Unmapped::Secret(field, e) => Some(Err((*field, e.clone()))),
+                        accounts::Unmapped::Invalid(_) => Some(Ok(())),
+                    };
+                    match decrypts {
+                        Some(Ok(())) => decrypted += 1,
+                        Some(Err((field, e))) => {
+                            failed += 1;
+                            example.get_or_insert_with(|| format!("{crs_type} {id} {field}: {e}"));
+                        }
+                        None => {}
                     }
                     bundle
                         .skipped
@@ -325,6 +336,6 @@ mod tests {
             &options(),
         )
         .unwrap_err();
-        assert!(matches!(err, MapError::WrongKey { failed: 7, .. }), "{err}");
+        assert!(matches!(err, MapError::WrongKey { failed: 10, .. }), "{err}");
     }
 }
