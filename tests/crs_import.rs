@@ -332,6 +332,17 @@ async fn imports_and_serves(backends: Backends) {
         assert_eq!(status, 401, "{slug}: {v}");
         assert!(v.to_string().contains(message), "{slug}: {v}");
     }
+    let (_, deleted) = app
+        .admin(
+            Method::GET,
+            &format!("/admin/keys/{}", api_key("deleted").0),
+            None,
+        )
+        .await;
+    assert!(
+        deleted["deleted_at"].is_i64() && deleted["active"] == false,
+        "{deleted}"
+    );
     let (status, _) = usage(&app, &format!("cr_{}", "0".repeat(64))).await;
     assert_eq!(status, 401, "an unknown key stays unknown");
 
@@ -440,6 +451,21 @@ async fn imports_and_serves(backends: Backends) {
         after_use["expires_at"].as_i64(),
         Some(activated + 30 * 86_400_000)
     );
+
+    // A later run brings back what changed here against the source (the three accounts
+    // edited above) and keeps what switchyard learnt since (the activation); usage is not
+    // imported again: 4 from the source, 2 relayed here.
+    let third = import_json(&app, &[]).await;
+    assert_eq!(summary(&third, "updated"), 3, "{third:#}");
+    assert_eq!(summary(&third, "imported"), 0, "{third:#}");
+    let (_, after_third) = app.admin(Method::GET, &format!("/admin/keys/{id}"), None).await;
+    assert_eq!(
+        after_third["activated_at"].as_i64(),
+        Some(activated),
+        "{after_third}"
+    );
+    let limited = app.wait_for_usage(api_key("limited").0, 6).await;
+    assert_eq!(limited.requests, 6);
 
     // The reference's Redis is exactly as it was.
     assert_eq!(

@@ -200,9 +200,13 @@ async fn account(state: &AppState, a: AccountImport, dry_run: bool) -> Result<Re
         skipped_fields,
     } = a;
     let old = state.store.get_account(&new.id).await?;
+    let mut reason = None;
     let outcome = match &old {
         None => Outcome::Imported,
         Some(old) => {
+            if old.credentials != new.credentials {
+                reason = Some("credentials kept: switchyard's may be newer (refreshed tokens)".to_owned());
+            }
             new.credentials = old.credentials.clone();
             new.last_used_at = new.last_used_at.max(old.last_used_at);
             if *old == new {
@@ -222,6 +226,7 @@ async fn account(state: &AppState, a: AccountImport, dry_run: bool) -> Result<Re
     }
     Ok(ReportItem {
         kind: Some(new.kind.as_str().to_owned()),
+        reason,
         skipped_fields,
         ..item("account", new.id.as_str(), &new.name, outcome)
     })
