@@ -78,6 +78,8 @@ pub fn map_account(
         _ => return Err(Unmapped::NotServed),
     };
     let account = common(account, f, &mut notes);
+    // What the admin API would refuse is left out here, not sent to fail the whole import.
+    crate::routes::admin::validate_account(&account).map_err(|e| Unmapped::Invalid(e.to_string()))?;
     Ok(AccountImport {
         account,
         usage: Vec::new(),
@@ -354,6 +356,25 @@ fn proxy_url(text: &str) -> Result<Option<String>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_account_the_admin_api_would_refuse_is_left_out_with_the_reason() {
+        let cipher = CrsCipher::new("k");
+        let key = cipher.encrypt("claude-console-salt", "sk-ant-x");
+        let mut map: BTreeMap<String, String> =
+            [("name", "console"), ("apiUrl", "http://h"), ("apiKey", &key)]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect();
+        let ok = map_account("claude-console", "a1", &Fields::new("a1", &map), &cipher).unwrap();
+        assert_eq!(ok.account.base_url.as_deref(), Some("http://h"));
+        map.insert("apiUrl".into(), String::new());
+        let why = map_account("claude-console", "a1", &Fields::new("a1", &map), &cipher).unwrap_err();
+        assert!(
+            matches!(&why, Unmapped::Invalid(m) if m.contains("base_url")),
+            "{why:?}"
+        );
+    }
 
     #[test]
     fn proxies_become_urls() {
