@@ -30,6 +30,12 @@ impl BatchId {
         BatchId(format!("{}-{seq}", WRITER.id))
     }
 
+    /// An id named by its writer for a write that must count once however often it is sent
+    /// (an import's usage, named after the imported record).
+    pub fn named(name: &str) -> Self {
+        BatchId(name.to_owned())
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }

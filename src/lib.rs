@@ -16,6 +16,7 @@ pub mod calendar;
 pub mod convert;
 pub mod error;
 pub mod http;
+pub mod import;
 pub mod keys;
 pub mod limits;
 pub mod metrics;

@@ -213,6 +213,8 @@ fn record_key() -> ApiKey {
         activation_days: None,
         activated_at: None,
         cost_multiplier_ppm: 1_000_000,
+        legacy_verifier: None,
+        deleted_at: None,
     }
 }
 

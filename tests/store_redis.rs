@@ -526,6 +526,8 @@ fn api_key(id: &str) -> ApiKey {
         activation_days: None,
         activated_at: None,
         cost_multiplier_ppm: 1_000_000,
+        legacy_verifier: None,
+        deleted_at: None,
     }
 }
 

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use support::*;
-use switchyard::keys::{ApiKey, KeyPatch, KeyStore, MemoryKeyStore, hash_key};
+use switchyard::keys::{ApiKey, KeyPatch, KeyStore, LegacyVerifier, MemoryKeyStore, hash_key};
 use switchyard::startup::{Application, Backends};
 use switchyard_actors::clock::Millis;
 use switchyard_actors::store::StoreResult;
@@ -56,6 +56,12 @@ impl KeyStore for CountingKeys {
     }
     async fn keys_version(&self) -> StoreResult<u64> {
         self.inner.keys_version().await
+    }
+    async fn put_legacy_verifier(&self, verifier: &LegacyVerifier) -> StoreResult<()> {
+        self.inner.put_legacy_verifier(verifier).await
+    }
+    async fn legacy_verifiers(&self) -> StoreResult<Vec<LegacyVerifier>> {
+        self.inner.legacy_verifiers().await
     }
 }
 

@@ -32,6 +32,9 @@ pub enum CliError {
     NoToken(String),
     #[error("{0}")]
     Usage(String),
+    /// The import source could not be read or used; nothing was written.
+    #[error("{0}; nothing was imported")]
+    Import(String),
     #[error("{path}: {reason}")]
     File { path: String, reason: String },
     #[error("{0}")]

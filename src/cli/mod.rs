@@ -9,6 +9,7 @@ mod alert;
 mod client;
 mod config;
 mod groups;
+mod import;
 mod keys;
 mod login;
 mod status;
@@ -102,6 +103,30 @@ pub enum Command {
 pub enum ImportCommand {
     /// Restore a `switchyard export` file onto this server (either backend)
     Switchyard(backup::ImportSwitchyardArgs),
+    /// From claude-relay-service: accounts, groups, API keys (its `cr_` keys keep working) and
+    /// usage. Reads its Redis only; a second run changes only what changed there.
+    Crs(CrsImportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CrsImportArgs {
+    /// The reference's Redis, read only (redis://[:password@]host:port[/db])
+    #[arg(long, value_name = "URL")]
+    pub redis_url: String,
+    /// The reference's ENCRYPTION_KEY; `-` reads it from standard input
+    #[arg(long, env = "CRS_ENCRYPTION_KEY", hide_env_values = true, value_name = "KEY")]
+    pub encryption_key: String,
+    /// The reference's TIMEZONE_OFFSET in hours (its day and week names)
+    #[arg(
+        long,
+        default_value_t = 8,
+        allow_negative_numbers = true,
+        value_name = "HOURS"
+    )]
+    pub timezone_offset: i32,
+    /// Report what would be imported, updated or skipped; write nothing
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -464,8 +489,8 @@ async fn remote(global: &Global, command: Command) -> Result<String, CliError> {
         Command::Usage(a) => usage::run(&client, a, json).await,
         Command::Status => status::run(&client, json).await,
         Command::Export(a) => backup::export(&client, a, json).await,
-        Command::Import(ImportCommand::Switchyard(a)) => backup::import(&client, a, json).await,
         Command::Alert(c) => alert::run(&client, c, json).await,
+        Command::Import(c) => import::run(&client, c, json).await,
         Command::Serve | Command::Config(_) => Err(CliError::Usage("not a remote command".into())),
     }
 }

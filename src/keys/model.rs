@@ -125,6 +125,15 @@ pub struct ApiKey {
     /// Multiplies real cost into rated cost (what limits and bills count), in ppm.
     #[serde(default = "unit", skip_serializing_if = "is_unit")]
     pub cost_multiplier_ppm: u32,
+    /// `None`: `hash` is switchyard's own (SHA-256 of the key). `Some(name)`: the key was
+    /// imported with another installation's hash, which only the named legacy verifier
+    /// reproduces (see [`super::legacy`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub legacy_verifier: Option<String>,
+    /// Deleted in the installation it was imported from: kept for its history, refused as
+    /// unknown (the reference answers "not found" for a deleted key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted_at: Option<Millis>,
 }
 
 fn yes() -> bool {

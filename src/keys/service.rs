@@ -4,7 +4,11 @@
 //! an address with too many failed look-ups is held back (`failed_auth`). Both caches are
 //! dropped whenever the store's key version moves (local admin writes, or another instance's,
 //! seen by a periodic check), so a key created after a failed look-up of it works at once.
+//! A key switchyard's own hash does not find is tried against the legacy verifiers (keys
+//! imported from the reference keep its hash, see [`super::legacy`]): one more hash and store
+//! read per verifier, for unknown keys only; a key found that way is cached under its own hash.
 use super::failed_auth::FailedAuths;
+use super::legacy::LegacyVerifier;
 use super::model::ApiKey;
 use super::secret::{hash_key, looks_like_key};
 use super::store::KeyStore;
@@ -31,7 +35,11 @@ pub struct KeyService {
     epoch: AtomicU64,
     /// Last-used times not yet written (one write per key per flush, not per request).
     unflushed_use: DashMap<String, Millis>,
+    /// The store's legacy verifiers, read on the first legacy look-up after an invalidation.
+    verifiers: parking_lot::RwLock<Option<Arc<Vec<LegacyVerifier>>>>,
 }
+
+const NOT_FOUND: ApiError = ApiError::InvalidKey("API key not found");
 
 impl KeyService {
     pub fn new(store: Arc<dyn KeyStore>, clock: SharedClock, settings: &AuthSettings) -> Self {
@@ -46,6 +54,7 @@ impl KeyService {
             seen_version: AtomicU64::new(u64::MAX),
             epoch: AtomicU64::new(0),
             unflushed_use: DashMap::new(),
+            verifiers: parking_lot::RwLock::new(None),
         }
     }
 
@@ -78,8 +87,11 @@ impl KeyService {
         };
         let key = match cached {
             Some(k) => k,
-            None => self.look_up(hash, now).await?,
+            None => self.look_up(presented, hash, now).await?,
         };
+        if key.deleted_at.is_some() {
+            return Err(NOT_FOUND);
+        }
         if !key.active {
             return Err(ApiError::InvalidKey("API key is disabled"));
         }
@@ -92,13 +104,15 @@ impl KeyService {
 
     /// The store's answer for a hash not in the key cache, remembering it either way (unless
     /// an invalidation ran meanwhile: the answer may predate the write that caused it).
-    async fn look_up(&self, hash: String, now: Millis) -> Result<Arc<ApiKey>, ApiError> {
-        const NOT_FOUND: ApiError = ApiError::InvalidKey("API key not found");
+    async fn look_up(&self, presented: &str, hash: String, now: Millis) -> Result<Arc<ApiKey>, ApiError> {
         if self.unknown.get(&hash).is_some_and(|until| *until > now) {
             return Err(NOT_FOUND);
         }
         let epoch = self.epoch.load(Ordering::SeqCst);
-        let found = self.store.key_by_hash(&hash).await?;
+        let found = match self.store.key_by_hash(&hash).await? {
+            Some(k) if k.legacy_verifier.is_none() => Some(k),
+            _ => self.by_legacy_hash(presented, epoch).await?,
+        };
         let current = self.epoch.load(Ordering::SeqCst) == epoch;
         let Some(found) = found else {
             if current && self.unknown_ttl_ms > 0 {
@@ -111,6 +125,28 @@ impl KeyService {
             self.by_hash.insert(hash, found.clone());
         }
         Ok(found)
+    }
+
+    /// The key a legacy verifier's hash of `presented` finds, if that verifier is the key's.
+    async fn by_legacy_hash(&self, presented: &str, epoch: u64) -> Result<Option<ApiKey>, ApiError> {
+        let cached = self.verifiers.read().clone();
+        let verifiers = match cached {
+            Some(v) => v,
+            None => {
+                let loaded = Arc::new(self.store.legacy_verifiers().await?);
+                if self.epoch.load(Ordering::SeqCst) == epoch {
+                    *self.verifiers.write() = Some(loaded.clone());
+                }
+                loaded
+            }
+        };
+        for v in verifiers.iter() {
+            let found = self.store.key_by_hash(&v.hash(presented)).await?;
+            if let Some(k) = found.filter(|k| k.legacy_verifier.as_deref() == Some(v.name.as_str())) {
+                return Ok(Some(k));
+            }
+        }
+        Ok(None)
     }
 
     /// Bounded: when full, lapsed entries go, and if none had lapsed, all of them (a flood of
@@ -132,6 +168,7 @@ impl KeyService {
         self.epoch.fetch_add(1, Ordering::SeqCst);
         self.by_hash.clear();
         self.unknown.clear();
+        *self.verifiers.write() = None;
     }
 
     /// Periodic: drop the cache when another writer moved the version; flush last-used times.

@@ -1,4 +1,5 @@
 //! The key store contract (backends: memory here; embedded and Redis in `crate::store`).
+use super::legacy::LegacyVerifier;
 use super::model::{ApiKey, KeyPatch};
 use async_trait::async_trait;
 use parking_lot::RwLock;
@@ -25,11 +26,17 @@ pub trait KeyStore: Send + Sync + 'static {
     }
     /// Moves on every key write, so other instances drop their caches.
     async fn keys_version(&self) -> StoreResult<u64>;
+    /// Stores (or replaces, by name) a verifier of imported keys, its secret encrypted at
+    /// rest; moves the keys version like a key write.
+    async fn put_legacy_verifier(&self, verifier: &LegacyVerifier) -> StoreResult<()>;
+    /// Every stored verifier, by name.
+    async fn legacy_verifiers(&self) -> StoreResult<Vec<LegacyVerifier>>;
 }
 
 #[derive(Default)]
 pub struct MemoryKeyStore {
     keys: RwLock<HashMap<String, ApiKey>>,
+    verifiers: RwLock<std::collections::BTreeMap<String, LegacyVerifier>>,
     version: AtomicU64,
 }
 
@@ -91,5 +98,17 @@ impl KeyStore for MemoryKeyStore {
 
     async fn keys_version(&self) -> StoreResult<u64> {
         Ok(self.version.load(Ordering::Relaxed))
+    }
+
+    async fn put_legacy_verifier(&self, verifier: &LegacyVerifier) -> StoreResult<()> {
+        self.verifiers
+            .write()
+            .insert(verifier.name.clone(), verifier.clone());
+        self.bump();
+        Ok(())
+    }
+
+    async fn legacy_verifiers(&self) -> StoreResult<Vec<LegacyVerifier>> {
+        Ok(self.verifiers.read().values().cloned().collect())
     }
 }

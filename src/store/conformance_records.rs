@@ -5,7 +5,7 @@
 //! own clock (`now`), so window roll-over is tested at its exact boundary without sleeping.
 //! One account check lives here too: the URL fields switchyard's record layer seals.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::missing_panics_doc)]
-use crate::keys::{ApiKey, ClientKind, KeyLimits, KeyPatch, hash_key};
+use crate::keys::{ApiKey, ClientKind, KeyLimits, KeyPatch, LegacyVerifier, hash_key};
 use crate::limits::{Admission, KeyCounters, LimitStore, Refusal, SettleBatch, Settlement, WindowSpec};
 use crate::money::Money;
 use crate::startup::Backends;
@@ -22,6 +22,7 @@ macro_rules! records_conformance_tests {
         $crate::records_conformance_tests!(@each $make;
             keys_round_trip, key_patches_are_field_level, touch_writes_only_last_used,
             deleting_a_key_drops_its_hash, keys_version_moves_on_every_write,
+            legacy_verifiers_round_trip_and_replace_by_name,
             window_counts_requests_and_refuses_without_counting,
             window_rolls_over_when_its_length_has_passed,
             token_limit_takes_precedence_over_window_cost, cost_limits_refuse_in_order,
@@ -100,6 +101,8 @@ fn api_key(id: &str, created_at: Millis) -> ApiKey {
         activation_days: None,
         activated_at: None,
         cost_multiplier_ppm: crate::keys::UNIT_MULTIPLIER,
+        legacy_verifier: None,
+        deleted_at: None,
     }
 }
 
@@ -133,6 +136,8 @@ fn full_key(id: &str) -> ApiKey {
         activation_days: Some(30),
         activated_at: Some(1_200),
         cost_multiplier_ppm: 1_250_000,
+        legacy_verifier: Some("crs-0123456789abcdef".into()),
+        deleted_at: Some(2_000),
         ..api_key(id, 1_000)
     }
 }
@@ -281,6 +286,29 @@ pub async fn deleting_a_key_drops_its_hash(b: Backends) {
     assert_eq!(s.list_keys().await.unwrap(), vec![other.clone()]);
     assert!(!s.delete_key("d").await.unwrap(), "a second delete finds nothing");
     assert_eq!(s.key_by_hash(&other.hash).await.unwrap(), Some(other));
+}
+
+/// Verifiers come back with their secret, one per name (a second put of a name replaces it),
+/// and a put moves the keys version (other instances reload them).
+pub async fn legacy_verifiers_round_trip_and_replace_by_name(b: Backends) {
+    let s = &b.keys;
+    assert_eq!(s.legacy_verifiers().await.unwrap(), Vec::new());
+    let a = LegacyVerifier::for_crs("first-installation-key");
+    let z = LegacyVerifier::for_crs("second-installation-key");
+    let v0 = s.keys_version().await.unwrap();
+    s.put_legacy_verifier(&a).await.unwrap();
+    assert_ne!(
+        s.keys_version().await.unwrap(),
+        v0,
+        "a verifier write moves the keys version"
+    );
+    s.put_legacy_verifier(&z).await.unwrap();
+    s.put_legacy_verifier(&a).await.unwrap();
+    let mut got = s.legacy_verifiers().await.unwrap();
+    got.sort_by(|x, y| x.name.cmp(&y.name));
+    let mut want = vec![a, z];
+    want.sort_by(|x, y| x.name.cmp(&y.name));
+    assert_eq!(got, want);
 }
 
 pub async fn keys_version_moves_on_every_write(b: Backends) {

@@ -34,7 +34,15 @@ pub const KNOWN_FIELDS: &[&str] = &[
     "activation_days",
     "activated_at",
     "cost_multiplier_ppm",
+    "legacy_verifier",
+    "deleted_at",
 ];
+
+/// Associated data a sealed legacy verifier secret is bound to (its name), so a sealed value
+/// copied onto another verifier does not open.
+pub fn verifier_aad(name: &str) -> Vec<u8> {
+    [b"legacy_verifier\0".as_slice(), name.as_bytes()].concat()
+}
 
 fn corrupt(what: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(what.to_string())
@@ -146,6 +154,8 @@ mod tests {
             activation_days: Some(7),
             activated_at: Some(1_500),
             cost_multiplier_ppm: 1_500_000,
+            legacy_verifier: Some("crs-0123456789abcdef".into()),
+            deleted_at: Some(3_000),
         }
     }
 

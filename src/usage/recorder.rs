@@ -123,7 +123,8 @@ impl UsageRecorder {
         &self.pricing
     }
 
-    /// The aggregates as stored (a restore adds to them directly).
+    /// The aggregates as stored, for writes that bypass the per-request path (restores and
+    /// imports add to them directly).
     pub fn store(&self) -> &Arc<dyn UsageStore> {
         &self.store
     }

@@ -185,7 +185,7 @@ fn check_url(field: &str, url: &str) -> Result<(), ApiError> {
 }
 
 /// Which credential and fields each kind needs.
-fn validate(a: &Account) -> Result<(), ApiError> {
+pub(crate) fn validate(a: &Account) -> Result<(), ApiError> {
     if a.name.trim().is_empty() {
         return Err(ApiError::BadRequest("name must not be empty".into()));
     }

@@ -32,6 +32,9 @@ pub struct KeyView {
     #[serde(skip_serializing_if = "Option::is_none")]
     activated_at: Option<Millis>,
     cost_multiplier: f64,
+    /// Imported keys deleted at their source: refused as unknown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    deleted_at: Option<Millis>,
     usage: UsageView,
 }
 
@@ -83,6 +86,7 @@ async fn view(k: &ApiKey, state: &AppState) -> KeyView {
         activation_days: k.activation_days,
         activated_at: k.activated_at,
         cost_multiplier: f64::from(k.cost_multiplier_ppm) / 1e6,
+        deleted_at: k.deleted_at,
         usage: usage.into(),
     }
 }
@@ -140,6 +144,8 @@ pub async fn create(
         activation_days: n.activation_days,
         activated_at: None,
         cost_multiplier_ppm: n.cost_multiplier.unwrap_or(UNIT_MULTIPLIER),
+        legacy_verifier: None,
+        deleted_at: None,
     };
     state.keys.store().put_key(&key).await.map_err(fail)?;
     state.keys.invalidate();

@@ -4,10 +4,13 @@ mod accounts;
 mod backup;
 mod alerts;
 mod groups;
+mod import;
 mod keys;
 mod oauth;
 mod reset;
 mod usage;
+
+pub(crate) use accounts::validate as validate_account;
 
 use crate::error::{ApiError, ApiFailure, ApiFormat};
 use crate::state::AppState;
@@ -47,6 +50,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .route(web::post().to(backup::import)),
             )
             .route("/alerts/test", web::post().to(alerts::test))
+            .service(
+                web::resource("/import/crs")
+                    .app_data(import::json_config())
+                    .route(web::post().to(import::crs)),
+            )
             .app_data(web::JsonConfig::default().error_handler(|e, _| {
                 ApiError::BadRequest(format!("invalid JSON body: {e}"))
                     .in_format(ApiFormat::Admin)
@@ -92,7 +100,7 @@ impl FromRequest for Admin {
 }
 
 /// Accounts or groups changed in the store: have the scheduler republish them now.
-pub(super) async fn republish(state: &AppState) -> Result<(), ApiError> {
+pub(crate) async fn republish(state: &AppState) -> Result<(), ApiError> {
     state.scheduling.reload().await.map(drop).map_err(ApiError::from)
 }
 

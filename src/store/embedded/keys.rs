@@ -6,8 +6,10 @@
 //! |------------------|-----------------|-----------------------------|
 //! | `api_key_fields` | (key id, field) | field JSON (`key_record`)   |
 //! | `api_key_hashes` | SHA-256 hex     | key id                      |
+//! | `legacy_verifiers` | verifier name | its secret, sealed          |
 use super::tables::{LAST_FIELD, failed, write};
-use crate::keys::ApiKey;
+use crate::keys::{ApiKey, LegacyVerifier};
+use crate::store::crypto::SecretBox;
 use crate::store::key_record;
 use crate::store::record::FieldChanges;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
@@ -15,11 +17,44 @@ use switchyard_actors::store::{StoreError, StoreResult};
 
 const FIELDS: TableDefinition<'_, (&str, &str), &str> = TableDefinition::new("api_key_fields");
 const HASHES: TableDefinition<'_, &str, &str> = TableDefinition::new("api_key_hashes");
+const VERIFIERS: TableDefinition<'_, &str, &str> = TableDefinition::new("legacy_verifiers");
 
 pub(super) fn create_tables(txn: &WriteTransaction) -> StoreResult<()> {
     txn.open_table(FIELDS).map_err(failed)?;
     txn.open_table(HASHES).map_err(failed)?;
+    txn.open_table(VERIFIERS).map_err(failed)?;
     Ok(())
+}
+
+fn put_verifier(db: &Database, secrets: &SecretBox, v: &LegacyVerifier) -> StoreResult<()> {
+    let sealed = secrets
+        .seal(v.secret.expose().as_bytes(), &key_record::verifier_aad(&v.name))
+        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    write(db, |txn| {
+        let mut table = txn.open_table(VERIFIERS).map_err(failed)?;
+        table.insert(v.name.as_str(), sealed.as_str()).map_err(failed)?;
+        Ok(())
+    })
+}
+
+fn verifiers(db: &Database, secrets: &SecretBox) -> StoreResult<Vec<LegacyVerifier>> {
+    let txn = db.begin_read().map_err(failed)?;
+    let table = txn.open_table(VERIFIERS).map_err(failed)?;
+    let mut out = Vec::new();
+    for entry in table.iter().map_err(failed)? {
+        let (name, sealed) = entry.map_err(failed)?;
+        let name = name.value().to_owned();
+        let plain = secrets
+            .open(sealed.value(), &key_record::verifier_aad(&name))
+            .map_err(|e| StoreError::Corrupt(format!("legacy verifier {name}: {e}")))?;
+        let secret = String::from_utf8(plain)
+            .map_err(|_| StoreError::Corrupt(format!("legacy verifier {name} is not text")))?;
+        out.push(LegacyVerifier {
+            name,
+            secret: switchyard_actors::Secret::new(secret),
+        });
+    }
+    Ok(out)
 }
 
 fn row(
@@ -241,5 +276,17 @@ impl crate::keys::KeyStore for super::EmbeddedStore {
 
     async fn keys_version(&self) -> StoreResult<u64> {
         Ok(self.keys_version.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    async fn put_legacy_verifier(&self, verifier: &LegacyVerifier) -> StoreResult<()> {
+        let verifier = verifier.clone();
+        self.blocking(move |db, secrets| put_verifier(db, secrets, &verifier))
+            .await?;
+        self.bump_keys();
+        Ok(())
+    }
+
+    async fn legacy_verifiers(&self) -> StoreResult<Vec<LegacyVerifier>> {
+        self.blocking(verifiers).await
     }
 }

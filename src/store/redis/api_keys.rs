@@ -3,13 +3,13 @@
 //! the keys version every write bumps in the same script, so other instances drop their caches.
 //! A recorded use writes `last_used_at` only and bumps nothing.
 use super::RedisStore;
-use crate::keys::{ApiKey, KeyPatch, KeyStore};
+use crate::keys::{ApiKey, KeyPatch, KeyStore, LegacyVerifier};
 use crate::store::key_record;
 use ::redis::AsyncCommands;
 use async_trait::async_trait;
 use std::collections::HashMap;
 use switchyard_actors::clock::Millis;
-use switchyard_actors::store::StoreResult;
+use switchyard_actors::store::{StoreError, StoreResult};
 
 fn decode(hash: &HashMap<String, String>) -> StoreResult<ApiKey> {
     key_record::decode_key(hash.iter().map(|(k, v)| (k.as_str(), v.as_str())))
@@ -145,5 +145,50 @@ impl KeyStore for RedisStore {
         let key = self.keys.keys_version();
         let v: Option<u64> = self.timed("keys_version", async { c.get(&key).await }).await?;
         Ok(v.unwrap_or(0))
+    }
+
+    /// HSET and INCR of the version in one transaction (same `{keys}` slot).
+    async fn put_legacy_verifier(&self, verifier: &LegacyVerifier) -> StoreResult<()> {
+        let sealed = self
+            .secrets
+            .seal(
+                verifier.secret.expose().as_bytes(),
+                &key_record::verifier_aad(&verifier.name),
+            )
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let mut pipe = ::redis::pipe();
+        pipe.atomic()
+            .hset(self.keys.legacy_verifiers(), &verifier.name, sealed)
+            .ignore()
+            .incr(self.keys.keys_version(), 1)
+            .ignore();
+        let mut c = self.conn();
+        self.timed("put_legacy_verifier", async {
+            pipe.query_async::<()>(&mut c).await
+        })
+        .await
+    }
+
+    async fn legacy_verifiers(&self) -> StoreResult<Vec<LegacyVerifier>> {
+        let mut c = self.conn();
+        let key = self.keys.legacy_verifiers();
+        let sealed: HashMap<String, String> = self
+            .timed("legacy_verifiers", async { c.hgetall(&key).await })
+            .await?;
+        sealed
+            .into_iter()
+            .map(|(name, sealed)| {
+                let plain = self
+                    .secrets
+                    .open(&sealed, &key_record::verifier_aad(&name))
+                    .map_err(|e| StoreError::Corrupt(format!("legacy verifier {name}: {e}")))?;
+                let secret = String::from_utf8(plain)
+                    .map_err(|_| StoreError::Corrupt(format!("legacy verifier {name} is not text")))?;
+                Ok(LegacyVerifier {
+                    name,
+                    secret: switchyard_actors::Secret::new(secret),
+                })
+            })
+            .collect()
     }
 }

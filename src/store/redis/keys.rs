@@ -120,6 +120,11 @@ impl Keys {
         format!("{}{{keys}}:hashes", self.prefix)
     }
 
+    /// Hash: legacy verifier name → its secret, sealed.
+    pub fn legacy_verifiers(&self) -> String {
+        format!("{}{{keys}}:legacy_verifiers", self.prefix)
+    }
+
     /// Counter bumped by every API key write (not by a recorded use).
     pub fn keys_version(&self) -> String {
         format!("{}{{keys}}:version", self.prefix)
