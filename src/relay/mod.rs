@@ -12,8 +12,8 @@ pub mod pacing;
 use crate::error::{ApiError, ApiFormat, error_body};
 use crate::keys::ApiKey;
 use crate::oauth::TokenEndpoint;
-use crate::providers::{Inbound, Provider, UsageTap};
 use crate::state::AppState;
+use crate::upstream::{ClientApi, ErrorVerdict, Inbound, UsageTap, registry};
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use body::RelayBody;
@@ -151,11 +151,6 @@ fn failure_body(format: ApiFormat, e: ApiError) -> HttpResponse {
     actix_web::ResponseError::error_response(&e.in_format(format))
 }
 
-/// Statuses that say "this account, not this request": worth another account.
-fn worth_another_account(status: StatusCode) -> bool {
-    matches!(status.as_u16(), 401 | 403 | 429 | 529) || status.is_server_error()
-}
-
 enum Attempt {
     Answered(HttpResponse),
     Failed(Failure),
@@ -164,7 +159,7 @@ enum Attempt {
 pub async fn relay(
     state: &AppState,
     clients: &UpstreamClients,
-    provider: &dyn Provider,
+    api: ClientApi,
     mut req: RelayRequest,
 ) -> Result<HttpResponse, ApiError> {
     let started = Instant::now();
@@ -175,7 +170,7 @@ pub async fn relay(
     let mut last: Option<Failure> = None;
     while counted < max {
         let select = SelectAccount {
-            platform: provider.platform(),
+            platform: api.platform,
             bindings: Arc::new(req.key.bindings.clone()),
             session: req.inbound.session.clone(),
             api_key: Some(req.key.id.clone()),
@@ -186,13 +181,13 @@ pub async fn relay(
         };
         // Every eligible account full: wait for a slot (failover included), never for a
         // cooling account; the last upstream error is answered only when no other exists.
-        let platform_label = provider.platform().as_str();
+        let platform_label = api.platform.as_str();
         let selected = tokio::select! {
             selected = state.scheduling.select_waiting(select) => selected,
             // Nobody to answer: leave the queue at once.
             () = req.client_gone.wait() => {
                 let outcome = Err(ApiError::ClientGone);
-                log_unanswered(&req, provider, &outcome, tried.len(), started);
+                log_unanswered(&req, api, &outcome, tried.len(), started);
                 return outcome;
             }
         };
@@ -214,20 +209,20 @@ pub async fn relay(
                     .with_label_values(&[platform_label, refusal.as_str()])
                     .inc();
                 let outcome = Err(ApiError::Overloaded(refusal));
-                log_unanswered(&req, provider, &outcome, tried.len(), started);
+                log_unanswered(&req, api, &outcome, tried.len(), started);
                 return outcome;
             }
             Err(SelectError::NoAccount(reason)) => {
                 let outcome = match last {
-                    Some(f) => Ok(f.into_response(provider.format())),
+                    Some(f) => Ok(f.into_response(api.format)),
                     None => Err(reason.into()),
                 };
-                log_unanswered(&req, provider, &outcome, tried.len(), started);
+                log_unanswered(&req, api, &outcome, tried.len(), started);
                 return outcome;
             }
             Err(e) => {
                 let outcome = Err(e.into());
-                log_unanswered(&req, provider, &outcome, tried.len(), started);
+                log_unanswered(&req, api, &outcome, tried.len(), started);
                 return outcome;
             }
         };
@@ -235,14 +230,14 @@ pub async fn relay(
             state
                 .metrics
                 .failovers
-                .with_label_values(&[provider.platform().as_str()])
+                .with_label_values(&[api.platform.as_str()])
                 .inc();
         }
         tried.push(selection.account.id.clone());
         match attempt(
             state,
             clients,
-            provider,
+            api,
             &req,
             &mut key_slot,
             selection,
@@ -253,8 +248,8 @@ pub async fn relay(
         {
             Attempt::Answered(resp) => return Ok(resp),
             Attempt::Failed(f) if !f.try_another_account() => {
-                let outcome = f.into_outcome(provider.format());
-                log_unanswered(&req, provider, &outcome, tried.len(), started);
+                let outcome = f.into_outcome(api.format);
+                log_unanswered(&req, api, &outcome, tried.len(), started);
                 return outcome;
             }
             Attempt::Failed(f) => {
@@ -265,14 +260,9 @@ pub async fn relay(
         }
     }
     let outcome = Ok(last
-        .map(|f| f.into_response(provider.format()))
-        .unwrap_or_else(|| {
-            failure_body(
-                provider.format(),
-                ApiError::Internal("no attempt was made".into()),
-            )
-        }));
-    log_unanswered(&req, provider, &outcome, tried.len(), started);
+        .map(|f| f.into_response(api.format))
+        .unwrap_or_else(|| failure_body(api.format, ApiError::Internal("no attempt was made".into()))));
+    log_unanswered(&req, api, &outcome, tried.len(), started);
     outcome
 }
 
@@ -280,7 +270,7 @@ pub async fn relay(
 /// attempt failed); answered requests are logged when they finish.
 fn log_unanswered(
     req: &RelayRequest,
-    provider: &dyn Provider,
+    api: ClientApi,
     outcome: &Result<HttpResponse, ApiError>,
     attempts: usize,
     started: Instant,
@@ -292,7 +282,7 @@ fn log_unanswered(
     tracing::info!(
         request_id = %req.request_id,
         key_id = %req.key.id,
-        platform = %provider.platform(),
+        platform = %api.platform,
         model = %crate::telemetry::LogText(&req.inbound.model),
         status,
         reason,
@@ -414,7 +404,7 @@ async fn credential(
 async fn attempt(
     state: &AppState,
     clients: &UpstreamClients,
-    provider: &dyn Provider,
+    api: ClientApi,
     req: &RelayRequest,
     key_slot: &mut Option<switchyard_actors::Lease>,
     selection: Selection,
@@ -433,7 +423,8 @@ async fn attempt(
             return Attempt::Failed(Failure::Unusable(why.message));
         }
     };
-    let call = match provider.upstream(&account, &secret, inbound) {
+    let kind = registry::kind(account.kind);
+    let call = match kind.upstream_call(&state.settings.upstream, &account, &secret, inbound) {
         Ok(c) => c,
         Err(e) => return misconfigured(state, &account, &inbound.model, e.to_string()).await,
     };
@@ -441,7 +432,7 @@ async fn attempt(
         Ok(c) => c,
         Err(e) => return misconfigured(state, &account, &inbound.model, e.to_string()).await,
     };
-    let platform_label = provider.platform().as_str();
+    let platform_label = api.platform.as_str();
     state
         .metrics
         .added_seconds
@@ -494,8 +485,12 @@ async fn attempt(
     // The body is read through the response afterwards; its headers are not needed there.
     let headers = std::mem::take(resp.headers_mut());
 
-    if worth_another_account(status) {
-        let hints = provider.hints(&headers, state.clock.now_ms());
+    let verdict = if status.is_success() {
+        ErrorVerdict::ReturnToClient
+    } else {
+        kind.on_error_status(status.as_u16(), &headers, state.clock.now_ms())
+    };
+    if let ErrorVerdict::TryAnotherAccount(hints) = verdict {
         let outcome = Outcome::Status {
             status: status.as_u16(),
             retry_after_ms: hints.retry_after_ms,
@@ -515,10 +510,7 @@ async fn attempt(
         clear_expired_health(state, &account, &inbound.model);
     }
 
-    let is_sse = headers
-        .get(reqwest::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.starts_with("text/event-stream"));
+    let is_sse = kind.is_event_stream(&headers);
     // Streams (SSE, or a JSON array streamed by Gemini) pass through as they arrive.
     let streaming = status.is_success() && (is_sse || inbound.stream);
     if streaming {
@@ -526,7 +518,7 @@ async fn attempt(
         turn = None;
     }
     let mut adapter = if status.is_success() {
-        provider.adapter(&account, inbound)
+        kind.adapter(&account, inbound)
     } else {
         None
     };
@@ -536,7 +528,7 @@ async fn attempt(
         key: req.key.clone(),
         window_start: req.window_start,
         tap: if status.is_success() {
-            provider.usage_tap(is_sse)
+            kind.usage_tap(is_sse)
         } else {
             Box::new(NoUsage)
         },
@@ -544,7 +536,7 @@ async fn attempt(
         scheduling: state.scheduling.clone(),
         clock: state.clock.clone(),
         account_id: account.id.clone(),
-        platform: provider.platform(),
+        platform: api.platform,
         model: inbound.model.clone(),
         status: status.as_u16(),
         attempts: attempt_no,
@@ -552,7 +544,7 @@ async fn attempt(
         upstream_sent: sent_at,
         request_id: req.request_id.clone(),
         metrics: state.metrics.clone(),
-        drain: provider
+        drain: kind
             .bills_after_disconnect()
             .then(|| drain::Bounds::from_settings(relay))
             .flatten(),
