@@ -2,7 +2,7 @@
 //! authenticate its upstream (with a credential type of its own), how to read its answers and
 //! how to classify its failures. Kinds implement [`UpstreamKind`]; the relay holds them as
 //! [`Kind`] (the same, without the credential type) through `upstream::registry`.
-use super::wire::{self, sse};
+use super::wire::{self, WireFormat, sse};
 use super::{BodyAdapter, Hints, Inbound, UpstreamCall, UsageTap};
 use crate::settings::UpstreamSettings;
 use reqwest::header::HeaderMap;
@@ -60,6 +60,8 @@ pub struct Profile {
     pub id: AccountKind,
     pub credential: CredentialForm,
     pub base_url: BaseUrl,
+    /// The wire format it speaks (shared with the other kinds of that format).
+    pub wire: &'static WireFormat,
     /// The client calls its accounts can serve.
     pub serves: &'static [ClientCall],
     /// One line for `--help` and docs.
@@ -118,7 +120,9 @@ pub trait UpstreamKind: Send + Sync + 'static {
     }
 
     /// Rate-limit hints from an answer's headers.
-    fn hints(&self, headers: &HeaderMap, now: Millis) -> Hints;
+    fn hints(&self, headers: &HeaderMap, now: Millis) -> Hints {
+        (self.profile().wire.hints)(headers, now)
+    }
 
     /// What an error status from this upstream means.
     fn on_error_status(&self, status: u16, headers: &HeaderMap, now: Millis) -> ErrorVerdict {
@@ -135,7 +139,9 @@ pub trait UpstreamKind: Send + Sync + 'static {
     }
 
     /// Reads usage from a successful answer; `event_stream` as [`Self::is_event_stream`] said.
-    fn usage_tap(&self, event_stream: bool) -> Box<dyn UsageTap>;
+    fn usage_tap(&self, event_stream: bool) -> Box<dyn UsageTap> {
+        (self.profile().wire.usage_tap)(event_stream)
+    }
 
     /// Turns the answer into the client's format; `None`: pass it as is.
     fn adapter(&self, _account: &Account, _inbound: &Inbound) -> Option<Box<dyn BodyAdapter>> {

@@ -5,11 +5,8 @@ use crate::settings::UpstreamSettings;
 use crate::upstream::kind::{required_base_url, url_for};
 use crate::upstream::wire::anthropic;
 use crate::upstream::{
-    BaseUrl, BuildError, ClientCall, CredentialForm, Hints, Inbound, Profile, UpstreamCall, UpstreamKind,
-    UsageTap,
+    BaseUrl, BuildError, ClientCall, CredentialForm, Inbound, Profile, UpstreamCall, UpstreamKind,
 };
-use reqwest::header::HeaderMap;
-use switchyard_actors::clock::Millis;
 use switchyard_actors::{Account, AccountKind};
 
 pub struct ClaudeConsole;
@@ -23,6 +20,7 @@ pub enum ConsoleKey {
 static PROFILE: Profile = Profile {
     id: AccountKind::ClaudeConsole,
     credential: CredentialForm::ApiKey,
+    wire: &anthropic::FORMAT,
     base_url: BaseUrl::Required,
     serves: &[ClientCall::ClaudeMessages, ClientCall::ClaudeCountTokens],
     summary: "Anthropic-compatible API key plus base URL",
@@ -58,13 +56,5 @@ impl UpstreamKind for ClaudeConsole {
         }
         let body = anthropic::request_body(account, inbound)?;
         Ok(UpstreamCall { url, headers, body })
-    }
-
-    fn hints(&self, headers: &HeaderMap, now: Millis) -> Hints {
-        anthropic::hints(headers, now)
-    }
-
-    fn usage_tap(&self, event_stream: bool) -> Box<dyn UsageTap> {
-        anthropic::usage_tap(event_stream)
     }
 }

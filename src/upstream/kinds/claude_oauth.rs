@@ -5,11 +5,8 @@ use crate::settings::UpstreamSettings;
 use crate::upstream::kind::{base_url_or, url_for};
 use crate::upstream::wire::anthropic;
 use crate::upstream::{
-    BaseUrl, BuildError, ClientCall, CredentialForm, Hints, Inbound, Profile, UpstreamCall, UpstreamKind,
-    UsageTap,
+    BaseUrl, BuildError, ClientCall, CredentialForm, Inbound, Profile, UpstreamCall, UpstreamKind,
 };
-use reqwest::header::HeaderMap;
-use switchyard_actors::clock::Millis;
 use switchyard_actors::{Account, AccountKind};
 
 pub struct ClaudeOAuth;
@@ -49,6 +46,7 @@ pub fn merge_betas(model: &str, client: Option<&str>) -> String {
 static PROFILE: Profile = Profile {
     id: AccountKind::ClaudeOfficial,
     credential: CredentialForm::OAuth,
+    wire: &anthropic::FORMAT,
     base_url: BaseUrl::Optional,
     serves: &[ClientCall::ClaudeMessages, ClientCall::ClaudeCountTokens],
     summary: "Claude subscription account (OAuth login)",
@@ -86,14 +84,6 @@ impl UpstreamKind for ClaudeOAuth {
         );
         let body = anthropic::request_body(account, inbound)?;
         Ok(UpstreamCall { url, headers, body })
-    }
-
-    fn hints(&self, headers: &HeaderMap, now: Millis) -> Hints {
-        anthropic::hints(headers, now)
-    }
-
-    fn usage_tap(&self, event_stream: bool) -> Box<dyn UsageTap> {
-        anthropic::usage_tap(event_stream)
     }
 }
 

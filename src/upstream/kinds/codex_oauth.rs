@@ -5,11 +5,9 @@ use crate::settings::UpstreamSettings;
 use crate::upstream::kind::base_url_or;
 use crate::upstream::wire::{join_url, openai};
 use crate::upstream::{
-    BaseUrl, BodyAdapter, BuildError, ClientCall, CredentialForm, Hints, Inbound, Profile, UpstreamCall,
-    UpstreamKind, UsageTap,
+    BaseUrl, BodyAdapter, BuildError, ClientCall, CredentialForm, Inbound, Profile, UpstreamCall,
+    UpstreamKind,
 };
-use reqwest::header::HeaderMap;
-use switchyard_actors::clock::Millis;
 use switchyard_actors::{Account, AccountKind};
 
 pub struct CodexOAuth;
@@ -23,6 +21,7 @@ pub struct CodexCredential {
 static PROFILE: Profile = Profile {
     id: AccountKind::OpenAiOAuth,
     credential: CredentialForm::OAuth,
+    wire: &openai::FORMAT,
     base_url: BaseUrl::Optional,
     serves: &[ClientCall::OpenAiResponses],
     summary: "ChatGPT / Codex OAuth login, Codex backend (Responses only)",
@@ -69,14 +68,6 @@ impl UpstreamKind for CodexOAuth {
             headers,
             body: inbound.body.clone(),
         })
-    }
-
-    fn hints(&self, headers: &HeaderMap, now: Millis) -> Hints {
-        openai::hints(headers, now)
-    }
-
-    fn usage_tap(&self, event_stream: bool) -> Box<dyn UsageTap> {
-        openai::usage_tap(event_stream)
     }
 
     fn adapter(&self, _account: &Account, inbound: &Inbound) -> Option<Box<dyn BodyAdapter>> {

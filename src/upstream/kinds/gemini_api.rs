@@ -5,11 +5,8 @@ use crate::settings::UpstreamSettings;
 use crate::upstream::kind::{base_url_or, url_for};
 use crate::upstream::wire::gemini::{self, Call, call_of};
 use crate::upstream::{
-    BaseUrl, BuildError, ClientCall, CredentialForm, Hints, Inbound, Profile, UpstreamCall, UpstreamKind,
-    UsageTap,
+    BaseUrl, BuildError, ClientCall, CredentialForm, Inbound, Profile, UpstreamCall, UpstreamKind,
 };
-use reqwest::header::HeaderMap;
-use switchyard_actors::clock::Millis;
 use switchyard_actors::{Account, AccountKind};
 
 pub struct GeminiApi;
@@ -20,6 +17,7 @@ pub struct GoogleApiKey(String);
 static PROFILE: Profile = Profile {
     id: AccountKind::GeminiApi,
     credential: CredentialForm::ApiKey,
+    wire: &gemini::FORMAT,
     base_url: BaseUrl::Optional,
     serves: &[ClientCall::GeminiGenerate],
     summary: "Gemini API key",
@@ -56,13 +54,5 @@ impl UpstreamKind for GeminiApi {
             headers,
             body: inbound.body.clone(),
         })
-    }
-
-    fn hints(&self, headers: &HeaderMap, now: Millis) -> Hints {
-        gemini::hints(headers, now)
-    }
-
-    fn usage_tap(&self, event_stream: bool) -> Box<dyn UsageTap> {
-        gemini::usage_tap(event_stream)
     }
 }

@@ -7,12 +7,10 @@ use crate::upstream::kind::base_url_or;
 use crate::upstream::wire::gemini::{self, Call, INTERNAL_PREFIX, call_of, code_assist_envelope};
 use crate::upstream::wire::{join_url, json_object};
 use crate::upstream::{
-    BaseUrl, BodyAdapter, BuildError, ClientCall, CredentialForm, Hints, Inbound, Profile, UpstreamCall,
-    UpstreamKind, UsageTap,
+    BaseUrl, BodyAdapter, BuildError, ClientCall, CredentialForm, Inbound, Profile, UpstreamCall,
+    UpstreamKind,
 };
 use bytes::Bytes;
-use reqwest::header::HeaderMap;
-use switchyard_actors::clock::Millis;
 use switchyard_actors::{Account, AccountKind};
 
 pub struct GeminiCodeAssist;
@@ -26,6 +24,7 @@ pub struct CodeAssistCredential {
 static PROFILE: Profile = Profile {
     id: AccountKind::GeminiOAuth,
     credential: CredentialForm::OAuth,
+    wire: &gemini::FORMAT,
     base_url: BaseUrl::Optional,
     serves: &[ClientCall::GeminiGenerate, ClientCall::GeminiCodeAssist],
     summary: "Google OAuth account (Gemini CLI login), Code Assist API",
@@ -89,14 +88,6 @@ impl UpstreamKind for GeminiCodeAssist {
         };
         let url = join_url(base, &format!("{INTERNAL_PREFIX}{method}"), &query);
         Ok(UpstreamCall { url, headers, body })
-    }
-
-    fn hints(&self, headers: &HeaderMap, now: Millis) -> Hints {
-        gemini::hints(headers, now)
-    }
-
-    fn usage_tap(&self, event_stream: bool) -> Box<dyn UsageTap> {
-        gemini::usage_tap(event_stream)
     }
 
     fn adapter(&self, _account: &Account, inbound: &Inbound) -> Option<Box<dyn BodyAdapter>> {

@@ -4,11 +4,9 @@ use crate::settings::UpstreamSettings;
 use crate::upstream::kind::{required_base_url, url_for};
 use crate::upstream::wire::openai;
 use crate::upstream::{
-    BaseUrl, BodyAdapter, BuildError, ClientCall, CredentialForm, Hints, Inbound, Profile, UpstreamCall,
-    UpstreamKind, UsageTap,
+    BaseUrl, BodyAdapter, BuildError, ClientCall, CredentialForm, Inbound, Profile, UpstreamCall,
+    UpstreamKind,
 };
-use reqwest::header::HeaderMap;
-use switchyard_actors::clock::Millis;
 use switchyard_actors::{Account, AccountKind};
 
 pub struct OpenAiResponses;
@@ -19,6 +17,7 @@ pub struct BearerKey(String);
 static PROFILE: Profile = Profile {
     id: AccountKind::OpenAiResponses,
     credential: CredentialForm::ApiKey,
+    wire: &openai::FORMAT,
     base_url: BaseUrl::Required,
     serves: &[ClientCall::OpenAiResponses, ClientCall::OpenAiChat],
     summary: "OpenAI Responses-compatible API key plus base URL",
@@ -47,14 +46,6 @@ impl UpstreamKind for OpenAiResponses {
             headers: openai::request_headers(inbound, &key.0),
             body: inbound.body.clone(),
         })
-    }
-
-    fn hints(&self, headers: &HeaderMap, now: Millis) -> Hints {
-        openai::hints(headers, now)
-    }
-
-    fn usage_tap(&self, event_stream: bool) -> Box<dyn UsageTap> {
-        openai::usage_tap(event_stream)
     }
 
     fn adapter(&self, _account: &Account, inbound: &Inbound) -> Option<Box<dyn BodyAdapter>> {

@@ -41,6 +41,12 @@ pub fn request_body(account: &Account, inbound: &Inbound) -> Result<Bytes, Build
     }
 }
 
+pub static FORMAT: super::WireFormat = super::WireFormat {
+    name: "Anthropic Messages",
+    hints,
+    usage_tap,
+};
+
 pub fn hints(headers: &HeaderMap, now: Millis) -> Hints {
     Hints {
         retry_after_ms: retry_after_ms(headers, now),

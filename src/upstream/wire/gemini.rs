@@ -79,6 +79,12 @@ pub fn code_assist_envelope(model: &str, project: &str, body: &[u8]) -> Result<B
     Ok(out.freeze())
 }
 
+pub static FORMAT: super::WireFormat = super::WireFormat {
+    name: "Gemini",
+    hints,
+    usage_tap,
+};
+
 pub fn hints(headers: &HeaderMap, now: Millis) -> Hints {
     Hints {
         retry_after_ms: retry_after_ms(headers, now),

@@ -8,8 +8,25 @@ pub mod json_object;
 pub mod openai;
 pub mod sse;
 
+use super::{Hints, UsageTap};
 use reqwest::header::HeaderMap;
 use switchyard_actors::clock::Millis;
+
+/// How to read one wire format's answers. A kind names the format it speaks in its profile and
+/// reads hints and usage through it unless it says otherwise.
+pub struct WireFormat {
+    pub name: &'static str,
+    /// Rate-limit hints from an answer's headers.
+    pub hints: fn(&HeaderMap, Millis) -> Hints,
+    /// Usage from a successful answer (`true`: an event stream).
+    pub usage_tap: fn(bool) -> Box<dyn UsageTap>,
+}
+
+impl std::fmt::Debug for WireFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name)
+    }
+}
 
 /// `retry-after` as seconds or an HTTP date, in ms from `now`.
 pub fn retry_after_ms(headers: &HeaderMap, now: Millis) -> Option<i64> {

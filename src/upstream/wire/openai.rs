@@ -59,6 +59,12 @@ pub fn usage_tap(event_stream: bool) -> Box<dyn UsageTap> {
 
 /// `retry-after`, else Codex's `x-codex-primary-reset-after-seconds`, else OpenAI's
 /// `x-ratelimit-reset-requests`.
+pub static FORMAT: super::WireFormat = super::WireFormat {
+    name: "OpenAI Responses / chat completions",
+    hints,
+    usage_tap,
+};
+
 pub fn hints(headers: &HeaderMap, now: Millis) -> Hints {
     let header = |n: &str| headers.get(n).and_then(|v| v.to_str().ok());
     let retry_after_ms = retry_after_ms(headers, now)
