@@ -62,6 +62,8 @@ pub struct Profile {
     pub base_url: BaseUrl,
     /// The wire format it speaks (shared with the other kinds of that format).
     pub wire: &'static WireFormat,
+    /// `extra` fields every account of the kind must set (admin validation refuses it without).
+    pub required_extra: &'static [&'static str],
     /// The client calls its accounts can serve.
     pub serves: &'static [ClientCall],
     /// One line for `--help` and docs.

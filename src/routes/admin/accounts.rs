@@ -206,6 +206,16 @@ fn validate(a: &Account) -> Result<(), ApiError> {
             a.kind
         )));
     }
+    if let Some(field) = profile
+        .required_extra
+        .iter()
+        .find(|f| a.extra.get(**f).is_none_or(|v| v.trim().is_empty()))
+    {
+        return Err(ApiError::BadRequest(format!(
+            "{} accounts need extra.{field}",
+            a.kind
+        )));
+    }
     let needs_base = profile.base_url == BaseUrl::Required;
     match a.base_url.as_deref() {
         None if needs_base => Err(ApiError::BadRequest(format!(

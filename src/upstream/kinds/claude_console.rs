@@ -22,6 +22,7 @@ static PROFILE: Profile = Profile {
     credential: CredentialForm::ApiKey,
     wire: &anthropic::FORMAT,
     base_url: BaseUrl::Required,
+    required_extra: &[],
     serves: &[ClientCall::ClaudeMessages, ClientCall::ClaudeCountTokens],
     summary: "Anthropic-compatible API key plus base URL",
 };

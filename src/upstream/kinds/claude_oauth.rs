@@ -48,6 +48,7 @@ static PROFILE: Profile = Profile {
     credential: CredentialForm::OAuth,
     wire: &anthropic::FORMAT,
     base_url: BaseUrl::Optional,
+    required_extra: &[],
     serves: &[ClientCall::ClaudeMessages, ClientCall::ClaudeCountTokens],
     summary: "Claude subscription account (OAuth login)",
 };

@@ -23,6 +23,7 @@ static PROFILE: Profile = Profile {
     credential: CredentialForm::OAuth,
     wire: &openai::FORMAT,
     base_url: BaseUrl::Optional,
+    required_extra: &[],
     serves: &[ClientCall::OpenAiResponses],
     summary: "ChatGPT / Codex OAuth login, Codex backend (Responses only)",
 };

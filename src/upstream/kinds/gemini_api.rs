@@ -19,6 +19,7 @@ static PROFILE: Profile = Profile {
     credential: CredentialForm::ApiKey,
     wire: &gemini::FORMAT,
     base_url: BaseUrl::Optional,
+    required_extra: &[],
     serves: &[ClientCall::GeminiGenerate],
     summary: "Gemini API key",
 };

@@ -26,6 +26,7 @@ static PROFILE: Profile = Profile {
     credential: CredentialForm::OAuth,
     wire: &gemini::FORMAT,
     base_url: BaseUrl::Optional,
+    required_extra: &[],
     serves: &[ClientCall::GeminiGenerate, ClientCall::GeminiCodeAssist],
     summary: "Google OAuth account (Gemini CLI login), Code Assist API",
 };

@@ -19,6 +19,7 @@ static PROFILE: Profile = Profile {
     credential: CredentialForm::ApiKey,
     wire: &openai::FORMAT,
     base_url: BaseUrl::Required,
+    required_extra: &[],
     serves: &[ClientCall::OpenAiResponses, ClientCall::OpenAiChat],
     summary: "OpenAI Responses-compatible API key plus base URL",
 };
