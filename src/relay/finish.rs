@@ -104,8 +104,7 @@ impl Finish {
             self.mark(Outcome::Timeout);
         }
         if let Some(h) = self.tap.limit_reached() {
-            self.mark(Outcome::Status {
-                status: 429,
+            self.mark(Outcome::UsageLimit {
                 retry_after_ms: h.retry_after_ms,
                 reset_at: h.reset_at,
             });
