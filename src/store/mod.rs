@@ -22,7 +22,6 @@ pub mod record;
 pub mod redis;
 
 use crate::settings::{StoreBackend, StoreSettings};
-use crate::startup::Backends;
 use key::{ENCRYPTION_KEY_ENV, GENERATED_KEY_FILE, KeyError, KeyInputs, KeySource};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -30,6 +29,30 @@ use std::sync::Arc;
 pub use embedded::EmbeddedStore;
 pub use key::EncryptionKey;
 pub use redis::{RedisOptions, RedisStore};
+
+/// The state backends the application runs on: with `store.backend` set, one store behind
+/// all four contracts.
+pub struct Backends {
+    pub store: Arc<dyn switchyard_actors::Store>,
+    pub keys: Arc<dyn crate::keys::KeyStore>,
+    pub usage: Arc<dyn crate::usage::UsageStore>,
+    pub limits: Arc<dyn crate::limits::LimitStore>,
+    /// The store's own operation counts (none for memory).
+    pub stats: Arc<StoreStats>,
+}
+
+impl Backends {
+    /// Everything in process memory (tests, benchmarks).
+    pub fn in_memory() -> Self {
+        Backends {
+            store: Arc::new(switchyard_actors::store::MemoryStore::new()),
+            keys: Arc::new(crate::keys::MemoryKeyStore::new()),
+            usage: Arc::new(crate::usage::MemoryUsageStore::new()),
+            limits: Arc::new(crate::limits::MemoryLimitStore::new()),
+            stats: Arc::default(),
+        }
+    }
+}
 
 /// Why the state store could not be opened at start-up. Never contains a secret.
 #[derive(Debug, thiserror::Error)]
