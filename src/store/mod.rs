@@ -6,28 +6,30 @@
 //!   steps are Lua scripts, see `docs/redis-keys.md`.
 //!
 //! Both keep upstream credentials encrypted at rest ([`crypto`]) with the key found by [`key`],
-//! and both write accounts and API keys field by field ([`record`], [`key_record`]). Each
+//! and both write accounts and API keys field by field ([`record`], [`api_key_record`]). Each
 //! backend also implements the API key, limit-counter and usage contracts
 //! ([`KeyStore`](crate::keys::KeyStore), [`LimitStore`](crate::limits::LimitStore),
 //! [`UsageStore`](crate::usage::UsageStore)); [`open`] picks the backend and returns all four
 //! views of it. `conformance_records` is the suite every backend of those three passes.
+pub mod api_key_record;
 #[doc(hidden)]
 pub mod conformance_records;
 pub mod crypto;
 pub mod embedded;
-pub mod key;
-pub mod key_record;
+pub mod encryption_key;
 pub mod private;
 pub mod record;
 pub mod redis;
 
 use crate::settings::{StoreBackend, StoreSettings};
-use key::{ENCRYPTION_KEY_ENV, GENERATED_KEY_FILE, KeyError, KeyInputs, KeySource};
+use encryption_key::{
+    ENCRYPTION_KEY_ENV, EncryptionKeyError, EncryptionKeyInputs, EncryptionKeySource, GENERATED_KEY_FILE,
+};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use embedded::EmbeddedStore;
-pub use key::EncryptionKey;
+pub use encryption_key::EncryptionKey;
 pub use redis::{RedisOptions, RedisStore};
 
 /// The state backends the application runs on: with `store.backend` set, one store behind
@@ -73,7 +75,7 @@ pub enum OpenError {
     )]
     WrongKey { store: String },
     #[error(transparent)]
-    Key(#[from] KeyError),
+    Key(#[from] EncryptionKeyError),
     #[error("cannot use Redis at {target}: {reason}")]
     Redis { target: String, reason: String },
 }
@@ -137,7 +139,7 @@ pub async fn open_with_env_key(
                 source,
             })?;
             let generated = settings.data_dir.join(GENERATED_KEY_FILE);
-            let (key, source) = key::resolve(KeyInputs {
+            let (key, source) = encryption_key::resolve(EncryptionKeyInputs {
                 env: env_key,
                 key_file,
                 generate_at: Some(&generated),
@@ -149,7 +151,7 @@ pub async fn open_with_env_key(
             Ok(backends(Arc::new(store), stats))
         }
         StoreBackend::Redis => {
-            let (key, source) = key::resolve(KeyInputs {
+            let (key, source) = encryption_key::resolve(EncryptionKeyInputs {
                 env: env_key,
                 key_file,
                 generate_at: None,
@@ -163,10 +165,12 @@ pub async fn open_with_env_key(
     }
 }
 
-fn log_source(source: &KeySource) {
+fn log_source(source: &EncryptionKeySource) {
     match source {
-        KeySource::Environment => tracing::info!("credential encryption key from {ENCRYPTION_KEY_ENV}"),
-        KeySource::File(p) | KeySource::Generated(p) => {
+        EncryptionKeySource::Environment => {
+            tracing::info!("credential encryption key from {ENCRYPTION_KEY_ENV}")
+        }
+        EncryptionKeySource::File(p) | EncryptionKeySource::Generated(p) => {
             tracing::info!(file = %p.display(), "credential encryption key from file")
         }
     }
