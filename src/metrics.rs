@@ -1,7 +1,6 @@
 //! Prometheus metrics, one registry per application (tests run many side by side). Counters and
 //! histograms are updated as requests flow; pool gauges (slots, account states, actor
 //! restarts, store traffic) are read from their owners at scrape time.
-use crate::state::AppState;
 use crate::store::StoreStats;
 use parking_lot::Mutex;
 use prometheus::{
@@ -303,11 +302,14 @@ impl Metrics {
         }
     }
 
-    /// The text exposition, with pool gauges refreshed first.
-    pub async fn render(&self, state: &AppState) -> String {
-        let snapshot = state.scheduling.snapshot();
-        let slots = state.scheduling.slot_counts().await.unwrap_or_default();
-        let now = state.clock.now_ms();
+    /// The text exposition, with pool gauges refreshed first (at `now`).
+    pub async fn render(
+        &self,
+        scheduling: &switchyard_actors::Scheduling,
+        now: switchyard_actors::clock::Millis,
+    ) -> String {
+        let snapshot = scheduling.snapshot();
+        let slots = scheduling.slot_counts().await.unwrap_or_default();
         self.slots_in_use.reset();
         self.slot_limit.reset();
         self.accounts.reset();
@@ -336,8 +338,8 @@ impl Metrics {
         for actor in ActorName::ALL {
             self.actor_restarts
                 .with_label_values(&[actor.as_str()])
-                .set(state.scheduling.restarts(actor) as i64);
-            let calls = state.scheduling.call_stats(actor);
+                .set(scheduling.restarts(actor) as i64);
+            let calls = scheduling.call_stats(actor);
             self.actor_messages
                 .with_label_values(&[actor.as_str()])
                 .set(calls.sent as i64);
@@ -351,7 +353,7 @@ impl Metrics {
         for platform in switchyard_actors::Platform::ALL {
             self.slot_waiters
                 .with_label_values(&[platform.as_str()])
-                .set(state.scheduling.waiters(platform) as i64);
+                .set(scheduling.waiters(platform) as i64);
         }
         self.store_errors
             .with_label_values(&["state"])

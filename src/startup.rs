@@ -3,23 +3,21 @@
 use crate::admin_token::AdminToken;
 use crate::alerts::Alerts;
 use crate::calendar::Calendar;
-use crate::keys::{KeyService, KeyStore, MemoryKeyStore};
-use crate::limits::{LimitStore, MemoryLimitStore};
+use crate::keys::KeyService;
 use crate::oauth::TokenRefresher;
 use crate::pricing::{Pricing, PricingFileError};
 use crate::relay::client::UpstreamClients;
 use crate::routes;
 use crate::settings::Settings;
 use crate::state::AppState;
-use crate::usage::{MemoryUsageStore, UsageRecorder, UsageStore};
+use crate::usage::UsageRecorder;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{App, HttpServer, web};
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 use switchyard_actors::clock::SharedClock;
-use switchyard_actors::store::MemoryStore;
-use switchyard_actors::{Scheduling, Store, StoreError, SystemClock};
+use switchyard_actors::{Scheduling, StoreError, SystemClock};
 
 /// Descriptors kept back from the stream estimate: listeners, the store's files and
 /// connections, the runtime's own, logs.
@@ -55,37 +53,14 @@ fn raise_open_files_limit() {
     }
 }
 
-/// The state backends the application runs on: with `store.backend` set, one store behind
-/// all four contracts.
-pub struct Backends {
-    pub store: Arc<dyn Store>,
-    pub keys: Arc<dyn KeyStore>,
-    pub usage: Arc<dyn UsageStore>,
-    pub limits: Arc<dyn LimitStore>,
-    /// The store's own operation counts (none for memory).
-    pub stats: Arc<crate::store::StoreStats>,
-    /// The key the store seals credentials with, which backups are sealed with by default
-    /// (memory: a fresh one per process, since nothing is sealed there).
-    pub encryption_key: Arc<crate::store::EncryptionKey>,
-}
+/// The state backends (defined with the stores; named here too, where the app is built).
+pub use crate::store::Backends;
 
 impl Backends {
     /// The backends `store.backend` names: accounts, scheduling state, API keys, usage and
     /// limit counters all live in the configured store.
     pub async fn open(settings: &Settings) -> Result<Self, StartupError> {
         Ok(crate::store::open(&settings.store).await?)
-    }
-
-    /// Everything in process memory (tests, benchmarks).
-    pub fn in_memory() -> Self {
-        Backends {
-            store: Arc::new(MemoryStore::new()),
-            keys: Arc::new(MemoryKeyStore::new()),
-            usage: Arc::new(MemoryUsageStore::new()),
-            limits: Arc::new(MemoryLimitStore::new()),
-            stats: Arc::default(),
-            encryption_key: Arc::new(crate::store::EncryptionKey::generate()),
-        }
     }
 }
 

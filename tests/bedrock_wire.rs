@@ -13,9 +13,6 @@ use switchyard::bedrock::usage::StreamUsage;
 use switchyard::bedrock::{
     BedrockCredentials, BedrockError, Endpoint, EventStreamToSse, Failure, ModelMap, Operation,
 };
-use switchyard::providers::Provider;
-use switchyard::providers::anthropic::Anthropic;
-use switchyard::settings::ClaudeUpstream;
 
 const KEY_ID: &str = "AKIAMOCKBEDROCK00001";
 
@@ -91,7 +88,7 @@ async fn send(call: &Call) -> reqwest::Response {
 
 /// The body streamed through the SSE transcoder (and a usage reader) as it arrives.
 async fn transcode(response: reqwest::Response) -> (String, EventStreamToSse, StreamUsage) {
-    let tap = Anthropic::new(ClaudeUpstream::default()).usage_tap(true);
+    let tap = switchyard::upstream::wire::anthropic::usage_tap(true);
     let mut usage = StreamUsage::new(tap);
     let mut transcoder = EventStreamToSse::default();
     let mut out = BytesMut::new();
@@ -101,7 +98,7 @@ async fn transcode(response: reqwest::Response) -> (String, EventStreamToSse, St
         let (a, b) = piece.split_at(piece.len() / 2);
         for part in [a, b] {
             transcoder.chunk(part, &mut out);
-            switchyard::providers::UsageTap::feed(&mut usage, part);
+            switchyard::upstream::UsageTap::feed(&mut usage, part);
         }
     }
     transcoder.finish(&mut out);
@@ -184,7 +181,7 @@ async fn signed_stream_is_accepted_and_decoded_to_anthropic_sse_with_tool_use_an
     let stop = &events.last().expect("events").1;
     assert_eq!(stop["amazon-bedrock-invocationMetrics"]["inputTokenCount"], 40);
 
-    let (tokens, model) = switchyard::providers::UsageTap::finish(&mut usage).expect("usage");
+    let (tokens, model) = switchyard::upstream::UsageTap::finish(&mut usage).expect("usage");
     assert_eq!(
         (
             tokens.input_tokens,

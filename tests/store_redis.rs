@@ -17,7 +17,7 @@ use switchyard::keys::{ApiKey, KeyPatch, KeyStore, hash_key};
 use switchyard::limits::{Admission, LimitStore, SettleBatch, Settlement, WindowSpec};
 use switchyard::money::Money;
 use switchyard::settings::{StoreBackend, StoreSettings};
-use switchyard::store::key::{ENCRYPTION_KEY_ENV, KeyError};
+use switchyard::store::encryption_key::{ENCRYPTION_KEY_ENV, EncryptionKeyError};
 use switchyard::store::redis::{DAY_TTL_SECS, SETTLE_BATCH_TTL_SECS, USAGE_BATCH_TTL_SECS, WEEK_TTL_SECS};
 use switchyard::store::{EncryptionKey, OpenError, RedisOptions, RedisStore, open_with_env_key};
 use switchyard::usage::{Dimension, RecentRequest, UsageBatch, UsageCounters, UsageDelta, UsageStore};
@@ -275,14 +275,20 @@ async fn redis_mode_refuses_a_missing_or_weak_key() {
     let dir = tempfile::tempdir().unwrap();
     let prefix = fresh_prefix();
     let missing = refused(open_with_env_key(&redis_settings(&prefix, ""), None).await);
-    assert!(matches!(missing, OpenError::Key(KeyError::Missing)), "{missing}");
+    assert!(
+        matches!(missing, OpenError::Key(EncryptionKeyError::Missing)),
+        "{missing}"
+    );
     assert!(missing.to_string().contains(ENCRYPTION_KEY_ENV));
 
     let weak = refused(open_with_env_key(&redis_settings(&prefix, ""), Some(&"a".repeat(64))).await);
-    assert!(matches!(weak, OpenError::Key(KeyError::Weak { .. })), "{weak}");
+    assert!(
+        matches!(weak, OpenError::Key(EncryptionKeyError::Weak { .. })),
+        "{weak}"
+    );
     let short = refused(open_with_env_key(&redis_settings(&prefix, ""), Some("abcd")).await);
     assert!(
-        matches!(short, OpenError::Key(KeyError::Malformed { .. })),
+        matches!(short, OpenError::Key(EncryptionKeyError::Malformed { .. })),
         "{short}"
     );
     assert!(

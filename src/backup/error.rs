@@ -23,7 +23,7 @@ pub enum BackupError {
     )]
     WrongKey,
     #[error("the target encryption key: {0}")]
-    TargetKey(#[from] crate::store::key::KeyError),
+    TargetKey(#[from] crate::store::encryption_key::EncryptionKeyError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }

@@ -139,7 +139,7 @@ fn write_event(out: &mut BytesMut, name: &str, data: &[u8]) {
     out.extend_from_slice(b"\n\n");
 }
 
-impl crate::providers::BodyAdapter for EventStreamToSse {
+impl crate::upstream::BodyAdapter for EventStreamToSse {
     fn chunk(&mut self, input: &[u8], out: &mut BytesMut) {
         EventStreamToSse::chunk(self, input, out);
     }

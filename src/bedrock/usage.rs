@@ -11,7 +11,7 @@ use memchr::memmem;
 use serde::Deserialize;
 
 use super::stream::EventStreamToSse;
-use crate::providers::{Hints, UsageTap};
+use crate::upstream::{Hints, UsageTap};
 use crate::usage::TokenUsage;
 
 const METRICS_KEY: &str = "amazon-bedrock-invocationMetrics";

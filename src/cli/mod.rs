@@ -4,8 +4,8 @@
 //! `--json` prints the API's JSON for scripts. Definitions and dispatch live here; each command
 //! family has its own module.
 mod accounts;
-mod backup;
 mod alert;
+mod backup;
 mod client;
 mod config;
 mod groups;
@@ -21,6 +21,8 @@ use client::{AdminClient, CliError, Target};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use switchyard::upstream::{BaseUrl, registry};
+use switchyard_actors::AccountKind;
 
 pub use client::config_path;
 
@@ -135,22 +137,19 @@ pub enum ConfigCommand {
     Check,
 }
 
-/// API-key account kinds (OAuth kinds come in through `account login` / `account import`).
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum ApiKeyKind {
-    ClaudeConsole,
-    GeminiApi,
-    OpenaiResponses,
-}
-
-impl ApiKeyKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ApiKeyKind::ClaudeConsole => "claude-console",
-            ApiKeyKind::GeminiApi => "gemini-api",
-            ApiKeyKind::OpenaiResponses => "openai-responses",
-        }
-    }
+/// `account add --kind`: the registry's API-key kinds (OAuth kinds come in through
+/// `account login` / `account import`), each with its summary in `--help`.
+fn api_key_kind() -> impl clap::builder::TypedValueParser<Value = AccountKind> {
+    use clap::builder::TypedValueParser;
+    let values = registry::api_key_kinds().map(|p| {
+        let base = if p.base_url == BaseUrl::Required {
+            " (needs --base-url)"
+        } else {
+            ""
+        };
+        clap::builder::PossibleValue::new(p.id.as_str()).help(format!("{}{base}", p.summary))
+    });
+    clap::builder::PossibleValuesParser::new(values).try_map(|s| s.parse::<AccountKind>())
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -214,11 +213,11 @@ pub struct ApiKeySource {
 pub enum AccountCommand {
     /// Add an API-key account
     Add {
-        #[arg(long, value_enum)]
-        kind: ApiKeyKind,
+        #[arg(long, value_parser = api_key_kind())]
+        kind: AccountKind,
         #[arg(long)]
         name: String,
-        /// Upstream base URL (required for claude-console and openai-responses)
+        /// Upstream base URL (required by the kinds `--help` marks "needs --base-url")
         #[arg(long)]
         base_url: Option<String>,
         #[command(flatten)]

@@ -4,7 +4,7 @@
 //! upstream answer to [`super::drain`], which reads it on to record what the upstream bills.
 use super::client::{BoxError, error_text};
 use super::finish::{Ending, Finish};
-use crate::providers::BodyAdapter;
+use crate::upstream::BodyAdapter;
 use bytes::{Bytes, BytesMut};
 use futures::stream::{self, BoxStream};
 use futures::{FutureExt, Stream, StreamExt};

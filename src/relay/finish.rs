@@ -1,8 +1,8 @@
 //! The end of a relayed request, whichever way it comes (answer complete, upstream error,
 //! idle timeout, client gone): usage recorded once, the slot released, one log line.
 use crate::keys::ApiKey;
-use crate::providers::UsageTap;
 use crate::telemetry::LogText;
+use crate::upstream::UsageTap;
 use crate::usage::{UsageRecord, UsageRecorder};
 use std::sync::Arc;
 use std::time::Instant;
@@ -104,8 +104,7 @@ impl Finish {
             self.mark(Outcome::Timeout);
         }
         if let Some(h) = self.tap.limit_reached() {
-            self.mark(Outcome::Status {
-                status: 429,
+            self.mark(Outcome::UsageLimit {
                 retry_after_ms: h.retry_after_ms,
                 reset_at: h.reset_at,
             });

@@ -12,8 +12,10 @@ pub mod pacing;
 use crate::error::{ApiError, ApiFormat, error_body};
 use crate::keys::ApiKey;
 use crate::oauth::TokenEndpoint;
-use crate::providers::{Inbound, Provider, UsageTap};
 use crate::state::AppState;
+use crate::upstream::{
+    BodyAdapter, BuildError, ClientApi, ErrorVerdict, Inbound, Kind, UpstreamCall, UsageTap, registry,
+};
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use body::RelayBody;
@@ -24,7 +26,7 @@ use futures::StreamExt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use switchyard_actors::pool::{HealthChange, MarkOutcome, Outcome};
-use switchyard_actors::scheduler::{SelectAccount, SelectError, Selection};
+use switchyard_actors::scheduler::{SelectAccount, SelectError};
 use switchyard_actors::{Account, AccountId, Credentials};
 
 /// One client request to relay.
@@ -62,6 +64,8 @@ enum Failure {
     Timeout,
     /// The account could not be used at all (credentials, proxy, configuration).
     Unusable(String),
+    /// The client's request cannot be sent upstream as it is (the kind said so).
+    ClientInput(String),
     /// Switchyard ran out of its own resources: not the account's fault, and no other account
     /// would fare better.
     Local(local_fault::Shortage),
@@ -75,7 +79,10 @@ impl Failure {
     /// Whether another account may serve the request.
     fn try_another_account(&self) -> bool {
         // A paced account's wait is the request's whole budget (like a busy pool's).
-        !matches!(self, Failure::Local(_) | Failure::Paced | Failure::ClientGone)
+        !matches!(
+            self,
+            Failure::Local(_) | Failure::Paced | Failure::ClientGone | Failure::ClientInput(_)
+        )
     }
 
     /// Whether the failure could be the request's own doing (a 5xx, a silence, an unusable
@@ -90,6 +97,7 @@ impl Failure {
             Failure::Unreachable(_) => false,
             Failure::Timeout
             | Failure::Unusable(_)
+            | Failure::ClientInput(_)
             | Failure::Local(_)
             | Failure::Paced
             | Failure::ClientGone => true,
@@ -103,6 +111,7 @@ impl Failure {
             Failure::Local(s) => Err(ApiError::LocalResources { kind: s.as_str() }),
             Failure::Paced => Err(ApiError::PacingTimeout),
             Failure::ClientGone => Err(ApiError::ClientGone),
+            Failure::ClientInput(m) => Err(ApiError::BadRequest(m)),
             other => Ok(other.into_response(format)),
         }
     }
@@ -140,6 +149,7 @@ impl Failure {
             Failure::Unreachable(u) => failure_body(format, ApiError::UpstreamUnreachable(u.public)),
             Failure::Timeout => failure_body(format, ApiError::UpstreamTimeout),
             Failure::Unusable(m) => failure_body(format, ApiError::UpstreamUnreachable(m)),
+            Failure::ClientInput(m) => failure_body(format, ApiError::BadRequest(m)),
             Failure::Local(s) => failure_body(format, ApiError::LocalResources { kind: s.as_str() }),
             Failure::Paced => failure_body(format, ApiError::PacingTimeout),
             Failure::ClientGone => failure_body(format, ApiError::ClientGone),
@@ -151,11 +161,6 @@ fn failure_body(format: ApiFormat, e: ApiError) -> HttpResponse {
     actix_web::ResponseError::error_response(&e.in_format(format))
 }
 
-/// Statuses that say "this account, not this request": worth another account.
-fn worth_another_account(status: StatusCode) -> bool {
-    matches!(status.as_u16(), 401 | 403 | 429 | 529) || status.is_server_error()
-}
-
 enum Attempt {
     Answered(HttpResponse),
     Failed(Failure),
@@ -164,7 +169,7 @@ enum Attempt {
 pub async fn relay(
     state: &AppState,
     clients: &UpstreamClients,
-    provider: &dyn Provider,
+    api: ClientApi,
     mut req: RelayRequest,
 ) -> Result<HttpResponse, ApiError> {
     let started = Instant::now();
@@ -175,7 +180,7 @@ pub async fn relay(
     let mut last: Option<Failure> = None;
     while counted < max {
         let select = SelectAccount {
-            platform: provider.platform(),
+            platform: api.platform,
             bindings: Arc::new(req.key.bindings.clone()),
             session: req.inbound.session.clone(),
             api_key: Some(req.key.id.clone()),
@@ -186,13 +191,13 @@ pub async fn relay(
         };
         // Every eligible account full: wait for a slot (failover included), never for a
         // cooling account; the last upstream error is answered only when no other exists.
-        let platform_label = provider.platform().as_str();
+        let platform_label = api.platform.as_str();
         let selected = tokio::select! {
             selected = state.scheduling.select_waiting(select) => selected,
             // Nobody to answer: leave the queue at once.
             () = req.client_gone.wait() => {
                 let outcome = Err(ApiError::ClientGone);
-                log_unanswered(&req, provider, &outcome, tried.len(), started);
+                log_unanswered(&req, api, &outcome, tried.len(), started);
                 return outcome;
             }
         };
@@ -214,20 +219,20 @@ pub async fn relay(
                     .with_label_values(&[platform_label, refusal.as_str()])
                     .inc();
                 let outcome = Err(ApiError::Overloaded(refusal));
-                log_unanswered(&req, provider, &outcome, tried.len(), started);
+                log_unanswered(&req, api, &outcome, tried.len(), started);
                 return outcome;
             }
             Err(SelectError::NoAccount(reason)) => {
                 let outcome = match last {
-                    Some(f) => Ok(f.into_response(provider.format())),
+                    Some(f) => Ok(f.into_response(api.format)),
                     None => Err(reason.into()),
                 };
-                log_unanswered(&req, provider, &outcome, tried.len(), started);
+                log_unanswered(&req, api, &outcome, tried.len(), started);
                 return outcome;
             }
             Err(e) => {
                 let outcome = Err(e.into());
-                log_unanswered(&req, provider, &outcome, tried.len(), started);
+                log_unanswered(&req, api, &outcome, tried.len(), started);
                 return outcome;
             }
         };
@@ -235,26 +240,21 @@ pub async fn relay(
             state
                 .metrics
                 .failovers
-                .with_label_values(&[provider.platform().as_str()])
+                .with_label_values(&[api.platform.as_str()])
                 .inc();
         }
         tried.push(selection.account.id.clone());
-        match attempt(
-            state,
-            clients,
-            provider,
-            &req,
-            &mut key_slot,
-            selection,
+        let cx = AttemptContext::new(
+            (state, clients, api, &req),
+            selection.account,
             tried.len(),
             started,
-        )
-        .await
-        {
+        );
+        match attempt(cx, selection.lease, &mut key_slot).await {
             Attempt::Answered(resp) => return Ok(resp),
             Attempt::Failed(f) if !f.try_another_account() => {
-                let outcome = f.into_outcome(provider.format());
-                log_unanswered(&req, provider, &outcome, tried.len(), started);
+                let outcome = f.into_outcome(api.format);
+                log_unanswered(&req, api, &outcome, tried.len(), started);
                 return outcome;
             }
             Attempt::Failed(f) => {
@@ -265,14 +265,9 @@ pub async fn relay(
         }
     }
     let outcome = Ok(last
-        .map(|f| f.into_response(provider.format()))
-        .unwrap_or_else(|| {
-            failure_body(
-                provider.format(),
-                ApiError::Internal("no attempt was made".into()),
-            )
-        }));
-    log_unanswered(&req, provider, &outcome, tried.len(), started);
+        .map(|f| f.into_response(api.format))
+        .unwrap_or_else(|| failure_body(api.format, ApiError::Internal("no attempt was made".into()))));
+    log_unanswered(&req, api, &outcome, tried.len(), started);
     outcome
 }
 
@@ -280,7 +275,7 @@ pub async fn relay(
 /// attempt failed); answered requests are logged when they finish.
 fn log_unanswered(
     req: &RelayRequest,
-    provider: &dyn Provider,
+    api: ClientApi,
     outcome: &Result<HttpResponse, ApiError>,
     attempts: usize,
     started: Instant,
@@ -292,7 +287,7 @@ fn log_unanswered(
     tracing::info!(
         request_id = %req.request_id,
         key_id = %req.key.id,
-        platform = %provider.platform(),
+        platform = %api.platform,
         model = %crate::telemetry::LogText(&req.inbound.model),
         status,
         reason,
@@ -312,20 +307,12 @@ impl std::fmt::Debug for FailureKind<'_> {
             Failure::Unreachable(u) => write!(f, "unreachable: {}", u.detail),
             Failure::Timeout => f.write_str("timeout"),
             Failure::Unusable(m) => write!(f, "unusable: {m}"),
+            Failure::ClientInput(_) => f.write_str("client input"),
             Failure::Local(s) => write!(f, "local resources: {}", s.as_str()),
             Failure::Paced => f.write_str("pacing wait timed out"),
             Failure::ClientGone => f.write_str("client gone"),
         }
     }
-}
-
-async fn mark(state: &AppState, account: &Account, outcome: Outcome, model: &str) {
-    let msg = MarkOutcome {
-        account: account.id.clone(),
-        outcome,
-        model: Some(model.to_owned()),
-    };
-    report_outcome(&state.scheduling, &state.metrics, msg).await;
 }
 
 /// Hands an upstream outcome to the pool and counts the cooldown it starts, if any: every
@@ -348,242 +335,258 @@ pub(crate) async fn report_outcome(
     }
 }
 
-/// A misconfigured account (no project id, a proxy that cannot be built) would take one of
-/// every request's attempts: rest it like an auth failure and say why in the log.
-async fn misconfigured(state: &AppState, account: &Account, model: &str, e: String) -> Attempt {
-    tracing::error!(account = %account.id, error = %e, "account cannot be used as configured");
-    let outcome = Outcome::Status {
-        status: 401,
-        retry_after_ms: None,
-        reset_at: None,
-    };
-    mark(state, account, outcome, model).await;
-    Attempt::Failed(Failure::Unusable(e))
+/// One attempt on one account: what every step of it needs.
+struct AttemptContext<'a> {
+    state: &'a AppState,
+    clients: &'a UpstreamClients,
+    api: ClientApi,
+    req: &'a RelayRequest,
+    account: Arc<Account>,
+    /// The account's kind: builds the request and reads the answer.
+    kind: &'static dyn Kind,
+    /// 1 for the request's first attempt.
+    number: usize,
+    /// When the request started (its duration in the log line).
+    started: Instant,
+    idle: Duration,
 }
 
-/// Why an account's credential could not be produced, and how the account should rest.
-struct CredentialError {
-    message: String,
-    outcome: Outcome,
+/// What an attempt sends, and through which client.
+struct Prepared<'c> {
+    call: UpstreamCall,
+    client: client::UpstreamClient<'c>,
 }
 
-async fn credential(
-    state: &AppState,
-    account: &Account,
-    endpoint: Option<&TokenEndpoint>,
-) -> Result<String, CredentialError> {
-    let auth_failure = |message: String| CredentialError {
-        message,
-        outcome: Outcome::Status {
-            status: 401,
-            retry_after_ms: None,
-            reset_at: None,
-        },
-    };
-    match &account.credentials {
-        Credentials::ApiKey { key } => Ok(key.expose().to_owned()),
-        Credentials::OAuth(_) => {
-            let endpoint =
-                endpoint.ok_or_else(|| auth_failure("this platform has no token endpoint".into()))?;
-            state
-                .oauth
-                .access_token(account, endpoint)
-                .await
-                .map(|s| s.expose().to_owned())
-                .map_err(|e| {
-                    // A token endpoint that cannot be reached says nothing about the account's grant.
-                    let outcome = match e {
-                        crate::oauth::RefreshError::Unreachable(_) => Outcome::ConnectError,
-                        _ => Outcome::Status {
-                            status: 401,
-                            retry_after_ms: None,
-                            reset_at: None,
-                        },
-                    };
-                    CredentialError {
-                        message: e.to_string(),
-                        outcome,
+impl<'a> AttemptContext<'a> {
+    fn new(
+        relay: (&'a AppState, &'a UpstreamClients, ClientApi, &'a RelayRequest),
+        account: Arc<Account>,
+        number: usize,
+        started: Instant,
+    ) -> Self {
+        let (state, clients, api, req) = relay;
+        AttemptContext {
+            state,
+            clients,
+            api,
+            req,
+            kind: registry::kind(account.kind),
+            account,
+            number,
+            started,
+            idle: Duration::from_millis(state.settings.relay.idle_timeout_ms),
+        }
+    }
+
+    fn model(&self) -> &str {
+        &self.req.inbound.model
+    }
+
+    /// Tells the pool how the account fared.
+    async fn mark(&self, outcome: Outcome) {
+        let msg = MarkOutcome {
+            account: self.account.id.clone(),
+            outcome,
+            model: Some(self.model().to_owned()),
+        };
+        report_outcome(&self.state.scheduling, &self.state.metrics, msg).await;
+    }
+
+    /// A misconfigured account (no project id, a proxy that cannot be built) would take one of
+    /// every request's attempts: rest it and say why in the log.
+    async fn misconfigured(&self, why: String) -> Failure {
+        tracing::error!(account = %self.account.id, error = %why, "account cannot be used as configured");
+        self.mark(Outcome::Misconfigured).await;
+        Failure::Unusable(why)
+    }
+
+    /// The account's secret: its API key, or its current OAuth access token.
+    async fn secret(&self) -> Result<String, Failure> {
+        let endpoint = self.req.token_endpoint.as_ref();
+        match &self.account.credentials {
+            Credentials::ApiKey { key } => Ok(key.expose().to_owned()),
+            Credentials::OAuth(_) => {
+                let Some(endpoint) = endpoint else {
+                    return Err(self
+                        .misconfigured("this platform has no token endpoint".into())
+                        .await);
+                };
+                match self.state.oauth.access_token(&self.account, endpoint).await {
+                    Ok(token) => Ok(token.expose().to_owned()),
+                    Err(e) => {
+                        // A token endpoint that cannot be reached says nothing about the grant.
+                        let outcome = match e {
+                            crate::oauth::RefreshError::Unreachable(_) => Outcome::ConnectError,
+                            _ => Outcome::CredentialRejected,
+                        };
+                        self.mark(outcome).await;
+                        Err(Failure::Unusable(e.to_string()))
+                    }
+                }
+            }
+            Credentials::None => Err(self.misconfigured("the account has no credentials".into()).await),
+        }
+    }
+
+    /// Credential → the kind's request → the account's client.
+    async fn prepare(&self) -> Result<Prepared<'a>, Failure> {
+        let secret = self.secret().await?;
+        let settings = &self.state.settings.upstream;
+        let call = match self
+            .kind
+            .upstream_call(settings, &self.account, &secret, &self.req.inbound)
+        {
+            Ok(call) => call,
+            Err(BuildError::ClientInput(why)) => return Err(Failure::ClientInput(why)),
+            Err(BuildError::Misconfigured(why)) => return Err(self.misconfigured(why).await),
+        };
+        match self.clients.for_proxy(self.account.proxy.as_deref()) {
+            Ok(client) => Ok(Prepared { call, client }),
+            Err(e) => Err(self.misconfigured(e.to_string()).await),
+        }
+    }
+
+    /// A real user turn on a paced account waits here for the account's gate, keeping the
+    /// account's slot (its lease) meanwhile: the request is committed to this account, as in
+    /// the reference, and the slot counts it so the pool does not overfill the account.
+    async fn pacing_turn(&self) -> Result<Option<pacing::Turn>, Failure> {
+        let state = self.state;
+        let Some(rules) = pacing::Rules::for_account(&self.account, &state.settings.pacing)
+            .filter(|_| self.req.inbound.user_turn)
+        else {
+            return Ok(None);
+        };
+        let take = state.pacing.take(state, &self.account.id, rules);
+        tokio::select! {
+            taken = take => taken.map(Some).map_err(|pacing::TimedOut| Failure::Paced),
+            () = self.req.client_gone.wait() => Err(Failure::ClientGone),
+        }
+    }
+
+    /// Sends the request; a failure rests the account where it is the account's (or its
+    /// upstream's) doing.
+    async fn send(&self, prepared: Prepared<'_>) -> Result<UpstreamResponse, Failure> {
+        let Prepared { call, client } = prepared;
+        let send = client.post(&call.url, call.headers, call.body);
+        match tokio::time::timeout(self.idle, send).await {
+            Err(_) => {
+                self.mark(Outcome::Timeout).await;
+                Err(Failure::Timeout)
+            }
+            Ok(Err(e)) => {
+                if let Some(outcome) = e.account_outcome() {
+                    self.mark(outcome).await;
+                }
+                Err(match e {
+                    SendError::Timeout => Failure::Timeout,
+                    SendError::Unreachable(why) | SendError::StaleConnection(why) => {
+                        Failure::Unreachable(why)
+                    }
+                    SendError::Local(shortage) => {
+                        local_fault::report(shortage, &self.state.metrics);
+                        Failure::Local(shortage)
                     }
                 })
+            }
+            Ok(Ok(resp)) => Ok(resp),
         }
-        Credentials::None => Err(auth_failure("the account has no credentials".into())),
     }
-}
 
-#[allow(clippy::too_many_arguments)]
-async fn attempt(
-    state: &AppState,
-    clients: &UpstreamClients,
-    provider: &dyn Provider,
-    req: &RelayRequest,
-    key_slot: &mut Option<switchyard_actors::Lease>,
-    selection: Selection,
-    attempt_no: usize,
-    started: Instant,
-) -> Attempt {
-    let Selection { account, lease, .. } = selection;
-    let inbound = &req.inbound;
-    let relay = &state.settings.relay;
-    let idle = Duration::from_millis(relay.idle_timeout_ms);
-
-    let secret = match credential(state, &account, req.token_endpoint.as_ref()).await {
-        Ok(s) => s,
-        Err(why) => {
-            mark(state, &account, why.outcome, &inbound.model).await;
-            return Attempt::Failed(Failure::Unusable(why.message));
+    /// An error status the kind says is the account's: rest it, keep the answer for the client
+    /// in case no other account serves.
+    async fn refused(
+        &self,
+        status: StatusCode,
+        headers: reqwest::header::HeaderMap,
+        resp: UpstreamResponse,
+    ) -> Result<(reqwest::header::HeaderMap, UpstreamResponse), Failure> {
+        if status.is_success() {
+            return Ok((headers, resp));
         }
-    };
-    let call = match provider.upstream(&account, &secret, inbound) {
-        Ok(c) => c,
-        Err(e) => return misconfigured(state, &account, &inbound.model, e.to_string()).await,
-    };
-    let client = match clients.for_proxy(account.proxy.as_deref()) {
-        Ok(c) => c,
-        Err(e) => return misconfigured(state, &account, &inbound.model, e.to_string()).await,
-    };
-    let platform_label = provider.platform().as_str();
-    state
-        .metrics
-        .added_seconds
-        .with_label_values(&[platform_label])
-        .observe(req.received.elapsed().as_secs_f64());
-    // A real user turn on a paced account waits here for the account's gate, keeping the
-    // account's slot (its lease) meanwhile: the request is committed to this account, as in
-    // the reference, and the slot counts it so the pool does not overfill the account.
-    let mut turn = match pacing::Rules::for_account(&account, &state.settings.pacing) {
-        Some(rules) if inbound.user_turn => {
-            let take = state.pacing.take(state, &account.id, rules);
-            match tokio::select! {
-                taken = take => taken,
-                () = req.client_gone.wait() => return Attempt::Failed(Failure::ClientGone),
-            } {
-                Ok(t) => Some(t),
-                Err(pacing::TimedOut) => return Attempt::Failed(Failure::Paced),
-            }
-        }
-        _ => None,
-    };
-    let sent_at = Instant::now();
-    let send = client.post(&call.url, call.headers, call.body);
-    let mut resp = match tokio::time::timeout(idle, send).await {
-        Err(_) => {
-            mark(state, &account, Outcome::Timeout, &inbound.model).await;
-            return Attempt::Failed(Failure::Timeout);
-        }
-        Ok(Err(e)) => {
-            if let Some(outcome) = e.account_outcome() {
-                mark(state, &account, outcome, &inbound.model).await;
-            }
-            return Attempt::Failed(match e {
-                SendError::Timeout => Failure::Timeout,
-                SendError::Unreachable(why) | SendError::StaleConnection(why) => Failure::Unreachable(why),
-                SendError::Local(shortage) => {
-                    local_fault::report(shortage, &state.metrics);
-                    Failure::Local(shortage)
-                }
-            });
-        }
-        Ok(Ok(r)) => r,
-    };
-    state
-        .metrics
-        .upstream_ttfb_seconds
-        .with_label_values(&[platform_label])
-        .observe(sent_at.elapsed().as_secs_f64());
-    let status = StatusCode::from_u16(resp.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
-    // The body is read through the response afterwards; its headers are not needed there.
-    let headers = std::mem::take(resp.headers_mut());
-
-    if worth_another_account(status) {
-        let hints = provider.hints(&headers, state.clock.now_ms());
-        let outcome = Outcome::Status {
+        let now = self.state.clock.now_ms();
+        let ErrorVerdict::TryAnotherAccount(hints) =
+            self.kind.on_error_status(status.as_u16(), &headers, now)
+        else {
+            return Ok((headers, resp));
+        };
+        self.mark(Outcome::Status {
             status: status.as_u16(),
             retry_after_ms: hints.retry_after_ms,
             reset_at: hints.reset_at,
-        };
-        mark(state, &account, outcome, &inbound.model).await;
-        let body = read_limited(resp, relay.error_body_limit_kb * 1024, idle)
-            .await
-            .unwrap_or_default();
-        return Attempt::Failed(Failure::Http {
+        })
+        .await;
+        let limit = self.state.settings.relay.error_body_limit_kb * 1024;
+        let body = read_limited(resp, limit, self.idle).await.unwrap_or_default();
+        Err(Failure::Http {
             status,
             headers,
             body,
-        });
-    }
-    if status.is_success() {
-        clear_expired_health(state, &account, &inbound.model);
+        })
     }
 
-    let is_sse = headers
-        .get(reqwest::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.starts_with("text/event-stream"));
-    // Streams (SSE, or a JSON array streamed by Gemini) pass through as they arrive.
-    let streaming = status.is_success() && (is_sse || inbound.stream);
-    if streaming {
-        // A stream's turn ends when its headers arrive; a whole answer's when it is read.
-        turn = None;
-    }
-    let mut adapter = if status.is_success() {
-        provider.adapter(&account, inbound)
-    } else {
-        None
-    };
-    let finish = Finish {
-        lease: Some(lease),
-        key_slot: key_slot.take(),
-        key: req.key.clone(),
-        window_start: req.window_start,
-        tap: if status.is_success() {
-            provider.usage_tap(is_sse)
-        } else {
-            Box::new(NoUsage)
-        },
-        usage: state.usage.clone(),
-        scheduling: state.scheduling.clone(),
-        clock: state.clock.clone(),
-        account_id: account.id.clone(),
-        platform: provider.platform(),
-        model: inbound.model.clone(),
-        status: status.as_u16(),
-        attempts: attempt_no,
-        started,
-        upstream_sent: sent_at,
-        request_id: req.request_id.clone(),
-        metrics: state.metrics.clone(),
-        drain: provider
-            .bills_after_disconnect()
-            .then(|| drain::Bounds::from_settings(relay))
-            .flatten(),
-        done: false,
-    };
-
-    let mut builder = HttpResponse::build(status);
-    for (n, v) in headers::client_visible(&headers) {
-        builder.append_header((n, v));
+    /// The guard that records the answer's usage and frees its slots on every path.
+    fn finish(
+        &self,
+        lease: switchyard_actors::Lease,
+        key_slot: Option<switchyard_actors::Lease>,
+        status: StatusCode,
+        event_stream: bool,
+        sent_at: Instant,
+    ) -> Finish {
+        let state = self.state;
+        Finish {
+            lease: Some(lease),
+            key_slot,
+            key: self.req.key.clone(),
+            window_start: self.req.window_start,
+            tap: if status.is_success() {
+                self.kind.usage_tap(event_stream)
+            } else {
+                Box::new(NoUsage)
+            },
+            usage: state.usage.clone(),
+            scheduling: state.scheduling.clone(),
+            clock: state.clock.clone(),
+            account_id: self.account.id.clone(),
+            platform: self.api.platform,
+            model: self.model().to_owned(),
+            status: status.as_u16(),
+            attempts: self.number,
+            started: self.started,
+            upstream_sent: sent_at,
+            request_id: self.req.request_id.clone(),
+            metrics: state.metrics.clone(),
+            drain: self
+                .kind
+                .bills_after_disconnect()
+                .then(|| drain::Bounds::from_settings(&state.settings.relay))
+                .flatten(),
+            done: false,
+        }
     }
 
-    if let Some(ct) = adapter.as_ref().and_then(|a| a.content_type()) {
-        builder.insert_header(("content-type", ct));
-    }
-
-    if streaming {
-        // Wait for the first bytes before committing: until then another account may still serve.
-        // A client that leaves meanwhile does not stop the answer's bill (drain::Guard).
-        let mut reading = drain::Guard::new(body_stream(resp), finish, idle);
-        let first = tokio::time::timeout(idle, reading.next()).await;
+    /// Streams the answer once its first bytes arrived: until then another account may still
+    /// serve. A client that leaves meanwhile does not stop the answer's bill (drain::Guard).
+    async fn stream(
+        &self,
+        resp: UpstreamResponse,
+        finish: Finish,
+        mut answer: AnswerHead,
+        key_slot: &mut Option<switchyard_actors::Lease>,
+    ) -> Attempt {
+        let mut reading = drain::Guard::new(body_stream(resp), finish, self.idle);
+        let first = tokio::time::timeout(self.idle, reading.next()).await;
         let Some((upstream, finish)) = reading.release() else {
             return Attempt::Failed(Failure::Unusable(HANDED_OVER.into()));
         };
         let first = match first {
             Err(_) => {
-                mark(state, &account, Outcome::Timeout, &inbound.model).await;
+                self.mark(Outcome::Timeout).await;
                 *key_slot = finish.discard();
                 return Attempt::Failed(Failure::Timeout);
             }
             Ok(Some(Err(e))) => {
-                mark(state, &account, Outcome::ConnectError, &inbound.model).await;
+                self.mark(Outcome::ConnectError).await;
                 *key_slot = finish.discard();
                 return Attempt::Failed(Failure::Unreachable(Unreachable::new(&*e)));
             }
@@ -591,53 +594,144 @@ async fn attempt(
             Ok(Some(Ok(b))) => Some(b),
         };
         let upstream = body::read_ahead(first, upstream).await;
-        if is_sse && adapter.as_ref().and_then(|a| a.content_type()).is_none() {
-            builder.insert_header(("content-type", "text/event-stream"));
+        if answer.event_stream && answer.adapter.as_ref().and_then(|a| a.content_type()).is_none() {
+            answer
+                .builder
+                .insert_header(("content-type", "text/event-stream"));
         }
-        builder
+        answer
+            .builder
             .insert_header(("cache-control", "no-cache"))
             .insert_header(("x-accel-buffering", "no"));
-        return Attempt::Answered(builder.streaming(RelayBody::new(upstream, idle, adapter, finish)));
+        let body = RelayBody::new(upstream, self.idle, answer.adapter, finish);
+        Attempt::Answered(answer.builder.streaming(body))
     }
 
-    // A JSON (or other) answer: read it whole (fed to the usage tap as it comes), then pass it
-    // on. A client that leaves meanwhile does not stop the answer's bill (drain::Guard).
-    let mut reading = drain::Guard::new(body_stream(resp), finish, idle);
-    let read = reading.read_to_end().await;
-    drop(turn.take());
-    let Some((_, mut finish)) = reading.release() else {
-        return Attempt::Failed(Failure::Unusable(HANDED_OVER.into()));
+    /// A JSON (or other) answer: read it whole (fed to the usage tap as it comes), then pass it
+    /// on. A client that leaves meanwhile does not stop the answer's bill (drain::Guard).
+    async fn whole(
+        &self,
+        resp: UpstreamResponse,
+        finish: Finish,
+        mut answer: AnswerHead,
+        turn: Option<pacing::Turn>,
+        key_slot: &mut Option<switchyard_actors::Lease>,
+    ) -> Attempt {
+        let mut reading = drain::Guard::new(body_stream(resp), finish, self.idle);
+        let read = reading.read_to_end().await;
+        drop(turn);
+        let Some((_, mut finish)) = reading.release() else {
+            return Attempt::Failed(Failure::Unusable(HANDED_OVER.into()));
+        };
+        match read {
+            Ok(body) => {
+                let body = match answer.adapter.as_mut() {
+                    None => body,
+                    Some(a) => {
+                        let mut out = BytesMut::new();
+                        a.chunk(&body, &mut out);
+                        a.finish(&mut out);
+                        out.freeze()
+                    }
+                };
+                // Read whole for a client that has left meanwhile: billed, and marked as such.
+                let ending = if self.req.client_gone.has_gone() {
+                    Ending::ClientGone
+                } else {
+                    Ending::Complete
+                };
+                finish.complete(ending);
+                Attempt::Answered(answer.builder.body(body))
+            }
+            Err(ReadError::Timeout) => {
+                self.mark(Outcome::Timeout).await;
+                *key_slot = finish.discard();
+                Attempt::Failed(Failure::Timeout)
+            }
+            Err(ReadError::Broken(m)) => {
+                self.mark(Outcome::ConnectError).await;
+                *key_slot = finish.discard();
+                Attempt::Failed(Failure::Unreachable(m))
+            }
+        }
+    }
+}
+
+/// The client's answer before its body: status and headers, and how the body is read.
+struct AnswerHead {
+    builder: actix_web::HttpResponseBuilder,
+    adapter: Option<Box<dyn BodyAdapter>>,
+    event_stream: bool,
+}
+
+/// One attempt: prepare → pacing turn → send → the kind's verdict on an error → the answer,
+/// streamed or read whole.
+async fn attempt(
+    cx: AttemptContext<'_>,
+    lease: switchyard_actors::Lease,
+    key_slot: &mut Option<switchyard_actors::Lease>,
+) -> Attempt {
+    let prepared = match cx.prepare().await {
+        Ok(p) => p,
+        Err(f) => return Attempt::Failed(f),
     };
-    match read {
-        Ok(body) => {
-            let body = match adapter.as_mut() {
-                None => body,
-                Some(a) => {
-                    let mut out = BytesMut::new();
-                    a.chunk(&body, &mut out);
-                    a.finish(&mut out);
-                    out.freeze()
-                }
-            };
-            // Read whole for a client that has left meanwhile: billed, and marked as such.
-            let ending = if req.client_gone.has_gone() {
-                Ending::ClientGone
-            } else {
-                Ending::Complete
-            };
-            finish.complete(ending);
-            Attempt::Answered(builder.body(body))
-        }
-        Err(ReadError::Timeout) => {
-            mark(state, &account, Outcome::Timeout, &inbound.model).await;
-            *key_slot = finish.discard();
-            Attempt::Failed(Failure::Timeout)
-        }
-        Err(ReadError::Broken(m)) => {
-            mark(state, &account, Outcome::ConnectError, &inbound.model).await;
-            *key_slot = finish.discard();
-            Attempt::Failed(Failure::Unreachable(m))
-        }
+    let metrics = &cx.state.metrics;
+    let platform_label = cx.api.platform.as_str();
+    metrics
+        .added_seconds
+        .with_label_values(&[platform_label])
+        .observe(cx.req.received.elapsed().as_secs_f64());
+    let turn = match cx.pacing_turn().await {
+        Ok(t) => t,
+        Err(f) => return Attempt::Failed(f),
+    };
+    let sent_at = Instant::now();
+    let mut resp = match cx.send(prepared).await {
+        Ok(r) => r,
+        Err(f) => return Attempt::Failed(f),
+    };
+    metrics
+        .upstream_ttfb_seconds
+        .with_label_values(&[platform_label])
+        .observe(sent_at.elapsed().as_secs_f64());
+    let status = StatusCode::from_u16(resp.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+    // The body is read through the response afterwards; its headers are not needed there.
+    let headers = std::mem::take(resp.headers_mut());
+    let (headers, resp) = match cx.refused(status, headers, resp).await {
+        Ok(answer) => answer,
+        Err(f) => return Attempt::Failed(f),
+    };
+    if status.is_success() {
+        clear_expired_health(cx.state, &cx.account, cx.model());
+    }
+
+    let event_stream = cx.kind.is_event_stream(&headers);
+    // Streams (SSE, or a JSON array streamed by Gemini) pass through as they arrive.
+    let streaming = status.is_success() && (event_stream || cx.req.inbound.stream);
+    let adapter = if status.is_success() {
+        cx.kind.adapter(&cx.account, &cx.req.inbound)
+    } else {
+        None
+    };
+    let finish = cx.finish(lease, key_slot.take(), status, event_stream, sent_at);
+    let mut builder = HttpResponse::build(status);
+    for (n, v) in headers::client_visible(&headers) {
+        builder.append_header((n, v));
+    }
+    if let Some(ct) = adapter.as_ref().and_then(|a| a.content_type()) {
+        builder.insert_header(("content-type", ct));
+    }
+    let answer = AnswerHead {
+        builder,
+        adapter,
+        event_stream,
+    };
+    if streaming {
+        // A stream's turn ends when its headers arrive; a whole answer's when it is read.
+        drop(turn);
+        cx.stream(resp, finish, answer, key_slot).await
+    } else {
+        cx.whole(resp, finish, answer, turn, key_slot).await
     }
 }
 

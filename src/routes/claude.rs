@@ -3,9 +3,9 @@
 use super::forward::{Parsed, Route, relay_route, required};
 use crate::auth;
 use crate::error::{ApiError, ApiFailure, ApiFormat, ApiResult};
-use crate::providers::anthropic::Anthropic;
 use crate::relay::client::UpstreamClients;
 use crate::state::AppState;
+use crate::upstream::{ClientApi, ClientCall};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
 use switchyard_actors::Platform;
@@ -65,32 +65,43 @@ async fn forward(
     upstream_path: &'static str,
 ) -> ApiResult<HttpResponse> {
     let upstream = &state.settings.upstream.claude;
-    let provider = Anthropic::new(upstream.clone());
     let route = Route {
         name,
         takes_slot,
         token_endpoint: upstream.token_endpoint(),
     };
-    relay_route(&req, payload, &state, &clients, provider, route, |_, body| {
-        let view = ClaudeRequestView::parse(&body)
-            .map_err(|e| ApiError::BadRequest(format!("The request body is not valid JSON: {e}")))?;
-        let model = required(view.model.as_deref(), "model")?;
-        if view.messages.is_none() {
-            return Err(ApiError::BadRequest("messages: Field required".into()));
-        }
-        Ok(Parsed {
-            model,
-            stream: view.stream.unwrap_or(false),
-            session: view.session_id(),
-            upstream_path: upstream_path.to_owned(),
-            body: body.clone(),
-            kinds: None,
-            hide_usage_chunk: false,
-            // Token counting generates nothing: only messages are paced.
-            user_turn: name == "claude_messages"
-                && view.messages.as_ref().is_some_and(|m| m.last_is_user_turn()),
-        })
-    })
+    relay_route(
+        &req,
+        payload,
+        &state,
+        &clients,
+        ClientApi::CLAUDE,
+        route,
+        |_, body| {
+            let view = ClaudeRequestView::parse(&body)
+                .map_err(|e| ApiError::BadRequest(format!("The request body is not valid JSON: {e}")))?;
+            let model = required(view.model.as_deref(), "model")?;
+            if view.messages.is_none() {
+                return Err(ApiError::BadRequest("messages: Field required".into()));
+            }
+            Ok(Parsed {
+                model,
+                stream: view.stream.unwrap_or(false),
+                session: view.session_id(),
+                upstream_path: upstream_path.to_owned(),
+                body: body.clone(),
+                call: if name == "claude_messages" {
+                    ClientCall::ClaudeMessages
+                } else {
+                    ClientCall::ClaudeCountTokens
+                },
+                hide_usage_chunk: false,
+                // Token counting generates nothing: only messages are paced.
+                user_turn: name == "claude_messages"
+                    && view.messages.as_ref().is_some_and(|m| m.last_is_user_turn()),
+            })
+        },
+    )
     .await
 }
 

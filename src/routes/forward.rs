@@ -6,16 +6,15 @@ use crate::error::{ApiError, ApiResult};
 use crate::http::body::{BodyRules, declared_length, read_body};
 use crate::middleware::{LoggedByRelay, RequestContext};
 use crate::oauth::TokenEndpoint;
-use crate::providers::{Inbound, Provider};
 use crate::relay::client::UpstreamClients;
 use crate::relay::client_gone::ClientGone;
 use crate::relay::drain;
 use crate::relay::headers::inbound_headers;
 use crate::relay::{RelayRequest, relay};
 use crate::state::AppState;
+use crate::upstream::{ClientApi, ClientCall, Inbound, registry};
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use bytes::Bytes;
-use switchyard_actors::AccountKind;
 use switchyard_actors::session::SessionId;
 
 /// Longest model name accepted (real ones are under 100 characters): a client cannot make
@@ -42,30 +41,28 @@ pub struct Parsed {
     pub upstream_path: String,
     /// The body to send (usually the client's bytes untouched).
     pub body: Bytes,
-    /// Account kinds able to serve it (`None`: any of the platform).
-    pub kinds: Option<Vec<AccountKind>>,
+    /// Which family of client calls it is: the kinds that serve it come from the registry.
+    pub call: ClientCall,
     /// The body asks for a usage chunk the client did not ask for: hide it from the answer.
     pub hide_usage_chunk: bool,
     /// A real user turn (Claude only): paced per account (`relay::pacing`).
     pub user_turn: bool,
 }
 
-pub async fn relay_route<P: Provider + 'static>(
+pub async fn relay_route(
     req: &HttpRequest,
     payload: web::Payload,
     state: &AppState,
     clients: &web::Data<UpstreamClients>,
-    provider: P,
+    api: ClientApi,
     route: Route,
     parse: impl FnOnce(&HttpRequest, Bytes) -> Result<Parsed, ApiError>,
 ) -> ApiResult<HttpResponse> {
-    let format = provider.format();
+    let format = api.format;
     let fail = |e: ApiError| e.in_format(format);
     let rules = BodyRules::for_route(&state.settings.server, route.name);
     let declared = declared_length(req, &rules).map_err(fail)?;
-    let key = auth::authenticate(state, req, provider.platform())
-        .await
-        .map_err(fail)?;
+    let key = auth::authenticate(state, req, api.platform).await.map_err(fail)?;
     // The key's slot before its body: a key limited to N requests holds at most N bodies.
     let entered = auth::admission::enter(state, req, key, route.takes_slot)
         .await
@@ -78,13 +75,13 @@ pub async fn relay_route<P: Provider + 'static>(
     let body = read_body(payload, &rules, declared, &mut held)
         .await
         .map_err(fail)?;
-    let mut parsed = parse(req, body).map_err(fail)?;
+    let parsed = parse(req, body).map_err(fail)?;
     if parsed.model.len() > MAX_MODEL_LEN {
         return Err(fail(ApiError::BadRequest(format!(
             "model: must be at most {MAX_MODEL_LEN} characters"
         ))));
     }
-    let kinds = parsed.kinds.take();
+    let kinds = registry::kinds_serving(parsed.call);
     let admitted = auth::admission::admit(state, entered, Some(&parsed.model))
         .await
         .map_err(fail)?;
@@ -115,16 +112,16 @@ pub async fn relay_route<P: Provider + 'static>(
         received: ctx.map_or_else(std::time::Instant::now, |c| c.received),
         client_gone,
     };
-    let reads_on =
-        provider.bills_after_disconnect() && drain::Bounds::from_settings(&state.settings.relay).is_some();
+    let reads_on = registry::bills_after_disconnect(api.platform)
+        && drain::Bounds::from_settings(&state.settings.relay).is_some();
     if !reads_on {
         // Cut on disconnect: the relay is this handler's to drop with it.
-        return relay(state, clients, &provider, request).await.map_err(fail);
+        return relay(state, clients, api, request).await.map_err(fail);
     }
     // On a task of its own: a client that leaves once the request is upstream does not cancel
     // it (its answer is read on and billed); `_client_here` tells the relay when it has left.
     let (state, clients) = (state.clone(), clients.clone());
-    let relayed = actix_web::rt::spawn(async move { relay(&state, &clients, &provider, request).await });
+    let relayed = actix_web::rt::spawn(async move { relay(&state, &clients, api, request).await });
     match relayed.await {
         Ok(answer) => answer.map_err(fail),
         Err(e) => Err(fail(ApiError::Internal(format!("the relay task failed: {e}")))),

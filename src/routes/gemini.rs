@@ -6,14 +6,15 @@ use super::forward::{Parsed, Route, relay_route};
 use crate::auth;
 use crate::error::{ApiError, ApiFailure, ApiFormat, ApiResult};
 use crate::oauth::TokenEndpoint;
-use crate::providers::gemini::{Gemini, INTERNAL_PREFIX};
-use crate::providers::json_object;
 use crate::relay::client::UpstreamClients;
 use crate::state::AppState;
+use crate::upstream::wire::gemini::INTERNAL_PREFIX;
+use crate::upstream::wire::json_object;
+use crate::upstream::{ClientApi, ClientCall};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
+use switchyard_actors::Platform;
 use switchyard_actors::session::gemini_session;
-use switchyard_actors::{AccountKind, Platform};
 
 const ACTIONS: [&str; 3] = ["generateContent", "streamGenerateContent", "countTokens"];
 /// Code Assist methods Gemini CLI calls; anything else is not relayed with a shared account.
@@ -56,9 +57,8 @@ fn fail(e: ApiError) -> ApiFailure {
     e.in_format(ApiFormat::Gemini)
 }
 
-fn provider(state: &AppState) -> (Gemini, TokenEndpoint) {
-    let s = &state.settings.upstream.gemini;
-    (Gemini::new(s.clone()), s.token_endpoint())
+fn token_endpoint(state: &AppState) -> TokenEndpoint {
+    state.settings.upstream.gemini.token_endpoint()
 }
 
 /// Checks the body is one JSON object and reads its `model` (Code Assist bodies carry it),
@@ -93,25 +93,33 @@ async fn generate(
     } else {
         "v1"
     };
-    let (provider, endpoint) = provider(&state);
+    let endpoint = token_endpoint(&state);
     let route = Route {
         name: "gemini_generate",
         takes_slot: action != "countTokens",
         token_endpoint: endpoint,
     };
-    relay_route(&req, payload, &state, &clients, provider, route, |_, body| {
-        json_object(&body)?;
-        Ok(Parsed {
-            stream: action == "streamGenerateContent",
-            session: gemini_session(&body),
-            upstream_path: format!("/{version}/models/{model}:{action}"),
-            model,
-            body,
-            kinds: None,
-            hide_usage_chunk: false,
-            user_turn: false,
-        })
-    })
+    relay_route(
+        &req,
+        payload,
+        &state,
+        &clients,
+        ClientApi::GEMINI,
+        route,
+        |_, body| {
+            json_object(&body)?;
+            Ok(Parsed {
+                stream: action == "streamGenerateContent",
+                session: gemini_session(&body),
+                upstream_path: format!("/{version}/models/{model}:{action}"),
+                model,
+                body,
+                call: ClientCall::GeminiGenerate,
+                hide_usage_chunk: false,
+                user_turn: false,
+            })
+        },
+    )
     .await
 }
 
@@ -129,26 +137,33 @@ async fn internal(
             path: req.path().to_owned(),
         }));
     }
-    let (provider, endpoint) = provider(&state);
+    let endpoint = token_endpoint(&state);
     let route = Route {
         name: "gemini_internal",
         takes_slot: method != "countTokens",
         token_endpoint: endpoint,
     };
-    relay_route(&req, payload, &state, &clients, provider, route, |_, body| {
-        let model = json_object(&body)?.unwrap_or_default();
-        Ok(Parsed {
-            stream: method == "streamGenerateContent",
-            session: gemini_session(&body),
-            upstream_path: format!("{INTERNAL_PREFIX}{method}"),
-            model,
-            body,
-            // Only OAuth accounts speak Code Assist.
-            kinds: Some(vec![AccountKind::GeminiOAuth]),
-            hide_usage_chunk: false,
-            user_turn: false,
-        })
-    })
+    relay_route(
+        &req,
+        payload,
+        &state,
+        &clients,
+        ClientApi::GEMINI,
+        route,
+        |_, body| {
+            let model = json_object(&body)?.unwrap_or_default();
+            Ok(Parsed {
+                stream: method == "streamGenerateContent",
+                session: gemini_session(&body),
+                upstream_path: format!("{INTERNAL_PREFIX}{method}"),
+                model,
+                body,
+                call: ClientCall::GeminiCodeAssist,
+                hide_usage_chunk: false,
+                user_turn: false,
+            })
+        },
+    )
     .await
 }
 

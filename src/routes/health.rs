@@ -107,7 +107,10 @@ async fn ready(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpRespo
 
 async fn metrics(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiFailure> {
     operator(&state, &req)?;
-    Ok(HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4")
-        .body(state.metrics.render(&state).await))
+    Ok(HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(
+        state
+            .metrics
+            .render(&state.scheduling, state.clock.now_ms())
+            .await,
+    ))
 }

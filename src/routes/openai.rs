@@ -4,14 +4,15 @@
 use super::forward::{Parsed, Route, relay_route, required};
 use crate::auth;
 use crate::error::{ApiError, ApiFailure, ApiFormat, ApiResult};
-use crate::providers::openai::{CHAT_PATH, OpenAi, RESPONSES_PATH, with_include_usage};
 use crate::relay::client::UpstreamClients;
 use crate::state::AppState;
+use crate::upstream::wire::openai::{CHAT_PATH, RESPONSES_PATH, with_include_usage};
+use crate::upstream::{ClientApi, ClientCall};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::json;
+use switchyard_actors::Platform;
 use switchyard_actors::session::openai_session;
-use switchyard_actors::{AccountKind, Platform};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     for path in ["/openai/v1/responses", "/openai/responses", "/v1/responses"] {
@@ -74,7 +75,6 @@ async fn forward(
     upstream_path: &'static str,
 ) -> ApiResult<HttpResponse> {
     let s = &state.settings.upstream.openai;
-    let provider = OpenAi::new(s.clone());
     let route = Route {
         name: if upstream_path == CHAT_PATH {
             "openai_chat"
@@ -84,40 +84,51 @@ async fn forward(
         takes_slot: true,
         token_endpoint: s.token_endpoint(),
     };
-    relay_route(&req, payload, &state, &clients, provider, route, |req, body| {
-        let view: View = serde_json::from_slice(&body).map_err(|e| {
-            ApiError::BadRequest(format!("We could not parse the JSON body of your request: {e}"))
-        })?;
-        let model = required(view.model.as_deref(), "model")?;
-        if upstream_path == CHAT_PATH && view.messages.is_none() {
-            return Err(ApiError::BadRequest("messages: Field required".into()));
-        }
-        let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
-        let stream = view.stream.unwrap_or(false);
-        let session = openai_session(header, &body);
-        // A streamed chat completion carries usage only when the client asks for it:
-        // switchyard asks on the client's behalf and hides the extra chunk (decided once
-        // here, not on every attempt).
-        let hide_usage_chunk = upstream_path == CHAT_PATH
-            && stream
-            && view.stream_options.and_then(|o| o.include_usage) != Some(true);
-        let body = if hide_usage_chunk {
-            with_include_usage(&body)?
-        } else {
-            body
-        };
-        Ok(Parsed {
-            model,
-            stream,
-            session,
-            upstream_path: upstream_path.to_owned(),
-            body,
-            // The Codex backend speaks only the Responses API.
-            kinds: (upstream_path == CHAT_PATH).then(|| vec![AccountKind::OpenAiResponses]),
-            hide_usage_chunk,
-            user_turn: false,
-        })
-    })
+    relay_route(
+        &req,
+        payload,
+        &state,
+        &clients,
+        ClientApi::OPENAI,
+        route,
+        |req, body| {
+            let view: View = serde_json::from_slice(&body).map_err(|e| {
+                ApiError::BadRequest(format!("We could not parse the JSON body of your request: {e}"))
+            })?;
+            let model = required(view.model.as_deref(), "model")?;
+            if upstream_path == CHAT_PATH && view.messages.is_none() {
+                return Err(ApiError::BadRequest("messages: Field required".into()));
+            }
+            let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+            let stream = view.stream.unwrap_or(false);
+            let session = openai_session(header, &body);
+            // A streamed chat completion carries usage only when the client asks for it:
+            // switchyard asks on the client's behalf and hides the extra chunk (decided once
+            // here, not on every attempt).
+            let hide_usage_chunk = upstream_path == CHAT_PATH
+                && stream
+                && view.stream_options.and_then(|o| o.include_usage) != Some(true);
+            let body = if hide_usage_chunk {
+                with_include_usage(&body)?
+            } else {
+                body
+            };
+            Ok(Parsed {
+                model,
+                stream,
+                session,
+                upstream_path: upstream_path.to_owned(),
+                body,
+                call: if upstream_path == CHAT_PATH {
+                    ClientCall::OpenAiChat
+                } else {
+                    ClientCall::OpenAiResponses
+                },
+                hide_usage_chunk,
+                user_turn: false,
+            })
+        },
+    )
     .await
 }
 

@@ -8,7 +8,7 @@
 use crate::keys::{ApiKey, ClientKind, KeyLimits, KeyPatch, LegacyVerifier, hash_key};
 use crate::limits::{Admission, KeyCounters, LimitStore, Refusal, SettleBatch, Settlement, WindowSpec};
 use crate::money::Money;
-use crate::startup::Backends;
+use crate::store::Backends;
 use crate::usage::{Dimension, RecentRequest, TokenUsage, UsageBatch, UsageCounters, UsageDelta};
 use futures::future::join_all;
 use switchyard_actors::clock::Millis;
@@ -42,7 +42,7 @@ macro_rules! records_conformance_tests {
         $(
             #[actix_rt::test]
             async fn $name() {
-                let backends: $crate::startup::Backends = $make.await;
+                let backends: $crate::store::Backends = $make.await;
                 $crate::store::conformance_records::$name(backends).await;
             }
         )*

@@ -2,7 +2,7 @@
 //! with a random 96-bit nonce per write, stored as `v1:` + base64(nonce ‖ ciphertext ‖ tag).
 //! The record id is bound in as associated data, so a ciphertext copied onto another record does
 //! not decrypt either.
-use super::key::EncryptionKey;
+use super::encryption_key::EncryptionKey;
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Key, Nonce};
 use base64::Engine;

@@ -6,30 +6,59 @@
 //!   steps are Lua scripts, see `docs/redis-keys.md`.
 //!
 //! Both keep upstream credentials encrypted at rest ([`crypto`]) with the key found by [`key`],
-//! and both write accounts and API keys field by field ([`record`], [`key_record`]). Each
+//! and both write accounts and API keys field by field ([`record`], [`api_key_record`]). Each
 //! backend also implements the API key, limit-counter and usage contracts
 //! ([`KeyStore`](crate::keys::KeyStore), [`LimitStore`](crate::limits::LimitStore),
 //! [`UsageStore`](crate::usage::UsageStore)); [`open`] picks the backend and returns all four
 //! views of it. `conformance_records` is the suite every backend of those three passes.
+pub mod api_key_record;
 #[doc(hidden)]
 pub mod conformance_records;
 pub mod crypto;
 pub mod embedded;
-pub mod key;
-pub mod key_record;
+pub mod encryption_key;
 pub mod private;
 pub mod record;
 pub mod redis;
 
 use crate::settings::{StoreBackend, StoreSettings};
-use crate::startup::Backends;
-use key::{ENCRYPTION_KEY_ENV, GENERATED_KEY_FILE, KeyError, KeyInputs, KeySource};
+use encryption_key::{
+    ENCRYPTION_KEY_ENV, EncryptionKeyError, EncryptionKeyInputs, EncryptionKeySource, GENERATED_KEY_FILE,
+};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use embedded::EmbeddedStore;
-pub use key::EncryptionKey;
+pub use encryption_key::EncryptionKey;
 pub use redis::{RedisOptions, RedisStore};
+
+/// The state backends the application runs on: with `store.backend` set, one store behind
+/// all four contracts.
+pub struct Backends {
+    pub store: Arc<dyn switchyard_actors::Store>,
+    pub keys: Arc<dyn crate::keys::KeyStore>,
+    pub usage: Arc<dyn crate::usage::UsageStore>,
+    pub limits: Arc<dyn crate::limits::LimitStore>,
+    /// The store's own operation counts (none for memory).
+    pub stats: Arc<StoreStats>,
+    /// The key the store seals credentials with, which backups are sealed with by default
+    /// (memory: a fresh one per process, since nothing is sealed there).
+    pub encryption_key: Arc<EncryptionKey>,
+}
+
+impl Backends {
+    /// Everything in process memory (tests, benchmarks).
+    pub fn in_memory() -> Self {
+        Backends {
+            store: Arc::new(switchyard_actors::store::MemoryStore::new()),
+            keys: Arc::new(crate::keys::MemoryKeyStore::new()),
+            usage: Arc::new(crate::usage::MemoryUsageStore::new()),
+            limits: Arc::new(crate::limits::MemoryLimitStore::new()),
+            stats: Arc::default(),
+            encryption_key: Arc::new(EncryptionKey::generate()),
+        }
+    }
+}
 
 /// Why the state store could not be opened at start-up. Never contains a secret.
 #[derive(Debug, thiserror::Error)]
@@ -50,7 +79,7 @@ pub enum OpenError {
     )]
     WrongKey { store: String },
     #[error(transparent)]
-    Key(#[from] KeyError),
+    Key(#[from] EncryptionKeyError),
     #[error("cannot use Redis at {target}: {reason}")]
     Redis { target: String, reason: String },
 }
@@ -115,7 +144,7 @@ pub async fn open_with_env_key(
                 source,
             })?;
             let generated = settings.data_dir.join(GENERATED_KEY_FILE);
-            let (key, source) = key::resolve(KeyInputs {
+            let (key, source) = encryption_key::resolve(EncryptionKeyInputs {
                 env: env_key,
                 key_file,
                 generate_at: Some(&generated),
@@ -127,7 +156,7 @@ pub async fn open_with_env_key(
             Ok(backends(Arc::new(store), stats, key))
         }
         StoreBackend::Redis => {
-            let (key, source) = key::resolve(KeyInputs {
+            let (key, source) = encryption_key::resolve(EncryptionKeyInputs {
                 env: env_key,
                 key_file,
                 generate_at: None,
@@ -141,10 +170,12 @@ pub async fn open_with_env_key(
     }
 }
 
-fn log_source(source: &KeySource) {
+fn log_source(source: &EncryptionKeySource) {
     match source {
-        KeySource::Environment => tracing::info!("credential encryption key from {ENCRYPTION_KEY_ENV}"),
-        KeySource::File(p) | KeySource::Generated(p) => {
+        EncryptionKeySource::Environment => {
+            tracing::info!("credential encryption key from {ENCRYPTION_KEY_ENV}")
+        }
+        EncryptionKeySource::File(p) | EncryptionKeySource::Generated(p) => {
             tracing::info!(file = %p.display(), "credential encryption key from file")
         }
     }

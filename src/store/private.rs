@@ -9,7 +9,7 @@ use std::path::Path;
 /// is, with a warning, rather than locking other programs out of it.
 const OWN_FILES: &[&str] = &[
     super::embedded::DB_FILE,
-    super::key::GENERATED_KEY_FILE,
+    super::encryption_key::GENERATED_KEY_FILE,
     crate::admin_token::FILE,
 ];
 

@@ -254,7 +254,7 @@ impl Drop for Zeroing {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::key::EncryptionKey;
+    use crate::store::encryption_key::EncryptionKey;
     use std::collections::BTreeMap;
     use switchyard_actors::domain::{AccountKind, AccountStatus, ModelSupport, OAuthTokens, Secret, Sharing};
 

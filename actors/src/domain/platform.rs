@@ -50,7 +50,9 @@ impl FromStr for Platform {
     }
 }
 
-/// How switchyard talks to an account: which platform, which credential, which upstream API.
+/// An account's kind: its stored name and its platform (what the scheduler needs). Everything
+/// else about a kind (credential, addressing, what it serves) is its module's in the server
+/// crate, found through `upstream::registry`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum AccountKind {
     /// Claude subscription account, OAuth tokens, the Anthropic API.
@@ -100,14 +102,6 @@ impl AccountKind {
             AccountKind::OpenAiOAuth => "openai",
             AccountKind::OpenAiResponses => "openai-responses",
         }
-    }
-
-    /// OAuth kinds carry access / refresh tokens; the others an API key.
-    pub fn uses_oauth(self) -> bool {
-        matches!(
-            self,
-            AccountKind::ClaudeOfficial | AccountKind::GeminiOAuth | AccountKind::OpenAiOAuth
-        )
     }
 }
 

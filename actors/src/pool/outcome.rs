@@ -18,6 +18,17 @@ pub enum Outcome {
     },
     ConnectError,
     Timeout,
+    /// The upstream or its token endpoint refused the account's credential.
+    CredentialRejected,
+    /// The account cannot be used as configured (no project id, no base URL, a proxy that
+    /// cannot be built): it rests like a refused credential until an operator fixes it.
+    Misconfigured,
+    /// The answer said in band (inside a successful stream) that the account's usage limit is
+    /// reached, with the reset if given: it rests like a rate limit.
+    UsageLimit {
+        retry_after_ms: Option<i64>,
+        reset_at: Option<Millis>,
+    },
 }
 
 /// What [`apply_outcome`] did.
@@ -67,6 +78,20 @@ pub fn apply_outcome(
         }
         Outcome::ConnectError => (CooldownReason::ConnectError, s.connect_error_secs, 0, None, None),
         Outcome::Timeout => (CooldownReason::Timeout, s.timeout_secs, 0, None, None),
+        // The cooldown records the status an answer of the same meaning would have had.
+        Outcome::CredentialRejected | Outcome::Misconfigured => {
+            (CooldownReason::AuthError, s.auth_error_secs, 401, None, None)
+        }
+        Outcome::UsageLimit {
+            retry_after_ms,
+            reset_at,
+        } => (
+            CooldownReason::RateLimit,
+            s.rate_limit_secs,
+            429,
+            retry_after_ms,
+            reset_at,
+        ),
         Outcome::Status {
             status,
             retry_after_ms,
@@ -137,6 +162,28 @@ mod tests {
             retry_after_ms: None,
             reset_at: None,
         }
+    }
+
+    #[test]
+    fn named_outcomes_rest_like_the_statuses_they_replace() {
+        for named in [Outcome::CredentialRejected, Outcome::Misconfigured] {
+            let (h, c) = run(Platform::Claude, named, None);
+            assert_eq!(c, run(Platform::Claude, status(401), None).1, "{named:?}");
+            assert_eq!(h.cooldown.map(|c| c.status), Some(401));
+        }
+        let limit = Outcome::UsageLimit {
+            retry_after_ms: Some(120_000),
+            reset_at: None,
+        };
+        let (h, c) = run(Platform::OpenAi, limit, None);
+        assert_eq!(
+            c,
+            HealthChange::CooledDown {
+                reason: CooldownReason::RateLimit,
+                until: NOW + 120_000
+            }
+        );
+        assert_eq!(h.cooldown.map(|c| c.status), Some(429));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use super::ConvertError;
 use super::events::{Usage, message_id, tool_use_id};
 use crate::error::anthropic_type;
-use crate::providers::BodyAdapter;
+use crate::upstream::BodyAdapter;
 use actix_web::http::StatusCode;
 use bytes::{BufMut, BytesMut};
 use serde_json::{Value, json};

@@ -4,7 +4,7 @@
 use super::answer::{GeminiPart, error_type_of_name, gemini_part, gemini_stop};
 use super::events::{EventWriter, Usage, message_id, tool_use_id};
 use super::upstream_sse::UpstreamEvents;
-use crate::providers::BodyAdapter;
+use crate::upstream::BodyAdapter;
 use bytes::BytesMut;
 use serde_json::Value;
 

@@ -4,7 +4,7 @@
 use super::answer::{PARAGRAPH, error_type_of_name, responses_stop};
 use super::events::{BlockKind, EventWriter, Usage, message_id};
 use super::upstream_sse::UpstreamEvents;
-use crate::providers::BodyAdapter;
+use crate::upstream::BodyAdapter;
 use bytes::BytesMut;
 use serde_json::Value;
 

@@ -1,7 +1,7 @@
 //! Gathers an upstream event stream into whole events (the `data:` lines of one event, joined),
 //! whatever the chunk boundaries; `event:` names are not needed, both upstreams name the kind
 //! in the data.
-use crate::providers::sse::{LineSplitter, data_payload};
+use crate::upstream::wire::sse::{LineSplitter, data_payload};
 
 #[derive(Debug, Default)]
 pub struct UpstreamEvents {

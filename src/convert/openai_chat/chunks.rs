@@ -120,7 +120,7 @@ fn done(out: &mut BytesMut) {
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
-    use crate::providers::BodyAdapter;
+    use crate::upstream::BodyAdapter;
 
     /// Runs `adapter` over `input` cut at `cuts` (byte offsets, any order), then finishes it.
     pub fn run_split(adapter: &mut dyn BodyAdapter, input: &[u8], cuts: &[usize]) -> String {

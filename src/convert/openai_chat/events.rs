@@ -1,7 +1,7 @@
 //! Whole SSE events out of a byte stream split anywhere: an event is its `event:` name and its
 //! `data:` lines joined, complete at the blank line that ends it.
-use crate::providers::BodyAdapter;
-use crate::providers::sse::{LineSplitter, data_payload};
+use crate::upstream::BodyAdapter;
+use crate::upstream::wire::sse::{LineSplitter, data_payload};
 use bytes::BytesMut;
 
 /// One upstream's stream format, read event by event into chat chunks.

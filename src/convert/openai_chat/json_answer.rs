@@ -2,7 +2,7 @@
 //! completion, or the upstream's error in OpenAI's shape.
 use super::AnswerContext;
 use super::{anthropic_to_completion, gemini_to_completion};
-use crate::providers::BodyAdapter;
+use crate::upstream::BodyAdapter;
 use bytes::BytesMut;
 use serde_json::Value;
 

@@ -3,6 +3,7 @@
 use super::{Admin, fail, new_id, republish};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
+use crate::upstream::{BaseUrl, CredentialForm, registry};
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -184,26 +185,38 @@ fn check_url(field: &str, url: &str) -> Result<(), ApiError> {
     }
 }
 
-/// Which credential and fields each kind needs.
+/// Which credential and fields each kind needs (its registry profile says).
 pub(crate) fn validate(a: &Account) -> Result<(), ApiError> {
+    let profile = registry::profile(a.kind);
+    let oauth = profile.credential == CredentialForm::OAuth;
     if a.name.trim().is_empty() {
         return Err(ApiError::BadRequest("name must not be empty".into()));
     }
     let has_key = matches!(a.credentials, Credentials::ApiKey { .. });
     let has_oauth = matches!(a.credentials, Credentials::OAuth(_));
-    if a.kind.uses_oauth() && !has_oauth {
+    if oauth && !has_oauth {
         return Err(ApiError::BadRequest(format!(
             "{} accounts need oauth tokens",
             a.kind
         )));
     }
-    if !a.kind.uses_oauth() && !has_key {
+    if !oauth && !has_key {
         return Err(ApiError::BadRequest(format!(
             "{} accounts need an api_key",
             a.kind
         )));
     }
-    let needs_base = matches!(a.kind, AccountKind::ClaudeConsole | AccountKind::OpenAiResponses);
+    if let Some(field) = profile
+        .required_extra
+        .iter()
+        .find(|f| a.extra.get(**f).is_none_or(|v| v.trim().is_empty()))
+    {
+        return Err(ApiError::BadRequest(format!(
+            "{} accounts need extra.{field}",
+            a.kind
+        )));
+    }
+    let needs_base = profile.base_url == BaseUrl::Required;
     match a.base_url.as_deref() {
         None if needs_base => Err(ApiError::BadRequest(format!(
             "{} accounts need a base_url",

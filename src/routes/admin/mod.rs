@@ -1,8 +1,8 @@
 //! The admin API under `/admin`, for operators: accounts and keys. Every route needs
 //! `Authorization: Bearer <admin token>`. Changes reach the scheduler at once.
 mod accounts;
-mod backup;
 mod alerts;
+mod backup;
 mod groups;
 mod import;
 mod keys;

@@ -12,7 +12,7 @@
 //!
 //! redb locks the file: a second process (or a second open in this one) gets
 //! [`OpenError::DataDirInUse`](super::OpenError::DataDirInUse) instead of a corrupted file.
-mod keys;
+mod api_key_tables;
 mod limits;
 mod tables;
 mod usage;
@@ -22,7 +22,7 @@ pub use usage::PRUNE_EVERY as USAGE_PRUNE_EVERY;
 
 use super::OpenError;
 use super::crypto::SecretBox;
-use super::key::EncryptionKey;
+use super::encryption_key::EncryptionKey;
 use super::record;
 use async_trait::async_trait;
 use redb::{Builder, Database, DatabaseError};

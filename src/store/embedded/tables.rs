@@ -9,7 +9,7 @@
 //! | `groups`           | group id            | group JSON                     |
 //! | `meta`             | name                | text (the key check)           |
 //!
-//! API keys, limit counters and usage aggregates have their tables in `keys.rs`, `limits.rs`
+//! API keys, limit counters and usage aggregates have their tables in `api_key_tables.rs`, `limits.rs`
 //! and `usage.rs`; [`prepare`] creates them all.
 use crate::store::crypto::SecretBox;
 use crate::store::record::{self, FieldChanges};
@@ -55,7 +55,7 @@ pub(super) fn prepare(db: &Database, secrets: &SecretBox) -> StoreResult<bool> {
         txn.open_table(ACCOUNT_FIELDS).map_err(failed)?;
         txn.open_table(LAST_USED).map_err(failed)?;
         txn.open_table(GROUPS).map_err(failed)?;
-        super::keys::create_tables(txn)?;
+        super::api_key_tables::create_tables(txn)?;
         super::limits::create_tables(txn)?;
         super::usage::create_tables(txn)?;
         let mut meta = txn.open_table(META).map_err(failed)?;

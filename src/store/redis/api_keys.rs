@@ -4,7 +4,7 @@
 //! A recorded use writes `last_used_at` only and bumps nothing.
 use super::RedisStore;
 use crate::keys::{ApiKey, KeyPatch, KeyStore, LegacyVerifier};
-use crate::store::key_record;
+use crate::store::api_key_record;
 use ::redis::AsyncCommands;
 use async_trait::async_trait;
 use std::collections::HashMap;
@@ -12,13 +12,13 @@ use switchyard_actors::clock::Millis;
 use switchyard_actors::store::{StoreError, StoreResult};
 
 fn decode(hash: &HashMap<String, String>) -> StoreResult<ApiKey> {
-    key_record::decode_key(hash.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+    api_key_record::decode_key(hash.iter().map(|(k, v)| (k.as_str(), v.as_str())))
 }
 
 impl RedisStore {
     async fn key_hash(&self, op: &'static str, id: &str) -> StoreResult<Option<ApiKey>> {
         let mut c = self.conn();
-        let key = self.keys.api_key(id);
+        let key = self.keyspace.api_key(id);
         let hash: HashMap<String, String> = self.timed(op, async { c.hgetall(&key).await }).await?;
         if hash.is_empty() {
             return Ok(None);
@@ -30,8 +30,8 @@ impl RedisStore {
 #[async_trait]
 impl KeyStore for RedisStore {
     async fn put_key(&self, key: &ApiKey) -> StoreResult<()> {
-        let fields = key_record::encode_key(key)?;
-        let k = &self.keys;
+        let fields = api_key_record::encode_key(key)?;
+        let k = &self.keyspace;
         let mut inv = self.scripts.put_key.prepare_invoke();
         inv.key(k.api_key(&key.id))
             .key(k.api_key_hashes())
@@ -55,7 +55,7 @@ impl KeyStore for RedisStore {
     /// HGET on the index, then HGETALL (a cache miss of the key service only).
     async fn key_by_hash(&self, hash: &str) -> StoreResult<Option<ApiKey>> {
         let mut c = self.conn();
-        let index = self.keys.api_key_hashes();
+        let index = self.keyspace.api_key_hashes();
         let id: Option<String> = self
             .timed("key_by_hash", async { c.hget(&index, hash).await })
             .await?;
@@ -69,7 +69,7 @@ impl KeyStore for RedisStore {
 
     async fn list_keys(&self) -> StoreResult<Vec<ApiKey>> {
         let mut c = self.conn();
-        let index = self.keys.api_key_index();
+        let index = self.keyspace.api_key_index();
         let ids: Vec<String> = self
             .timed("list_keys", async { c.smembers(&index).await })
             .await?;
@@ -78,7 +78,7 @@ impl KeyStore for RedisStore {
         }
         let mut pipe = ::redis::pipe();
         for id in &ids {
-            pipe.hgetall(self.keys.api_key(id));
+            pipe.hgetall(self.keyspace.api_key(id));
         }
         let hashes: Vec<HashMap<String, String>> = self
             .timed("list_keys", async { pipe.query_async(&mut c).await })
@@ -93,10 +93,10 @@ impl KeyStore for RedisStore {
     }
 
     async fn patch_key(&self, id: &str, patch: &KeyPatch) -> StoreResult<Option<ApiKey>> {
-        let changes = key_record::encode_patch(patch)?;
+        let changes = api_key_record::encode_patch(patch)?;
         let mut inv = self.scripts.patch_record.prepare_invoke();
-        inv.key(self.keys.api_key(id))
-            .key(self.keys.keys_version())
+        inv.key(self.keyspace.api_key(id))
+            .key(self.keyspace.keys_version())
             .arg(changes.set.len());
         for (field, value) in &changes.set {
             inv.arg(*field).arg(value);
@@ -117,7 +117,7 @@ impl KeyStore for RedisStore {
     }
 
     async fn delete_key(&self, id: &str) -> StoreResult<bool> {
-        let k = &self.keys;
+        let k = &self.keyspace;
         let mut inv = self.scripts.delete_key.prepare_invoke();
         inv.key(k.api_key(id))
             .key(k.api_key_hashes())
@@ -135,14 +135,14 @@ impl KeyStore for RedisStore {
     async fn touch_keys(&self, used: &[(String, Millis)]) -> StoreResult<()> {
         self.touch(
             "touch_keys",
-            used.iter().map(|(id, at)| (self.keys.api_key(id), *at)),
+            used.iter().map(|(id, at)| (self.keyspace.api_key(id), *at)),
         )
         .await
     }
 
     async fn keys_version(&self) -> StoreResult<u64> {
         let mut c = self.conn();
-        let key = self.keys.keys_version();
+        let key = self.keyspace.keys_version();
         let v: Option<u64> = self.timed("keys_version", async { c.get(&key).await }).await?;
         Ok(v.unwrap_or(0))
     }
@@ -153,14 +153,14 @@ impl KeyStore for RedisStore {
             .secrets
             .seal(
                 verifier.secret.expose().as_bytes(),
-                &key_record::verifier_aad(&verifier.name),
+                &api_key_record::verifier_aad(&verifier.name),
             )
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let mut pipe = ::redis::pipe();
         pipe.atomic()
-            .hset(self.keys.legacy_verifiers(), &verifier.name, sealed)
+            .hset(self.keyspace.legacy_verifiers(), &verifier.name, sealed)
             .ignore()
-            .incr(self.keys.keys_version(), 1)
+            .incr(self.keyspace.keys_version(), 1)
             .ignore();
         let mut c = self.conn();
         self.timed("put_legacy_verifier", async {
@@ -171,7 +171,7 @@ impl KeyStore for RedisStore {
 
     async fn legacy_verifiers(&self) -> StoreResult<Vec<LegacyVerifier>> {
         let mut c = self.conn();
-        let key = self.keys.legacy_verifiers();
+        let key = self.keyspace.legacy_verifiers();
         let sealed: HashMap<String, String> = self
             .timed("legacy_verifiers", async { c.hgetall(&key).await })
             .await?;
@@ -180,7 +180,7 @@ impl KeyStore for RedisStore {
             .map(|(name, sealed)| {
                 let plain = self
                     .secrets
-                    .open(&sealed, &key_record::verifier_aad(&name))
+                    .open(&sealed, &api_key_record::verifier_aad(&name))
                     .map_err(|e| StoreError::Corrupt(format!("legacy verifier {name}: {e}")))?;
                 let secret = String::from_utf8(plain)
                     .map_err(|_| StoreError::Corrupt(format!("legacy verifier {name} is not text")))?;

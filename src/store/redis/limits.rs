@@ -144,7 +144,7 @@ impl LimitStore for RedisStore {
         {
             return Ok(Ok(None));
         }
-        let k = &self.keys;
+        let k = &self.keyspace;
         let mut inv = self.scripts.admit.prepare_invoke();
         inv.key(k.limits(req.key_id))
             .key(k.limit_day(req.key_id, req.day))
@@ -176,7 +176,7 @@ impl LimitStore for RedisStore {
         if batch.settlements.is_empty() {
             return Ok(());
         }
-        let k = &self.keys;
+        let k = &self.keyspace;
         let script = &self.scripts.settle_batch;
         let per_key = self.conn.is_cluster();
         let mut pipes: Vec<::redis::Pipeline> = Vec::new();
@@ -235,7 +235,7 @@ impl LimitStore for RedisStore {
         day: &str,
         week: &str,
     ) -> StoreResult<KeyCounters> {
-        let k = &self.keys;
+        let k = &self.keyspace;
         let mut pipe = ::redis::pipe();
         pipe.cmd("HMGET")
             .arg(k.limits(key_id))
@@ -275,7 +275,7 @@ impl LimitStore for RedisStore {
         week: &str,
         to: &KeyCounters,
     ) -> StoreResult<bool> {
-        let k = &self.keys;
+        let k = &self.keyspace;
         let mut inv = self.scripts.raise_counters.prepare_invoke();
         inv.key(k.limits(key_id))
             .key(k.limit_day(key_id, day))

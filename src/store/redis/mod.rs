@@ -8,7 +8,7 @@
 //! and round trips: `docs/redis-keys.md`.
 mod api_keys;
 mod conn;
-mod keys;
+mod keyspace;
 mod limits;
 mod notices;
 mod records;
@@ -16,13 +16,13 @@ mod scheduling;
 mod scripts;
 mod usage;
 
-pub use keys::Keys;
+pub use keyspace::Keyspace;
 pub use limits::{DAY_TTL_SECS, SETTLE_BATCH_TTL_SECS, WEEK_TTL_SECS};
 pub use usage::{USAGE_BATCH_TTL_SECS, ttl_secs as usage_ttl_secs};
 
 use super::OpenError;
 use super::crypto::SecretBox;
-use super::key::EncryptionKey;
+use super::encryption_key::EncryptionKey;
 use crate::settings::StoreSettings;
 use ::redis::{AsyncCommands, RedisError};
 use conn::Conn;
@@ -71,7 +71,7 @@ pub struct RedisStore {
     conn: Conn,
     /// For the slot notice subscription's own connection.
     url: String,
-    keys: Keys,
+    keyspace: Keyspace,
     scripts: Scripts,
     secrets: SecretBox,
     op_timeout: Duration,
@@ -81,7 +81,7 @@ pub struct RedisStore {
 impl std::fmt::Debug for RedisStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisStore")
-            .field("keys", &self.keys)
+            .field("keyspace", &self.keyspace)
             .finish_non_exhaustive()
     }
 }
@@ -113,7 +113,7 @@ impl RedisStore {
         let store = RedisStore {
             conn,
             url: opts.url.clone(),
-            keys: Keys::new(&opts.prefix),
+            keyspace: Keyspace::new(&opts.prefix),
             scripts: Scripts::default(),
             secrets: SecretBox::new(key),
             op_timeout: opts.op_timeout,
@@ -139,7 +139,7 @@ impl RedisStore {
 
     async fn check_key(&self) -> Result<(), KeyCheck> {
         const PLAIN: &[u8] = b"switchyard key check";
-        let key = self.keys.key_check();
+        let key = self.keyspace.key_check();
         let sealed = self
             .secrets
             .seal(PLAIN, key.as_bytes())
@@ -213,7 +213,7 @@ impl RedisStore {
     /// The records version counter (0 before the first record write).
     async fn version(&self) -> StoreResult<u64> {
         let mut c = self.conn();
-        let key = self.keys.records_version();
+        let key = self.keyspace.records_version();
         let v: Option<u64> = self.timed("records_version", async { c.get(&key).await }).await?;
         Ok(v.unwrap_or(0))
     }

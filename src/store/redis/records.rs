@@ -28,13 +28,13 @@ impl RedisStore {
     /// or an operator's write meanwhile, lose nothing.
     pub(super) async fn reseal_plaintext_urls(&self) -> StoreResult<usize> {
         let mut c = self.conn();
-        let index = self.keys.account_index();
+        let index = self.keyspace.account_index();
         let ids: Vec<String> = self
             .timed("reseal_urls", async { c.smembers(&index).await })
             .await?;
         let mut sealed = 0;
         for id in ids {
-            let key = self.keys.account(&id);
+            let key = self.keyspace.account(&id);
             let hash: HashMap<String, String> =
                 self.timed("reseal_urls", async { c.hgetall(&key).await }).await?;
             let fields = hash.iter().map(|(k, v)| (k.as_str(), v.as_str()));
@@ -55,7 +55,7 @@ impl RedisStore {
 impl AccountStore for RedisStore {
     async fn load_accounts(&self) -> StoreResult<Vec<Account>> {
         let mut c = self.conn();
-        let index = self.keys.account_index();
+        let index = self.keyspace.account_index();
         let ids: Vec<String> = self
             .timed("load_accounts", async { c.smembers(&index).await })
             .await?;
@@ -64,7 +64,7 @@ impl AccountStore for RedisStore {
         }
         let mut pipe = ::redis::pipe();
         for id in &ids {
-            pipe.hgetall(self.keys.account(id));
+            pipe.hgetall(self.keyspace.account(id));
         }
         let hashes: Vec<HashMap<String, String>> = self
             .timed("load_accounts", async { pipe.query_async(&mut c).await })
@@ -79,7 +79,7 @@ impl AccountStore for RedisStore {
 
     async fn get_account(&self, id: &AccountId) -> StoreResult<Option<Account>> {
         let mut c = self.conn();
-        let key = self.keys.account(id.as_str());
+        let key = self.keyspace.account(id.as_str());
         let hash: HashMap<String, String> =
             self.timed("get_account", async { c.hgetall(&key).await }).await?;
         if hash.is_empty() {
@@ -93,16 +93,16 @@ impl AccountStore for RedisStore {
         if let Some(at) = account.last_used_at {
             fields.push((record::LAST_USED.to_owned(), at.to_string()));
         }
-        let key = self.keys.account(account.id.as_str());
+        let key = self.keyspace.account(account.id.as_str());
         let mut pipe = ::redis::pipe();
         pipe.atomic()
             .del(&key)
             .ignore()
             .hset_multiple(&key, &fields)
             .ignore()
-            .sadd(self.keys.account_index(), account.id.as_str())
+            .sadd(self.keyspace.account_index(), account.id.as_str())
             .ignore()
-            .incr(self.keys.records_version(), 1)
+            .incr(self.keyspace.records_version(), 1)
             .ignore();
         let mut c = self.conn();
         self.timed("put_account", async { pipe.query_async::<()>(&mut c).await })
@@ -112,8 +112,8 @@ impl AccountStore for RedisStore {
     async fn patch_account(&self, id: &AccountId, patch: &AccountPatch) -> StoreResult<Option<Account>> {
         let changes = record::encode_patch(id.as_str(), patch, &self.secrets)?;
         let mut inv = self.scripts.patch_record.prepare_invoke();
-        inv.key(self.keys.account(id.as_str()))
-            .key(self.keys.records_version())
+        inv.key(self.keyspace.account(id.as_str()))
+            .key(self.keyspace.records_version())
             .arg(changes.set.len());
         for (field, value) in &changes.set {
             inv.arg(*field).arg(value);
@@ -134,7 +134,7 @@ impl AccountStore for RedisStore {
     }
 
     async fn delete_account(&self, id: &AccountId) -> StoreResult<bool> {
-        let k = &self.keys;
+        let k = &self.keyspace;
         let mut inv = self.scripts.delete_account.prepare_invoke();
         inv.key(k.account(id.as_str()))
             .key(k.account_index())
@@ -152,8 +152,8 @@ impl AccountStore for RedisStore {
     async fn set_credentials(&self, id: &AccountId, credentials: &Credentials) -> StoreResult<()> {
         let sealed = record::seal_credentials(id.as_str(), credentials, &self.secrets)?;
         let mut inv = self.scripts.set_field.prepare_invoke();
-        inv.key(self.keys.account(id.as_str()))
-            .key(self.keys.records_version())
+        inv.key(self.keyspace.account(id.as_str()))
+            .key(self.keyspace.records_version())
             .arg(record::CREDENTIALS)
             .arg(sealed);
         let mut c = self.conn();
@@ -169,14 +169,15 @@ impl AccountStore for RedisStore {
     async fn touch_last_used(&self, used: &[(AccountId, Millis)]) -> StoreResult<()> {
         self.touch(
             "touch_last_used",
-            used.iter().map(|(id, at)| (self.keys.account(id.as_str()), *at)),
+            used.iter()
+                .map(|(id, at)| (self.keyspace.account(id.as_str()), *at)),
         )
         .await
     }
 
     async fn load_groups(&self) -> StoreResult<Vec<Group>> {
         let mut c = self.conn();
-        let key = self.keys.groups();
+        let key = self.keyspace.groups();
         let all: HashMap<String, String> = self.timed("load_groups", async { c.hgetall(&key).await }).await?;
         all.values().map(|v| parse("a group", v)).collect()
     }
@@ -185,9 +186,9 @@ impl AccountStore for RedisStore {
         let value = json("a group", group)?;
         let mut pipe = ::redis::pipe();
         pipe.atomic()
-            .hset(self.keys.groups(), group.id.as_str(), value)
+            .hset(self.keyspace.groups(), group.id.as_str(), value)
             .ignore()
-            .incr(self.keys.records_version(), 1)
+            .incr(self.keyspace.records_version(), 1)
             .ignore();
         let mut c = self.conn();
         self.timed("put_group", async { pipe.query_async::<()>(&mut c).await })
@@ -197,8 +198,8 @@ impl AccountStore for RedisStore {
     async fn delete_group(&self, id: &GroupId) -> StoreResult<bool> {
         let mut pipe = ::redis::pipe();
         pipe.atomic()
-            .hdel(self.keys.groups(), id.as_str())
-            .incr(self.keys.records_version(), 1)
+            .hdel(self.keyspace.groups(), id.as_str())
+            .incr(self.keyspace.records_version(), 1)
             .ignore();
         let mut c = self.conn();
         let (removed,): (i64,) = self
@@ -216,7 +217,7 @@ impl AccountStore for RedisStore {
 impl HealthStore for RedisStore {
     async fn load_health(&self) -> StoreResult<HashMap<AccountId, Health>> {
         let mut c = self.conn();
-        let key = self.keys.health();
+        let key = self.keyspace.health();
         let all: HashMap<String, String> = self.timed("load_health", async { c.hgetall(&key).await }).await?;
         all.iter()
             .map(|(id, v)| Ok((AccountId::new(id), parse("account health", v)?)))
@@ -225,7 +226,7 @@ impl HealthStore for RedisStore {
 
     async fn put_health(&self, id: &AccountId, health: &Health) -> StoreResult<()> {
         let mut c = self.conn();
-        let key = self.keys.health();
+        let key = self.keyspace.health();
         if health.is_clear() {
             self.timed("put_health", async {
                 c.hdel::<_, _, ()>(&key, id.as_str()).await
@@ -243,7 +244,7 @@ impl HealthStore for RedisStore {
     /// `SET NX PX`: the first instance to claim the alert in the window sends it.
     async fn claim_alert(&self, name: &str, window_ms: i64) -> StoreResult<bool> {
         let mut c = self.conn();
-        let key = self.keys.alert_claim(name);
+        let key = self.keyspace.alert_claim(name);
         let set: Option<String> = self
             .timed("claim_alert", async {
                 ::redis::cmd("SET")

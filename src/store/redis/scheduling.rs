@@ -23,7 +23,7 @@ impl RedisStore {
     /// The accounts that may have a slot sorted set.
     async fn slot_accounts(&self, op: &'static str) -> StoreResult<Vec<String>> {
         let mut c = self.conn();
-        let index = self.keys.slot_index();
+        let index = self.keyspace.slot_index();
         self.timed(op, async { c.smembers(&index).await }).await
     }
 }
@@ -34,8 +34,8 @@ impl StickyStore for RedisStore {
     async fn sticky_get(&self, key: &str, now: Millis) -> StoreResult<Option<AccountId>> {
         let mut pipe = ::redis::pipe();
         pipe.atomic()
-            .hget(self.keys.sticky_bindings(), key)
-            .zscore(self.keys.sticky_expiry(), key);
+            .hget(self.keyspace.sticky_bindings(), key)
+            .zscore(self.keyspace.sticky_expiry(), key);
         let mut c = self.conn();
         let (bound, until): (Option<String>, Option<f64>) = self
             .timed("sticky_get", async { pipe.query_async(&mut c).await })
@@ -56,8 +56,8 @@ impl StickyStore for RedisStore {
             return self.sticky_delete(key).await.map(|_| ());
         }
         let mut inv = self.scripts.sticky_set.prepare_invoke();
-        inv.key(self.keys.sticky_bindings())
-            .key(self.keys.sticky_expiry())
+        inv.key(self.keyspace.sticky_bindings())
+            .key(self.keyspace.sticky_expiry())
             .arg(key)
             .arg(account.as_str())
             .arg(now + policy.ttl_ms)
@@ -72,8 +72,8 @@ impl StickyStore for RedisStore {
     async fn sticky_delete(&self, key: &str) -> StoreResult<bool> {
         let mut pipe = ::redis::pipe();
         pipe.atomic()
-            .hdel(self.keys.sticky_bindings(), key)
-            .zrem(self.keys.sticky_expiry(), key)
+            .hdel(self.keyspace.sticky_bindings(), key)
+            .zrem(self.keyspace.sticky_expiry(), key)
             .ignore();
         let mut c = self.conn();
         let (n,): (i64,) = self
@@ -84,8 +84,8 @@ impl StickyStore for RedisStore {
 
     async fn sweep_sticky(&self, now: Millis) -> StoreResult<u64> {
         let mut inv = self.scripts.sticky_sweep.prepare_invoke();
-        inv.key(self.keys.sticky_bindings())
-            .key(self.keys.sticky_expiry())
+        inv.key(self.keyspace.sticky_bindings())
+            .key(self.keyspace.sticky_expiry())
             .arg(now);
         let mut c = self.conn();
         self.timed("sweep_sticky", async { inv.invoke_async(&mut c).await })
@@ -99,7 +99,7 @@ impl SlotStore for RedisStore {
         if req.candidates.is_empty() {
             return Ok(None);
         }
-        let k = &self.keys;
+        let k = &self.keyspace;
         let mut inv = self.scripts.acquire_slot.prepare_invoke();
         inv.key(k.slot_index());
         let (sticky_until, field, max_bindings) = match req.sticky {
@@ -148,7 +148,7 @@ impl SlotStore for RedisStore {
         let mut pipe = ::redis::pipe();
         for (account, lease) in leases {
             pipe.cmd("ZADD")
-                .arg(self.keys.slots(account.as_str()))
+                .arg(self.keyspace.slots(account.as_str()))
                 .arg("XX")
                 .arg(expiry)
                 .arg(lease.as_str())
@@ -172,10 +172,10 @@ impl SlotStore for RedisStore {
         }
         let mut pipe = ::redis::pipe();
         for (account, lease) in leases {
-            pipe.zrem(self.keys.slots(account.as_str()), lease.as_str())
+            pipe.zrem(self.keyspace.slots(account.as_str()), lease.as_str())
                 .ignore();
         }
-        let channel = self.keys.slot_freed_channel();
+        let channel = self.keyspace.slot_freed_channel();
         // Holders other than accounts (`key:{id}`) have no waiters to wake.
         let notices: Vec<String> = leases
             .iter()
@@ -207,7 +207,7 @@ impl SlotStore for RedisStore {
     fn slot_notices(&self) -> Option<futures::stream::BoxStream<'static, (AccountId, LeaseId)>> {
         Some(super::notices::subscribe(
             self.url.clone(),
-            self.keys.slot_freed_channel(),
+            self.keyspace.slot_freed_channel(),
         ))
     }
 
@@ -219,7 +219,7 @@ impl SlotStore for RedisStore {
         let mut pipe = ::redis::pipe();
         let live_from = format!("({now}");
         for a in &accounts {
-            pipe.zcount(self.keys.slots(a), &live_from, "+inf");
+            pipe.zcount(self.keyspace.slots(a), &live_from, "+inf");
         }
         let mut c = self.conn();
         let counts: Vec<u32> = self
@@ -236,7 +236,7 @@ impl SlotStore for RedisStore {
     /// One ZCOUNT on the holder's sorted set.
     async fn slot_count(&self, holder: &AccountId, now: Millis) -> StoreResult<u32> {
         let mut c = self.conn();
-        let key = self.keys.slots(holder.as_str());
+        let key = self.keyspace.slots(holder.as_str());
         let live_from = format!("({now}");
         self.timed("slot_count", async { c.zcount(&key, &live_from, "+inf").await })
             .await
@@ -248,9 +248,9 @@ impl SlotStore for RedisStore {
             return Ok(0);
         }
         let mut inv = self.scripts.sweep_leases.prepare_invoke();
-        inv.key(self.keys.slot_index()).arg(now);
+        inv.key(self.keyspace.slot_index()).arg(now);
         for a in &accounts {
-            inv.key(self.keys.slots(a)).arg(a.as_str());
+            inv.key(self.keyspace.slots(a)).arg(a.as_str());
         }
         let mut c = self.conn();
         let removed: u64 = self
@@ -268,8 +268,8 @@ impl SlotStore for RedisStore {
         now: Millis,
     ) -> StoreResult<PacingTake> {
         let mut inv = self.scripts.pacing_take.prepare_invoke();
-        inv.key(self.keys.pacing_gate(account.as_str()))
-            .key(self.keys.pacing_released(account.as_str()))
+        inv.key(self.keyspace.pacing_gate(account.as_str()))
+            .key(self.keyspace.pacing_released(account.as_str()))
             .arg(holder)
             .arg(min_gap_ms)
             .arg(ttl_ms.max(1))
@@ -292,8 +292,8 @@ impl SlotStore for RedisStore {
         now: Millis,
     ) -> StoreResult<()> {
         let mut inv = self.scripts.pacing_release.prepare_invoke();
-        inv.key(self.keys.pacing_gate(account.as_str()))
-            .key(self.keys.pacing_released(account.as_str()))
+        inv.key(self.keyspace.pacing_gate(account.as_str()))
+            .key(self.keyspace.pacing_released(account.as_str()))
             .arg(holder)
             .arg(now)
             .arg(keep_ms.max(1));

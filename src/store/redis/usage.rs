@@ -40,7 +40,7 @@ impl UsageStore for RedisStore {
         if batch.deltas.is_empty() {
             return Ok(());
         }
-        let k = &self.keys;
+        let k = &self.keyspace;
         let mut inv = self.scripts.add_usage.prepare_invoke();
         inv.key(k.usage_batch(batch.id.as_str()))
             .arg(USAGE_BATCH_TTL_SECS);
@@ -62,7 +62,7 @@ impl UsageStore for RedisStore {
 
     async fn usage_of(&self, dimension: Dimension, id: &str, bucket: &str) -> StoreResult<UsageCounters> {
         let mut c = self.conn();
-        let key = self.keys.usage(dimension.as_str(), bucket, id);
+        let key = self.keyspace.usage(dimension.as_str(), bucket, id);
         let hash: HashMap<String, String> = self.timed("usage_of", async { c.hgetall(&key).await }).await?;
         decode(&hash)
     }
@@ -75,7 +75,7 @@ impl UsageStore for RedisStore {
     ) -> StoreResult<Vec<(String, UsageCounters)>> {
         let mut c = self.conn();
         let dim = dimension.as_str();
-        let index = self.keys.usage_index(dim, bucket);
+        let index = self.keyspace.usage_index(dim, bucket);
         let mut ids: Vec<String> = self.timed("usage_by", async { c.smembers(&index).await }).await?;
         if ids.is_empty() {
             return Ok(Vec::new());
@@ -83,7 +83,7 @@ impl UsageStore for RedisStore {
         ids.sort();
         let mut pipe = ::redis::pipe();
         for id in &ids {
-            pipe.hgetall(self.keys.usage(dim, bucket, id));
+            pipe.hgetall(self.keyspace.usage(dim, bucket, id));
         }
         let hashes: Vec<HashMap<String, String>> = self
             .timed("usage_by", async { pipe.query_async(&mut c).await })
@@ -97,7 +97,7 @@ impl UsageStore for RedisStore {
 
     /// LPUSH (oldest of the batch first, so the newest ends at the head) + LTRIM, in MULTI.
     async fn push_recent(&self, key_id: &str, requests: &[RecentRequest], keep: usize) -> StoreResult<()> {
-        let key = self.keys.recent(key_id);
+        let key = self.keyspace.recent(key_id);
         let mut pipe = ::redis::pipe();
         pipe.atomic();
         if keep == 0 {
@@ -124,7 +124,7 @@ impl UsageStore for RedisStore {
             return Ok(Vec::new());
         }
         let mut c = self.conn();
-        let key = self.keys.recent(key_id);
+        let key = self.keyspace.recent(key_id);
         let items: Vec<String> = self
             .timed("recent", async { c.lrange(&key, 0, limit as isize - 1).await })
             .await?;

@@ -6,7 +6,7 @@ mod properties;
 mod requests;
 mod streams;
 
-use crate::providers::BodyAdapter;
+use crate::upstream::BodyAdapter;
 use bytes::BytesMut;
 use serde_json::{Map, Value, json};
 

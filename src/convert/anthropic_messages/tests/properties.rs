@@ -6,7 +6,7 @@ use super::super::stream_responses::ResponsesStream;
 use super::super::{Request, to_gemini, to_responses};
 use super::streams::{gemini_events, responses_events};
 use super::{Outcome, read, run, sse_of};
-use crate::providers::BodyAdapter;
+use crate::upstream::BodyAdapter;
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 

@@ -3,7 +3,7 @@
 use super::super::stream_gemini::GeminiStream;
 use super::super::stream_responses::ResponsesStream;
 use super::{Outcome, read, read_strict, run, sse_of};
-use crate::providers::BodyAdapter;
+use crate::upstream::BodyAdapter;
 use serde_json::{Value, json};
 
 pub(super) fn gemini_events() -> Vec<Value> {

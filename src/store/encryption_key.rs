@@ -27,7 +27,7 @@ impl fmt::Debug for EncryptionKey {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum KeyError {
+pub enum EncryptionKeyError {
     #[error(
         "no encryption key for upstream credentials: set {ENCRYPTION_KEY_ENV} or \
          store.encryption_key_file to 64 hex characters (e.g. the output of `openssl rand -hex 32`)"
@@ -59,16 +59,16 @@ impl EncryptionKey {
 
     /// Parses 64 hex characters (surrounding whitespace ignored) and refuses weak keys.
     /// `origin` names where the text came from, for the error message.
-    pub fn parse_hex(text: &str, origin: &str) -> Result<Self, KeyError> {
+    pub fn parse_hex(text: &str, origin: &str) -> Result<Self, EncryptionKeyError> {
         let text = text.trim();
         let mut bytes = [0u8; 32];
         if text.len() != 64 || hex::decode_to_slice(text, &mut bytes).is_err() {
-            return Err(KeyError::Malformed {
+            return Err(EncryptionKeyError::Malformed {
                 origin: origin.to_owned(),
             });
         }
         if is_weak(&bytes) {
-            return Err(KeyError::Weak {
+            return Err(EncryptionKeyError::Weak {
                 origin: origin.to_owned(),
             });
         }
@@ -94,7 +94,7 @@ fn is_weak(k: &[u8; 32]) -> bool {
 
 /// Where a key was found, so start-up can say so (never the key itself).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum KeySource {
+pub enum EncryptionKeySource {
     Environment,
     File(PathBuf),
     /// Generated on this start and written here.
@@ -104,7 +104,7 @@ pub enum KeySource {
 /// What [`resolve`] needs: the environment value (passed in so tests need not touch the
 /// process environment), the configured key file, and the fallback file (embedded mode only).
 #[derive(Debug, Clone, Copy)]
-pub struct KeyInputs<'a> {
+pub struct EncryptionKeyInputs<'a> {
     pub env: Option<&'a str>,
     pub key_file: Option<&'a Path>,
     /// `Some(data_dir/encryption-key)` in embedded mode: read it, or create it when missing.
@@ -112,21 +112,23 @@ pub struct KeyInputs<'a> {
 }
 
 /// Finds the key: environment, then the named file, then (embedded) the generated file.
-pub fn resolve(inputs: KeyInputs<'_>) -> Result<(EncryptionKey, KeySource), KeyError> {
+pub fn resolve(
+    inputs: EncryptionKeyInputs<'_>,
+) -> Result<(EncryptionKey, EncryptionKeySource), EncryptionKeyError> {
     if let Some(env) = inputs.env.filter(|v| !v.trim().is_empty()) {
         return Ok((
             EncryptionKey::parse_hex(env, ENCRYPTION_KEY_ENV)?,
-            KeySource::Environment,
+            EncryptionKeySource::Environment,
         ));
     }
     if let Some(path) = inputs.key_file {
-        return Ok((read_key_file(path)?, KeySource::File(path.to_owned())));
+        return Ok((read_key_file(path)?, EncryptionKeySource::File(path.to_owned())));
     }
     let Some(path) = inputs.generate_at else {
-        return Err(KeyError::Missing);
+        return Err(EncryptionKeyError::Missing);
     };
     if path.exists() {
-        return Ok((read_key_file(path)?, KeySource::File(path.to_owned())));
+        return Ok((read_key_file(path)?, EncryptionKeySource::File(path.to_owned())));
     }
     let key = EncryptionKey::generate();
     write_key_file(path, &key)?;
@@ -135,11 +137,11 @@ pub fn resolve(inputs: KeyInputs<'_>) -> Result<(EncryptionKey, KeySource), KeyE
         "no encryption key configured: generated one for upstream credentials and wrote it to this \
          file (mode 0600); back it up, without it stored credentials cannot be read"
     );
-    Ok((key, KeySource::Generated(path.to_owned())))
+    Ok((key, EncryptionKeySource::Generated(path.to_owned())))
 }
 
-fn read_key_file(path: &Path) -> Result<EncryptionKey, KeyError> {
-    let text = std::fs::read_to_string(path).map_err(|source| KeyError::Read {
+fn read_key_file(path: &Path) -> Result<EncryptionKey, EncryptionKeyError> {
+    let text = std::fs::read_to_string(path).map_err(|source| EncryptionKeyError::Read {
         path: path.to_owned(),
         source,
     })?;
@@ -161,8 +163,8 @@ fn warn_if_readable_by_others(path: &Path) {
 fn warn_if_readable_by_others(_path: &Path) {}
 
 /// Creates the file exclusively (never overwrites a key) with mode 0600.
-fn write_key_file(path: &Path, key: &EncryptionKey) -> Result<(), KeyError> {
-    let err = |source| KeyError::Write {
+fn write_key_file(path: &Path, key: &EncryptionKey) -> Result<(), EncryptionKeyError> {
+    let err = |source| EncryptionKeyError::Write {
         path: path.to_owned(),
         source,
     };
@@ -201,7 +203,7 @@ mod tests {
             assert!(
                 matches!(
                     EncryptionKey::parse_hex(&weak, "test"),
-                    Err(KeyError::Weak { .. })
+                    Err(EncryptionKeyError::Weak { .. })
                 ),
                 "{weak}"
             );
@@ -209,7 +211,7 @@ mod tests {
         for bad in ["", "abc", &GOOD[..62], &format!("{}zz", &GOOD[..62])] {
             assert!(matches!(
                 EncryptionKey::parse_hex(bad, "test"),
-                Err(KeyError::Malformed { .. })
+                Err(EncryptionKeyError::Malformed { .. })
             ));
         }
     }

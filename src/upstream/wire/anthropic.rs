@@ -1,141 +1,67 @@
-//! The Anthropic Messages API: `claude-console` accounts (API key + base URL) and
-//! `claude-official` accounts (OAuth bearer token, OAuth betas merged into `anthropic-beta`).
-//! Usage comes from `message_start` / `message_delta` events, or the JSON body's `usage`.
+//! The Anthropic Messages wire format: the headers every call carries, the model rename, usage
+//! from `message_start` / `message_delta` events or the JSON body's `usage`, and the
+//! `anthropic-ratelimit-unified-reset` hint. Claude OAuth and Claude console accounts use it.
 use super::json_object;
 use super::sse::{LineSplitter, data_payload};
-use super::{Hints, Inbound, Provider, UpstreamCall, UsageTap, join_url, reset_time_ms, retry_after_ms};
-use crate::error::{ApiError, ApiFormat};
+use super::{reset_time_ms, retry_after_ms};
 use crate::relay::headers::{ANTHROPIC_ALLOW, forwardable_headers, set_header};
-use crate::settings::ClaudeUpstream;
+use crate::upstream::{BuildError, Hints, Inbound, UsageTap};
 use crate::usage::TokenUsage;
 use bytes::Bytes;
 use memchr::memmem;
 use reqwest::header::HeaderMap;
 use serde::Deserialize;
 use std::sync::LazyLock;
+use switchyard_actors::Account;
 use switchyard_actors::clock::Millis;
-use switchyard_actors::{Account, AccountKind, Platform};
 
 const DEFAULT_VERSION: &str = "2023-06-01";
-const OAUTH_BETAS: &[&str] = &[
-    "claude-code-20250219",
-    "oauth-2025-04-20",
-    "interleaved-thinking-2025-05-14",
-    "fine-grained-tool-streaming-2025-05-14",
-];
-const OAUTH_BETAS_HAIKU: &[&str] = &["oauth-2025-04-20", "interleaved-thinking-2025-05-14"];
 pub const RESET_HEADER: &str = "anthropic-ratelimit-unified-reset";
 
-pub struct Anthropic {
-    settings: ClaudeUpstream,
+/// The client's allowed headers plus the ones every Anthropic call needs (no authentication).
+pub fn request_headers(inbound: &Inbound) -> HeaderMap {
+    let mut headers = forwardable_headers(&inbound.headers, ANTHROPIC_ALLOW);
+    if !headers.contains_key("anthropic-version") {
+        set_header(&mut headers, "anthropic-version", DEFAULT_VERSION);
+    }
+    set_header(&mut headers, "accept-encoding", "identity");
+    set_header(&mut headers, "content-type", "application/json");
+    headers
 }
 
-impl Anthropic {
-    pub fn new(settings: ClaudeUpstream) -> Self {
-        Anthropic { settings }
+/// The client's body, with `model` renamed when the account's model mapping says so.
+pub fn request_body(account: &Account, inbound: &Inbound) -> Result<Bytes, BuildError> {
+    match account.models.upstream_name(&inbound.model) {
+        Some(mapped) => {
+            json_object::with_member(&inbound.body, "model", &json_object::string_literal(mapped))
+                .map(Bytes::from)
+                .map_err(|e| BuildError::ClientInput(format!("invalid JSON body: {e}")))
+        }
+        None => Ok(inbound.body.clone()),
     }
 }
 
-/// OAuth betas first (haiku models take a shorter list), then the client's, without repeats.
-pub fn merge_betas(model: &str, client: Option<&str>) -> String {
-    let base = if model.to_ascii_lowercase().contains("haiku") {
-        OAUTH_BETAS_HAIKU
+pub static FORMAT: super::WireFormat = super::WireFormat {
+    name: "Anthropic Messages",
+    hints,
+    usage_tap,
+};
+
+pub fn hints(headers: &HeaderMap, now: Millis) -> Hints {
+    Hints {
+        retry_after_ms: retry_after_ms(headers, now),
+        reset_at: headers
+            .get(RESET_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(reset_time_ms),
+    }
+}
+
+pub fn usage_tap(event_stream: bool) -> Box<dyn UsageTap> {
+    if event_stream {
+        Box::new(SseUsage::default())
     } else {
-        OAUTH_BETAS
-    };
-    let mut out: Vec<&str> = base.to_vec();
-    for b in client
-        .unwrap_or("")
-        .split(',')
-        .map(str::trim)
-        .filter(|b| !b.is_empty())
-    {
-        if !out.contains(&b) {
-            out.push(b);
-        }
-    }
-    out.join(",")
-}
-
-/// The body with `model` replaced (only when an account's model mapping renames it).
-fn with_model(body: &Bytes, upstream_model: &str) -> Result<Bytes, ApiError> {
-    json_object::with_member(body, "model", &json_object::string_literal(upstream_model))
-        .map(Bytes::from)
-        .map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))
-}
-
-impl Provider for Anthropic {
-    fn platform(&self) -> Platform {
-        Platform::Claude
-    }
-
-    fn format(&self) -> ApiFormat {
-        ApiFormat::Anthropic
-    }
-
-    fn upstream(
-        &self,
-        account: &Account,
-        credential: &str,
-        inbound: &Inbound,
-    ) -> Result<UpstreamCall, ApiError> {
-        let base = match (account.kind, account.base_url.as_deref()) {
-            (_, Some(url)) if !url.is_empty() => url,
-            (AccountKind::ClaudeOfficial, _) => &self.settings.api_base_url,
-            _ => {
-                return Err(ApiError::Internal(format!(
-                    "account {} has no base URL",
-                    account.id
-                )));
-            }
-        };
-        let url = join_url(base, &inbound.upstream_path, &inbound.query);
-        let mut headers = forwardable_headers(&inbound.headers, ANTHROPIC_ALLOW);
-        if !headers.contains_key("anthropic-version") {
-            set_header(&mut headers, "anthropic-version", DEFAULT_VERSION);
-        }
-        set_header(&mut headers, "accept-encoding", "identity");
-        set_header(&mut headers, "content-type", "application/json");
-        let oauth = account.kind == AccountKind::ClaudeOfficial;
-        if oauth || !credential.starts_with("sk-ant-") {
-            set_header(&mut headers, "authorization", &format!("Bearer {credential}"));
-        } else {
-            set_header(&mut headers, "x-api-key", credential);
-        }
-        if oauth {
-            let client = headers
-                .get("anthropic-beta")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned);
-            set_header(
-                &mut headers,
-                "anthropic-beta",
-                &merge_betas(&inbound.model, client.as_deref()),
-            );
-        }
-        let body = match account.models.upstream_name(&inbound.model) {
-            Some(mapped) => with_model(&inbound.body, mapped)?,
-            None => inbound.body.clone(),
-        };
-        Ok(UpstreamCall { url, headers, body })
-    }
-
-    fn usage_tap(&self, stream: bool) -> Box<dyn UsageTap> {
-        if stream {
-            Box::new(SseUsage::default())
-        } else {
-            Box::new(JsonUsage::default())
-        }
-    }
-
-    fn hints(&self, headers: &HeaderMap, now: Millis) -> Hints {
-        Hints {
-            retry_after_ms: retry_after_ms(headers, now),
-            reset_at: headers
-                .get(RESET_HEADER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(reset_time_ms),
-        }
+        Box::new(JsonUsage::default())
     }
 }
 
@@ -302,20 +228,6 @@ impl UsageTap for JsonUsage {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn oauth_betas_come_first_without_repeats() {
-        let merged = merge_betas("claude-opus-4-8", Some("oauth-2025-04-20,context-1m-2025-08-07"));
-        assert_eq!(
-            merged,
-            "claude-code-20250219,oauth-2025-04-20,interleaved-thinking-2025-05-14,\
-             fine-grained-tool-streaming-2025-05-14,context-1m-2025-08-07"
-        );
-        assert_eq!(
-            merge_betas("claude-haiku-4", None),
-            "oauth-2025-04-20,interleaved-thinking-2025-05-14"
-        );
-    }
 
     #[test]
     fn stream_usage_sums_start_and_delta_with_cache_breakdown() {

@@ -1,19 +1,16 @@
-//! OpenAI wire formats: the Responses API (Codex CLI, `responses.*`) and chat completions.
-//! `openai-responses` accounts are any Responses-compatible API key + base URL; `openai`
-//! accounts are ChatGPT / Codex OAuth logins served by the Codex backend (Responses only).
-//! Usage comes from `response.completed` or the chat `usage` (with `include_usage`, the last
+//! OpenAI wire formats: the Responses API (Codex CLI, `responses.*`) and chat completions,
+//! used by OpenAI Responses API-key and Codex OAuth accounts. Usage comes from `response.completed` or the chat `usage` (with `include_usage`, the last
 //! chunk before `[DONE]`); `usage_limit_reached` in a stream rests the account afterwards.
 use super::json_object;
+use super::retry_after_ms;
 use super::sse::{LineSplitter, data_payload};
-use super::{Hints, Inbound, Provider, UpstreamCall, UsageTap, join_url, retry_after_ms};
-use crate::error::{ApiError, ApiFormat};
+use crate::error::ApiError;
 use crate::relay::headers::{forwardable_headers, set_header};
-use crate::settings::OpenAiUpstream;
+use crate::upstream::{BodyAdapter, Hints, Inbound, UsageTap};
 use crate::usage::TokenUsage;
 use reqwest::header::HeaderMap;
 use serde::Deserialize;
 use switchyard_actors::clock::Millis;
-use switchyard_actors::{Account, AccountKind, Platform};
 
 /// Client headers OpenAI-compatible upstreams may see.
 pub const OPENAI_ALLOW: &[&str] = &[
@@ -36,98 +33,51 @@ pub const OPENAI_ALLOW: &[&str] = &[
 pub const RESPONSES_PATH: &str = "/v1/responses";
 pub const CHAT_PATH: &str = "/v1/chat/completions";
 
-pub struct OpenAi {
-    settings: OpenAiUpstream,
+/// The client's allowed headers plus the ones every OpenAI call needs, with a bearer credential.
+pub fn request_headers(inbound: &Inbound, bearer: &str) -> HeaderMap {
+    let mut headers = forwardable_headers(&inbound.headers, OPENAI_ALLOW);
+    set_header(&mut headers, "content-type", "application/json");
+    set_header(&mut headers, "accept-encoding", "identity");
+    set_header(&mut headers, "authorization", &format!("Bearer {bearer}"));
+    headers
 }
 
-impl OpenAi {
-    pub fn new(settings: OpenAiUpstream) -> Self {
-        OpenAi { settings }
-    }
+/// Hides the usage chunk switchyard asked for on the client's behalf (`Inbound::hide_usage_chunk`).
+pub fn usage_chunk_filter(inbound: &Inbound) -> Option<Box<dyn BodyAdapter>> {
+    inbound
+        .hide_usage_chunk
+        .then(|| Box::new(DropUsageChunk::default()) as Box<dyn BodyAdapter>)
 }
 
-impl Provider for OpenAi {
-    fn platform(&self) -> Platform {
-        Platform::OpenAi
-    }
+/// Usage from SSE events or a JSON answer (the tap notices SSE by itself too).
+pub fn usage_tap(event_stream: bool) -> Box<dyn UsageTap> {
+    Box::new(OpenAiUsage {
+        sse: event_stream,
+        ..Default::default()
+    })
+}
 
-    fn format(&self) -> ApiFormat {
-        ApiFormat::OpenAi
-    }
+/// `retry-after`, else Codex's `x-codex-primary-reset-after-seconds`, else OpenAI's
+/// `x-ratelimit-reset-requests`.
+pub static FORMAT: super::WireFormat = super::WireFormat {
+    name: "OpenAI Responses / chat completions",
+    hints,
+    usage_tap,
+};
 
-    fn upstream(
-        &self,
-        account: &Account,
-        credential: &str,
-        inbound: &Inbound,
-    ) -> Result<UpstreamCall, ApiError> {
-        let mut headers = forwardable_headers(&inbound.headers, OPENAI_ALLOW);
-        set_header(&mut headers, "content-type", "application/json");
-        set_header(&mut headers, "accept-encoding", "identity");
-        set_header(&mut headers, "authorization", &format!("Bearer {credential}"));
-        let url = match account.kind {
-            AccountKind::OpenAiResponses => {
-                let base = account
-                    .base_url
-                    .as_deref()
-                    .ok_or_else(|| ApiError::Internal(format!("account {} has no base URL", account.id)))?;
-                join_url(base, &inbound.upstream_path, &inbound.query)
-            }
-            AccountKind::OpenAiOAuth if inbound.upstream_path == RESPONSES_PATH => {
-                let base = account
-                    .base_url
-                    .as_deref()
-                    .unwrap_or(&self.settings.codex_base_url);
-                if let Some(id) = account
-                    .extra
-                    .get("chatgpt_account_id")
-                    .or_else(|| account.extra.get("account_id"))
-                {
-                    set_header(&mut headers, "chatgpt-account-id", id);
-                }
-                join_url(base, "/responses", &inbound.query)
-            }
-            kind => {
-                return Err(ApiError::Internal(format!(
-                    "a {kind} account cannot serve {}",
-                    inbound.upstream_path
-                )));
-            }
-        };
-        Ok(UpstreamCall {
-            url,
-            headers,
-            body: inbound.body.clone(),
+pub fn hints(headers: &HeaderMap, now: Millis) -> Hints {
+    let header = |n: &str| headers.get(n).and_then(|v| v.to_str().ok());
+    let retry_after_ms = retry_after_ms(headers, now)
+        .or_else(|| {
+            header("x-codex-primary-reset-after-seconds")
+                .and_then(|v| v.trim().parse::<f64>().ok())
+                .map(|s| (s * 1_000.0) as i64)
         })
-    }
-
-    fn adapter(&self, _account: &Account, inbound: &Inbound) -> Option<Box<dyn super::BodyAdapter>> {
-        inbound
-            .hide_usage_chunk
-            .then(|| Box::new(DropUsageChunk::default()) as Box<dyn super::BodyAdapter>)
-    }
-
-    fn usage_tap(&self, sse: bool) -> Box<dyn UsageTap> {
-        Box::new(OpenAiUsage {
-            sse,
-            ..Default::default()
-        })
-    }
-
-    fn hints(&self, headers: &HeaderMap, now: Millis) -> Hints {
-        let header = |n: &str| headers.get(n).and_then(|v| v.to_str().ok());
-        let retry_after_ms = retry_after_ms(headers, now)
-            .or_else(|| {
-                header("x-codex-primary-reset-after-seconds")
-                    .and_then(|v| v.trim().parse::<f64>().ok())
-                    .map(|s| (s * 1_000.0) as i64)
-            })
-            .or_else(|| header("x-ratelimit-reset-requests").and_then(go_duration_ms))
-            .filter(|ms| *ms > 0);
-        Hints {
-            retry_after_ms,
-            reset_at: None,
-        }
+        .or_else(|| header("x-ratelimit-reset-requests").and_then(go_duration_ms))
+        .filter(|ms| *ms > 0);
+    Hints {
+        retry_after_ms,
+        reset_at: None,
     }
 }
 
@@ -179,7 +129,7 @@ impl DropUsageChunk {
     }
 }
 
-impl super::BodyAdapter for DropUsageChunk {
+impl BodyAdapter for DropUsageChunk {
     fn chunk(&mut self, input: &[u8], out: &mut bytes::BytesMut) {
         let mut lines = std::mem::take(&mut self.lines);
         lines.feed(input, |l| self.line(l, out));

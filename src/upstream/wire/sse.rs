@@ -1,5 +1,13 @@
-//! Splits a byte stream into lines across chunk boundaries, for reading SSE `data:` lines on
-//! the side while the bytes themselves pass through untouched.
+//! Server-sent events: recognising them, and splitting a byte stream into lines across chunk
+//! boundaries for reading `data:` lines on the side while the bytes pass through untouched.
+
+/// Whether an answer's headers announce an event stream.
+pub fn is_event_stream(headers: &reqwest::header::HeaderMap) -> bool {
+    headers
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("text/event-stream"))
+}
 
 /// Longest line kept; longer ones are skipped (usage lines are short).
 const MAX_LINE: usize = 4 << 20;

@@ -20,13 +20,13 @@
 //! which is still correct.
 
 #[derive(Debug, Clone)]
-pub struct Keys {
+pub struct Keyspace {
     prefix: String,
 }
 
-impl Keys {
+impl Keyspace {
     pub fn new(prefix: &str) -> Self {
-        Keys {
+        Keyspace {
             prefix: prefix.to_owned(),
         }
     }
@@ -105,7 +105,7 @@ impl Keys {
         format!("{}{{sched}}:sticky-expiry", self.prefix)
     }
 
-    /// Hash: one field per API key attribute (`key_record::KNOWN_FIELDS`).
+    /// Hash: one field per API key attribute (`api_key_record::KNOWN_FIELDS`).
     pub fn api_key(&self, id: &str) -> String {
         format!("{}{{keys}}:key:{id}", self.prefix)
     }
@@ -190,7 +190,7 @@ mod tests {
     #[test]
     fn keys_of_one_script_share_a_slot_for_any_prefix() {
         for prefix in ["switchyard:", "", "a{b}:", "x{", "}{"] {
-            let k = Keys::new(prefix);
+            let k = Keyspace::new(prefix);
             let sched = [
                 k.slots("a"),
                 k.slots("b{c}"),

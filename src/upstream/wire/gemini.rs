@@ -1,20 +1,18 @@
-//! The Gemini API (`gemini-api` accounts: API key, `…/models/{model}:{action}`) and Gemini Code
-//! Assist (`gemini` OAuth accounts: `/v1internal:{method}`, the request wrapped with the
-//! account's project). Standard-route clients get Code Assist answers unwrapped back into the
-//! Gemini format. Usage comes from the last `usageMetadata`.
+//! The Gemini wire format (`…/models/{model}:{action}`) and its Code Assist envelope
+//! (`/v1internal:{method}`, the request wrapped with a project, answers in `{"response": …}`):
+//! the allowed headers, the envelope both ways, and usage from the last `usageMetadata`. Gemini
+//! API and Gemini Code Assist accounts use it.
 use super::json_object;
+use super::retry_after_ms;
 use super::sse::{LineSplitter, data_payload};
-use super::{BodyAdapter, Hints, Inbound, Provider, UpstreamCall, UsageTap, join_url, retry_after_ms};
-use crate::error::{ApiError, ApiFormat};
 use crate::relay::headers::{forwardable_headers, set_header};
-use crate::settings::GeminiUpstream;
+use crate::upstream::{BodyAdapter, BuildError, Hints, Inbound, UsageTap};
 use crate::usage::TokenUsage;
 use bytes::{Bytes, BytesMut};
 use reqwest::header::HeaderMap;
 use serde::Deserialize;
 use serde_json::Value;
 use switchyard_actors::clock::Millis;
-use switchyard_actors::{Account, AccountKind, Platform};
 
 /// Client headers the Gemini APIs may see.
 pub const GEMINI_ALLOW: &[&str] = &[
@@ -29,25 +27,23 @@ pub const GEMINI_ALLOW: &[&str] = &[
 
 pub const INTERNAL_PREFIX: &str = "/v1internal:";
 
-pub struct Gemini {
-    settings: GeminiUpstream,
-}
-
-impl Gemini {
-    pub fn new(settings: GeminiUpstream) -> Self {
-        Gemini { settings }
-    }
+/// The client's allowed headers plus the ones every Gemini call needs (no authentication).
+pub fn request_headers(inbound: &Inbound) -> HeaderMap {
+    let mut headers = forwardable_headers(&inbound.headers, GEMINI_ALLOW);
+    set_header(&mut headers, "content-type", "application/json");
+    set_header(&mut headers, "accept-encoding", "identity");
+    headers
 }
 
 /// What a client asked for, read back from the inbound path.
-enum Call<'a> {
+pub enum Call<'a> {
     /// `/{version}/models/{model}:{action}`.
     Standard { action: &'a str },
     /// `/v1internal:{method}` (Gemini CLI with OAuth).
     Internal,
 }
 
-fn call_of(path: &str) -> Call<'_> {
+pub fn call_of(path: &str) -> Call<'_> {
     if path.starts_with(INTERNAL_PREFIX) {
         return Call::Internal;
     }
@@ -56,26 +52,17 @@ fn call_of(path: &str) -> Call<'_> {
     }
 }
 
-fn wants_sse(query: &str) -> bool {
+pub fn wants_sse(query: &str) -> bool {
     query.split('&').any(|p| p == "alt=sse")
 }
 
-fn project_of(account: &Account) -> Result<&str, ApiError> {
-    account
-        .extra
-        .get("project_id")
-        .map(String::as_str)
-        .filter(|p| !p.is_empty())
-        .ok_or_else(|| ApiError::Internal(format!("gemini account {} has no project_id", account.id)))
-}
-
-fn invalid_body(e: json_object::Error) -> ApiError {
-    ApiError::BadRequest(format!("invalid JSON body: {e}"))
+pub fn invalid_body(e: json_object::Error) -> BuildError {
+    BuildError::ClientInput(format!("invalid JSON body: {e}"))
 }
 
 /// `{"model": M, "project": P, "request": <the client's body as sent>}`: Code Assist's envelope,
 /// written around the body's bytes (a checked JSON object) instead of through a tree of it.
-fn code_assist_envelope(model: &str, project: &str, body: &[u8]) -> Result<Bytes, ApiError> {
+pub fn code_assist_envelope(model: &str, project: &str, body: &[u8]) -> Result<Bytes, BuildError> {
     json_object::for_each_member(body, |_, _| {}).map_err(invalid_body)?;
     let (model, project) = (
         json_object::string_literal(model),
@@ -92,106 +79,44 @@ fn code_assist_envelope(model: &str, project: &str, body: &[u8]) -> Result<Bytes
     Ok(out.freeze())
 }
 
-impl Provider for Gemini {
-    fn platform(&self) -> Platform {
-        Platform::Gemini
-    }
+pub static FORMAT: super::WireFormat = super::WireFormat {
+    name: "Gemini",
+    hints,
+    usage_tap,
+};
 
-    fn format(&self) -> ApiFormat {
-        ApiFormat::Gemini
+pub fn hints(headers: &HeaderMap, now: Millis) -> Hints {
+    Hints {
+        retry_after_ms: retry_after_ms(headers, now),
+        reset_at: None,
     }
+}
 
-    fn upstream(
-        &self,
-        account: &Account,
-        credential: &str,
-        inbound: &Inbound,
-    ) -> Result<UpstreamCall, ApiError> {
-        let mut headers = forwardable_headers(&inbound.headers, GEMINI_ALLOW);
-        set_header(&mut headers, "content-type", "application/json");
-        set_header(&mut headers, "accept-encoding", "identity");
-        match (account.kind, call_of(&inbound.upstream_path)) {
-            (AccountKind::GeminiApi, Call::Standard { .. }) => {
-                let base = account.base_url.as_deref().unwrap_or(&self.settings.api_base_url);
-                set_header(&mut headers, "x-goog-api-key", credential);
-                let url = join_url(base, &inbound.upstream_path, &inbound.query);
-                Ok(UpstreamCall {
-                    url,
-                    headers,
-                    body: inbound.body.clone(),
-                })
-            }
-            (AccountKind::GeminiOAuth, call) => {
-                let base = account
-                    .base_url
-                    .as_deref()
-                    .unwrap_or(&self.settings.code_assist_base_url);
-                set_header(&mut headers, "authorization", &format!("Bearer {credential}"));
-                let project = project_of(account)?;
-                let (method, body, query) = match call {
-                    Call::Standard { action } => {
-                        let model = inbound.model.strip_prefix("models/").unwrap_or(&inbound.model);
-                        let wrapped = code_assist_envelope(model, project, &inbound.body)?;
-                        // Code Assist streams SSE only; a JSON-array client is served by the adapter.
-                        let query = if action == "streamGenerateContent" {
-                            "alt=sse".to_owned()
-                        } else {
-                            String::new()
-                        };
-                        (action.to_owned(), wrapped, query)
-                    }
-                    Call::Internal => {
-                        let body = json_object::with_member(
-                            &inbound.body,
-                            "project",
-                            &json_object::string_literal(project),
-                        )
-                        .map_err(invalid_body)?;
-                        let method = inbound.upstream_path[INTERNAL_PREFIX.len()..].to_owned();
-                        (method, Bytes::from(body), inbound.query.clone())
-                    }
-                };
-                let url = join_url(base, &format!("{INTERNAL_PREFIX}{method}"), &query);
-                Ok(UpstreamCall { url, headers, body })
-            }
-            (kind, _) => Err(ApiError::Internal(format!(
-                "a {kind} account cannot serve Code Assist calls"
-            ))),
-        }
-    }
+/// Usage from SSE lines, a JSON array or a JSON object (the tap notices SSE by itself too).
+pub fn usage_tap(event_stream: bool) -> Box<dyn UsageTap> {
+    Box::new(GeminiUsage {
+        sse: event_stream,
+        ..Default::default()
+    })
+}
 
-    fn usage_tap(&self, sse: bool) -> Box<dyn UsageTap> {
-        Box::new(GeminiUsage {
-            sse,
-            ..Default::default()
-        })
-    }
-
-    fn hints(&self, headers: &HeaderMap, now: Millis) -> Hints {
-        Hints {
-            retry_after_ms: retry_after_ms(headers, now),
-            reset_at: None,
-        }
-    }
-
-    fn adapter(&self, account: &Account, inbound: &Inbound) -> Option<Box<dyn BodyAdapter>> {
-        match (account.kind, call_of(&inbound.upstream_path)) {
-            (AccountKind::GeminiOAuth, Call::Standard { action }) => {
-                let mode = match (action, wants_sse(&inbound.query)) {
-                    ("streamGenerateContent", true) => Mode::Sse,
-                    ("streamGenerateContent", false) => Mode::SseToArray,
-                    _ => Mode::Json,
-                };
-                Some(Box::new(Unwrap {
-                    mode,
-                    lines: LineSplitter::default(),
-                    items: 0,
-                    json: Vec::new(),
-                }))
-            }
-            _ => None,
-        }
-    }
+/// The adapter serving a Gemini-API client from Code Assist: unwraps `{"response": X}` and, for
+/// a client that did not ask for `alt=sse`, turns the stream into a JSON array.
+pub fn code_assist_unwrap(inbound: &Inbound) -> Option<Box<dyn BodyAdapter>> {
+    let Call::Standard { action } = call_of(&inbound.upstream_path) else {
+        return None;
+    };
+    let mode = match (action, wants_sse(&inbound.query)) {
+        ("streamGenerateContent", true) => Mode::Sse,
+        ("streamGenerateContent", false) => Mode::SseToArray,
+        _ => Mode::Json,
+    };
+    Some(Box::new(Unwrap {
+        mode,
+        lines: LineSplitter::default(),
+        items: 0,
+        json: Vec::new(),
+    }))
 }
 
 /// What the Code Assist answer is, and what the client wants.

@@ -4,13 +4,13 @@
 //!
 //! | table            | key             | value                       |
 //! |------------------|-----------------|-----------------------------|
-//! | `api_key_fields` | (key id, field) | field JSON (`key_record`)   |
+//! | `api_key_fields` | (key id, field) | field JSON (`api_key_record`)   |
 //! | `api_key_hashes` | SHA-256 hex     | key id                      |
 //! | `legacy_verifiers` | verifier name | its secret, sealed          |
 use super::tables::{LAST_FIELD, failed, write};
 use crate::keys::{ApiKey, LegacyVerifier};
+use crate::store::api_key_record;
 use crate::store::crypto::SecretBox;
-use crate::store::key_record;
 use crate::store::record::FieldChanges;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 use switchyard_actors::store::{StoreError, StoreResult};
@@ -28,7 +28,10 @@ pub(super) fn create_tables(txn: &WriteTransaction) -> StoreResult<()> {
 
 fn put_verifier(db: &Database, secrets: &SecretBox, v: &LegacyVerifier) -> StoreResult<()> {
     let sealed = secrets
-        .seal(v.secret.expose().as_bytes(), &key_record::verifier_aad(&v.name))
+        .seal(
+            v.secret.expose().as_bytes(),
+            &api_key_record::verifier_aad(&v.name),
+        )
         .map_err(|e| StoreError::Corrupt(e.to_string()))?;
     write(db, |txn| {
         let mut table = txn.open_table(VERIFIERS).map_err(failed)?;
@@ -45,7 +48,7 @@ fn verifiers(db: &Database, secrets: &SecretBox) -> StoreResult<Vec<LegacyVerifi
         let (name, sealed) = entry.map_err(failed)?;
         let name = name.value().to_owned();
         let plain = secrets
-            .open(sealed.value(), &key_record::verifier_aad(&name))
+            .open(sealed.value(), &api_key_record::verifier_aad(&name))
             .map_err(|e| StoreError::Corrupt(format!("legacy verifier {name}: {e}")))?;
         let secret = String::from_utf8(plain)
             .map_err(|_| StoreError::Corrupt(format!("legacy verifier {name} is not text")))?;
@@ -70,14 +73,14 @@ fn row(
 }
 
 fn decode(row: &[(String, String)]) -> StoreResult<ApiKey> {
-    key_record::decode_key(row.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+    api_key_record::decode_key(row.iter().map(|(k, v)| (k.as_str(), v.as_str())))
 }
 
 fn stored_hash(
     fields: &impl ReadableTable<(&'static str, &'static str), &'static str>,
     id: &str,
 ) -> StoreResult<Option<String>> {
-    match fields.get((id, key_record::HASH)).map_err(failed)? {
+    match fields.get((id, api_key_record::HASH)).map_err(failed)? {
         None => Ok(None),
         Some(v) => serde_json::from_str(v.value())
             .map(Some)
@@ -166,7 +169,7 @@ pub(super) fn list_keys(db: &Database) -> StoreResult<Vec<ApiKey>> {
 pub(super) fn patch_key(db: &Database, id: &str, changes: &FieldChanges) -> StoreResult<Option<ApiKey>> {
     write(db, |txn| {
         let mut table = txn.open_table(FIELDS).map_err(failed)?;
-        if table.get((id, key_record::ID)).map_err(failed)?.is_none() {
+        if table.get((id, api_key_record::ID)).map_err(failed)?.is_none() {
             return Ok(None);
         }
         for (field, value) in &changes.set {
@@ -182,7 +185,7 @@ pub(super) fn patch_key(db: &Database, id: &str, changes: &FieldChanges) -> Stor
 pub(super) fn delete_key(db: &Database, id: &str) -> StoreResult<bool> {
     write(db, |txn| {
         let mut table = txn.open_table(FIELDS).map_err(failed)?;
-        let existed = table.get((id, key_record::ID)).map_err(failed)?.is_some();
+        let existed = table.get((id, api_key_record::ID)).map_err(failed)?.is_some();
         let hash = stored_hash(&table, id)?;
         table
             .retain_in((id, "")..=(id, LAST_FIELD), |_, _| false)
@@ -208,16 +211,16 @@ pub(super) fn touch_keys(db: &Database, used: &[(String, i64)]) -> StoreResult<(
         let mut table = txn.open_table(FIELDS).map_err(failed)?;
         for (id, at) in used {
             let id = id.as_str();
-            if table.get((id, key_record::ID)).map_err(failed)?.is_none() {
+            if table.get((id, api_key_record::ID)).map_err(failed)?.is_none() {
                 continue;
             }
             let before: Option<i64> = table
-                .get((id, key_record::LAST_USED))
+                .get((id, api_key_record::LAST_USED))
                 .map_err(failed)?
                 .and_then(|v| serde_json::from_str(v.value()).ok());
             if before.is_none_or(|b| b < *at) {
                 table
-                    .insert((id, key_record::LAST_USED), at.to_string().as_str())
+                    .insert((id, api_key_record::LAST_USED), at.to_string().as_str())
                     .map_err(failed)?;
             }
         }
@@ -228,7 +231,7 @@ pub(super) fn touch_keys(db: &Database, used: &[(String, i64)]) -> StoreResult<(
 #[async_trait::async_trait]
 impl crate::keys::KeyStore for super::EmbeddedStore {
     async fn put_key(&self, key: &ApiKey) -> StoreResult<()> {
-        let fields = key_record::encode_key(key)?;
+        let fields = api_key_record::encode_key(key)?;
         let key = key.clone();
         self.blocking(move |db, _| put_key(db, &key, &fields)).await?;
         self.bump_keys();
@@ -250,7 +253,7 @@ impl crate::keys::KeyStore for super::EmbeddedStore {
     }
 
     async fn patch_key(&self, id: &str, patch: &crate::keys::KeyPatch) -> StoreResult<Option<ApiKey>> {
-        let changes = key_record::encode_patch(patch)?;
+        let changes = api_key_record::encode_patch(patch)?;
         let id = id.to_owned();
         let out = self.blocking(move |db, _| patch_key(db, &id, &changes)).await?;
         if out.is_some() {

@@ -1,0 +1,7 @@
+//! One module per upstream kind; each is listed once, in `upstream::registry`.
+pub mod claude_console;
+pub mod claude_oauth;
+pub mod codex_oauth;
+pub mod gemini_api;
+pub mod gemini_code_assist;
+pub mod openai_responses;
