@@ -1,11 +1,12 @@
 //! The admin API under `/admin`, for operators: accounts and keys. Every route needs
 //! `Authorization: Bearer <admin token>`. Changes reach the scheduler at once.
-mod accounts;
-mod groups;
-mod keys;
-mod oauth;
-mod reset;
-mod usage;
+// The dashboard (src/web) calls these handlers in-process: one set of validations.
+pub(crate) mod accounts;
+pub(crate) mod groups;
+pub(crate) mod keys;
+pub(crate) mod oauth;
+pub(crate) mod reset;
+pub(crate) mod usage;
 
 use crate::error::{ApiError, ApiFailure, ApiFormat};
 use crate::state::AppState;
