@@ -105,6 +105,8 @@ pub struct Metrics {
     pub pacing_waits: IntCounterVec,
     /// Time real user turns waited at a paced account's gate (those that got through).
     pub pacing_wait_seconds: prometheus::Histogram,
+    /// Relayed requests and errors per minute over the last hour (the dashboard's overview).
+    pub per_minute: crate::traffic::MinuteRing,
 }
 
 fn counter(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -280,6 +282,7 @@ impl Metrics {
             },
             registry: r,
             store_stats: Arc::default(),
+            per_minute: Default::default(),
         }
     }
 
