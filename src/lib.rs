@@ -27,4 +27,6 @@ pub mod startup;
 pub mod state;
 pub mod store;
 pub mod telemetry;
+pub mod traffic;
 pub mod usage;
+pub mod web;
