@@ -22,8 +22,10 @@ fn short(v: f64) -> String {
         format!("{:.1}k", v / 1e3)
     } else if v >= 10.0 || v == v.trunc() {
         format!("{v:.0}")
-    } else {
+    } else if v >= 0.01 {
         format!("{v:.2}")
+    } else {
+        format!("{v:.6}")
     }
 }
 
@@ -33,8 +35,9 @@ pub fn bars(title: &str, labels: &[String], series: &[Series<'_>]) -> Markup {
     let max = series
         .iter()
         .flat_map(|s| s.values.iter().copied())
-        .fold(0.0_f64, f64::max)
-        .max(1.0);
+        .fold(0.0_f64, f64::max);
+    // An empty chart still has a scale; small figures (cents) keep theirs.
+    let max = if max > 0.0 { max } else { 1.0 };
     let n = labels.len().max(1) as f64;
     let slot = (WIDTH - LEFT - 8.0) / n;
     let plot_h = HEIGHT - TOP - BOTTOM;
