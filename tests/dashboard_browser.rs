@@ -14,7 +14,7 @@ mod support;
 use fantoccini::{Client, Locator};
 use serde_json::json;
 use std::time::Duration;
-use support::{ADMIN_TOKEN, TestApp, claude_body, spawn_app};
+use support::{ADMIN_TOKEN, TestApp, claude_body, spawn_app, spawn_app_with};
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -424,4 +424,89 @@ async fn forged_forms(app: &TestApp, c: &Client, cookie: &str) {
     // The overview's live fragment is operators' data too.
     let r = http.get(app.url("/dashboard/live")).send().await.unwrap();
     assert_eq!(r.status(), 401);
+}
+
+/// Posts the sign-in form with plain HTTP, from this site, as a browser would.
+async fn sign_in_http(app: &TestApp, token: &str) -> reqwest::Response {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(app.url("/dashboard/login"))
+        .header("origin", &app.base)
+        .form(&[("token", token)])
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn keys_page_with(app: &TestApp, cookie: &str) -> u16 {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(app.url("/dashboard/keys"))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[actix_web::test]
+async fn a_session_holds_on_every_instance_with_the_token_and_ends_with_a_new_token() {
+    let first = spawn_app().await;
+    let same_token = spawn_app().await;
+    let new_token = "another-admin-token-0123456789abcdef0123";
+    let rotated = spawn_app_with(|s| s.admin.token = new_token.into()).await;
+
+    let r = sign_in_http(&first, ADMIN_TOKEN).await;
+    assert_eq!(r.status(), 303);
+    let set = r.headers()["set-cookie"].to_str().unwrap().to_owned();
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/dashboard", "Max-Age=43200"] {
+        assert!(set.contains(attribute), "{attribute} in {set}");
+    }
+    assert!(!set.contains("Secure"), "plain http: {set}");
+    let cookie = set.split(';').next().unwrap().to_owned();
+
+    assert_eq!(keys_page_with(&first, &cookie).await, 200);
+    assert_eq!(
+        keys_page_with(&same_token, &cookie).await,
+        200,
+        "no server-side state"
+    );
+    assert_eq!(
+        keys_page_with(&rotated, &cookie).await,
+        303,
+        "a new token ends the session"
+    );
+
+    // Behind a TLS-terminating proxy the cookie is Secure.
+    let r = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(first.url("/dashboard/login"))
+        .header("x-forwarded-proto", "https")
+        .header("origin", first.base.replace("http://", "https://"))
+        .form(&[("token", ADMIN_TOKEN)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert!(r.headers()["set-cookie"].to_str().unwrap().contains("Secure"));
+
+    // A wrong token, or a sign-in posted from another site, gets no session.
+    let r = sign_in_http(&first, new_token).await;
+    assert_eq!(r.status(), 401);
+    assert!(r.headers().get("set-cookie").is_none());
+    let forged = reqwest::Client::new()
+        .post(first.url("/dashboard/login"))
+        .header("origin", "http://evil.example")
+        .form(&[("token", ADMIN_TOKEN)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 403);
 }
