@@ -7,7 +7,7 @@ use super::layout::{Nav, Notice, html_response, page};
 use super::session::{Operator, Session};
 use super::text;
 use crate::money::Money;
-use crate::routes::admin::{Admin, accounts, usage};
+use crate::routes::admin::{Admin, usage};
 use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -87,9 +87,8 @@ fn added_latency_ms(state: &AppState) -> Option<f64> {
 
 async fn live(state: &web::Data<AppState>) -> Markup {
     let now = state.clock.now_ms();
-    let accounts = admin_call::answer(accounts::list(Admin, state.clone()).await).await;
-    let accounts: Vec<Value> = match accounts {
-        Ok(v) => v["accounts"].as_array().cloned().unwrap_or_default(),
+    let accounts: Vec<Value> = match super::accounts::all(state).await {
+        Ok(a) => a,
         Err(e) => return html! { p.notice.error role="alert" { "Error: accounts: " (e.0) } },
     };
     let mut by_state = [0usize; text::ACCOUNT_STATES.len()];
