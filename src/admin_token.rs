@@ -49,6 +49,15 @@ impl AdminToken {
             == 0
     }
 
+    /// A key for `purpose` derived from the token (HMAC-SHA256 keyed with its digest): whatever
+    /// is signed with it stops verifying when the token changes.
+    pub fn derive_key(&self, purpose: &str) -> [u8; 32] {
+        use hmac::{Hmac, Mac};
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.hash).expect("HMAC takes any key length");
+        mac.update(purpose.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
     /// A token from `source` (named in the error), if it is long enough.
     fn checked(token: &str, source: &str) -> Result<Self, AdminTokenError> {
         let len = token.trim().chars().count();

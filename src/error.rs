@@ -331,7 +331,7 @@ impl ApiError {
     }
 
     /// The message shown to clients: never a secret, never internals beyond a reason.
-    fn public_message(&self) -> String {
+    pub(crate) fn public_message(&self) -> String {
         match self {
             ApiError::Store(_) => "The state store is unavailable; try again shortly".into(),
             other => other.to_string(),

@@ -31,5 +31,7 @@ pub mod startup;
 pub mod state;
 pub mod store;
 pub mod telemetry;
+pub mod traffic;
 pub mod upstream;
 pub mod usage;
+pub mod web;

@@ -109,6 +109,8 @@ pub struct Metrics {
     pub alerts: IntCounterVec,
     /// Account alerts dropped because the delivery queue was full.
     pub alerts_dropped: IntCounter,
+    /// Relayed requests and errors per minute over the last hour (the dashboard's overview).
+    pub per_minute: crate::traffic::MinuteRing,
 }
 
 fn counter(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -299,6 +301,7 @@ impl Metrics {
             },
             registry: r,
             store_stats: Arc::default(),
+            per_minute: Default::default(),
         }
     }
 

@@ -27,6 +27,15 @@ fn new_request_id() -> String {
     format!("req_{}", hex::encode(b))
 }
 
+/// A client's API call (every relay route is a POST), not an operator's or a browser's.
+fn is_relayed(method: &actix_web::http::Method, route: &str) -> bool {
+    method == actix_web::http::Method::POST
+        && route != "unmatched"
+        && !["/admin", "/dashboard", "/stats"]
+            .iter()
+            .any(|p| route.starts_with(p))
+}
+
 pub async fn observe(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -53,6 +62,12 @@ pub async fn observe(
             .requests
             .with_label_values(&[route.as_str(), &status.to_string()])
             .inc();
+        if is_relayed(&method, &route) {
+            state
+                .metrics
+                .per_minute
+                .record(state.clock.now_ms(), status >= 500);
+        }
     }
     if res.request().extensions().get::<LoggedByRelay>().is_none() {
         tracing::info!(

@@ -118,12 +118,23 @@ impl Default for StoreSettings {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AdminSettings {
     /// Admin API bearer token. Empty: `SWITCHYARD_ADMIN_TOKEN`, else one is generated on first
     /// start and written to `data_dir/admin-token`.
     pub token: String,
+    /// How long a dashboard sign-in lasts, in hours.
+    pub session_hours: u64,
+}
+
+impl Default for AdminSettings {
+    fn default() -> Self {
+        AdminSettings {
+            token: String::new(),
+            session_hours: 12,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

@@ -647,3 +647,79 @@ async fn two_instances_on_one_redis_send_one_alert() {
         .await;
     assert_eq!(suppressed, 1, "the other instance left it out");
 }
+
+/// The dashboard's "send a test alert" button: a signed-in operator's form (with its CSRF token)
+/// sends the test notification and the overview says it arrived; the same POST without the
+/// token sends nothing.
+#[actix_web::test]
+async fn the_dashboards_test_button_sends_the_test_alert() {
+    let receiver = Receiver::start();
+    let app = spawn_app_with(|s| alert_settings(s, vec![webhook(&receiver, "/hook")])).await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let signed_in = http
+        .post(app.url("/dashboard/login"))
+        .header("origin", &app.base)
+        .form(&[("token", ADMIN_TOKEN)])
+        .send()
+        .await
+        .unwrap();
+    let cookie = signed_in.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let overview = http
+        .get(app.url("/dashboard"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let form = &overview[overview.find("id=\"alert-test\"").expect("the button's form")..];
+    let csrf = form
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the form carries its CSRF token")
+        .to_owned();
+    let press = |fields: Vec<(&'static str, String)>| {
+        http.post(app.url("/dashboard/alerts/test"))
+            .header("cookie", &cookie)
+            .header("origin", &app.base)
+            .form(&fields)
+            .send()
+    };
+
+    let forged = press(vec![]).await.unwrap();
+    assert_eq!(forged.status(), 403, "no CSRF token, no alert");
+    assert!(receiver.events("/hook", "test").is_empty());
+
+    let pressed = press(vec![("csrf", csrf)]).await.unwrap();
+    assert_eq!(pressed.status(), 303);
+    let location = pressed.headers()["location"].to_str().unwrap().to_owned();
+    assert!(
+        location.contains("notice=test+alert+delivered+to+1+channel"),
+        "{location}"
+    );
+    assert_eq!(receiver.events("/hook", "test").len(), 1);
+    let shown = http
+        .get(app.url(&location))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        shown.contains("test alert delivered to 1 channel"),
+        "the overview says so"
+    );
+}

@@ -19,5 +19,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     gemini::configure(cfg);
     openai::configure(cfg);
     admin::configure(cfg);
+    crate::web::configure(cfg);
     cfg.default_service(web::to(fallback::not_found));
 }

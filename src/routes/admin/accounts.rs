@@ -364,3 +364,23 @@ pub async fn remove(_: Admin, state: web::Data<AppState>, id: web::Path<String>)
     tracing::info!(account = %id, "account removed");
     Ok(HttpResponse::NoContent().finish())
 }
+
+/// Every account's view from the scheduler's published snapshot, which holds them all: no store
+/// read, so listing thousands decrypts nothing (the dashboard's list pages). Another instance's
+/// change shows once this instance's pool has picked it up.
+pub(crate) async fn snapshot_views(state: &AppState) -> Vec<AccountView> {
+    let snapshot = state.scheduling.snapshot();
+    let slots = slots(state).await;
+    let now = state.clock.now_ms();
+    snapshot
+        .all()
+        .map(|e| {
+            view(
+                &e.account,
+                Some(e),
+                slots.get(&e.account.id).copied().unwrap_or(0),
+                now,
+            )
+        })
+        .collect()
+}

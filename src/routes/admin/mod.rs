@@ -1,14 +1,15 @@
 //! The admin API under `/admin`, for operators: accounts and keys. Every route needs
 //! `Authorization: Bearer <admin token>`. Changes reach the scheduler at once.
-mod accounts;
-mod alerts;
+// The dashboard (src/web) calls these handlers in-process: one set of validations.
+pub(crate) mod accounts;
+pub(crate) mod alerts;
 mod backup;
-mod groups;
+pub(crate) mod groups;
 mod import;
-mod keys;
-mod oauth;
-mod reset;
-mod usage;
+pub(crate) mod keys;
+pub(crate) mod oauth;
+pub(crate) mod reset;
+pub(crate) mod usage;
 
 pub(crate) use accounts::validate as validate_account;
 
