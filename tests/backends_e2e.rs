@@ -3,27 +3,26 @@
 //! concurrent requests, a key's concurrency limit, API keys shared by two instances, keys and
 //! usage kept across a restart, and readiness that follows the store.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+#[path = "support/backend.rs"]
+#[allow(unused_macros)]
+mod backend;
 #[path = "support/redis_server.rs"]
 mod redis_server;
 mod support;
 
+use backend::{KEY_HEX, fresh_redis, open};
 use mock_upstream::MockUsage;
 use redis_server::RedisServer;
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use support::*;
 use switchyard::settings::{Settings, StoreBackend, StoreSettings};
 use switchyard::startup::Backends;
 use switchyard::store::{OpenError, open_with_env_key};
-
-const KEY_HEX: &str = "3f9a1c7e5b2d8046a1e3c5b7d9f20486ac4e6b8d0f1a3c5e7092b4d6f8a1c3e5";
-
-static SERVER: LazyLock<RedisServer> = LazyLock::new(RedisServer::launch);
-static NEXT_PREFIX: AtomicU32 = AtomicU32::new(0);
 
 fn embedded_settings(dir: &Path) -> StoreSettings {
     StoreSettings {
@@ -42,27 +41,12 @@ fn redis_settings(url: &str, prefix: &str) -> StoreSettings {
     }
 }
 
-fn fresh_redis() -> StoreSettings {
-    let prefix = format!(
-        "e2e{}-{}:",
-        std::process::id(),
-        NEXT_PREFIX.fetch_add(1, Ordering::Relaxed)
-    );
-    redis_settings(&SERVER.url(), &prefix)
-}
-
 fn scratch_dir() -> PathBuf {
     tempfile::Builder::new()
         .prefix("e2e-")
         .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
         .unwrap()
         .keep()
-}
-
-async fn open(store: &StoreSettings) -> Backends {
-    open_with_env_key(store, Some(KEY_HEX))
-        .await
-        .expect("store opens")
 }
 
 /// The app settings name the store the backends come from.

@@ -4,26 +4,25 @@
 //! Each scan also finds a plaintext it should (the account's name), so an empty or unreadable
 //! scan cannot pass.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+#[path = "support/backend.rs"]
+#[allow(unused_macros)]
+mod backend;
 #[path = "support/redis_server.rs"]
 mod redis_server;
 mod support;
 
-use redis_server::RedisServer;
+use backend::{fresh_redis, open, with_store};
 use reqwest::Method;
 use serde_json::json;
 use std::path::Path;
-use std::sync::LazyLock;
 use support::*;
 use switchyard::settings::{Settings, StoreBackend, StoreSettings};
 use switchyard::store::open_with_env_key;
 
-const KEY_HEX: &str = "3f9a1c7e5b2d8046a1e3c5b7d9f20486ac4e6b8d0f1a3c5e7092b4d6f8a1c3e5";
 const NAME: &str = "visible-account-name-77";
 const PROXY_PASSWORD: &str = "PROXYPASSWORD42";
 const BASE_PASSWORD: &str = "BASEPASS42";
 const UPSTREAM_KEY: &str = "sk-ant-UPSTREAMKEY42";
-
-static SERVER: LazyLock<RedisServer> = LazyLock::new(RedisServer::launch);
 
 /// The app settings name the store the backends come from (Redis keeps the temp data dir).
 fn on(store: &StoreSettings) -> impl FnOnce(&mut Settings) + use<> {
@@ -160,40 +159,24 @@ async fn dump_prefix(url: &str, prefix: &str) -> Vec<u8> {
 
 #[actix_web::test]
 async fn redis_keeps_secrets_sealed() {
-    let prefix = format!("secrets{}:", std::process::id());
-    let store = StoreSettings {
-        backend: StoreBackend::Redis,
-        redis_url: SERVER.url(),
-        redis_prefix: prefix.clone(),
-        ..StoreSettings::default()
-    };
-    let backends = open_with_env_key(&store, Some(KEY_HEX))
-        .await
-        .expect("store opens");
-    let app = spawn_app_on(backends, on(&store)).await;
+    let store = fresh_redis();
+    let prefix = store.redis_prefix.clone();
+    let app = spawn_app_on(open(&store).await, |s| with_store(s, &store)).await;
     let secrets = store_secrets(&app).await;
-    assert_absent("Redis", &dump_prefix(&SERVER.url(), &prefix).await, &secrets);
+    assert_absent("Redis", &dump_prefix(&store.redis_url, &prefix).await, &secrets);
 }
 
 #[actix_web::test]
 async fn redis_seals_urls_an_older_version_stored_in_plaintext_when_it_connects() {
-    let prefix = format!("legacy{}:", std::process::id());
-    let store = StoreSettings {
-        backend: StoreBackend::Redis,
-        redis_url: SERVER.url(),
-        redis_prefix: prefix.clone(),
-        ..StoreSettings::default()
-    };
-    let backends = open_with_env_key(&store, Some(KEY_HEX))
-        .await
-        .expect("store opens");
-    let app = spawn_app_on(backends, on(&store)).await;
+    let store = fresh_redis();
+    let prefix = store.redis_prefix.clone();
+    let app = spawn_app_on(open(&store).await, |s| with_store(s, &store)).await;
     let id = app
         .add_account(json!({"name": NAME, "proxy": "http://127.0.0.1:1/"}))
         .await;
     // As an older version wrote it: the field's JSON text.
     let legacy = json!(format!("http://user:{PROXY_PASSWORD}@127.0.0.1:1/")).to_string();
-    let client = redis::Client::open(SERVER.url()).unwrap();
+    let client = redis::Client::open(store.redis_url.as_str()).unwrap();
     let mut c = client.get_multiplexed_async_connection().await.unwrap();
     let keys: Vec<String> = redis::cmd("KEYS")
         .arg(format!("{prefix}*{id}*"))
@@ -217,9 +200,7 @@ async fn redis_seals_urls_an_older_version_stored_in_plaintext_when_it_connects(
     assert_eq!(v["has_proxy"], true, "the plaintext still reads: {v}");
 
     // The next instance to connect seals it; the account reads the same.
-    let again = open_with_env_key(&store, Some(KEY_HEX))
-        .await
-        .expect("store opens");
+    let again = open(&store).await;
     let stored: String = redis::cmd("HGET")
         .arg(hash)
         .arg("proxy")
@@ -258,9 +239,7 @@ async fn the_embedded_store_seals_urls_an_older_version_stored_in_plaintext_when
     account.name = NAME.into();
     account.proxy = Some(proxy.clone());
     {
-        let backends = open_with_env_key(&store, Some(KEY_HEX))
-            .await
-            .expect("store opens");
+        let backends = open(&store).await;
         backends.store.put_account(&account).await.unwrap();
     }
     // As an older version wrote it: the field's JSON text.
@@ -286,9 +265,7 @@ async fn the_embedded_store_seals_urls_an_older_version_stored_in_plaintext_when
         assert_eq!(read_proxy(&db), json!(proxy).to_string());
     }
     {
-        let backends = open_with_env_key(&store, Some(KEY_HEX))
-            .await
-            .expect("store opens");
+        let backends = open(&store).await;
         let got = backends
             .store
             .get_account(&AccountId::new("legacy-1"))

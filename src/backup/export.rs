@@ -43,6 +43,13 @@ pub async fn export(src: &Sources<'_>, secrets: &SecretBox) -> Result<Backup, Ba
         .collect::<Result<Vec<_>, _>>()?;
     let groups = src.accounts.load_groups().await?;
     let keys = src.keys.list_keys().await?;
+    let legacy_verifiers = src
+        .keys
+        .legacy_verifiers()
+        .await?
+        .iter()
+        .map(|v| seal::seal_verifier(v, secrets))
+        .collect::<Result<Vec<_>, _>>()?;
     let mut limits = Vec::new();
     let mut recent = Vec::new();
     for key in &keys {
@@ -64,6 +71,7 @@ pub async fn export(src: &Sources<'_>, secrets: &SecretBox) -> Result<Backup, Ba
         accounts,
         groups,
         keys,
+        legacy_verifiers,
         usage: usage_rows(src.usage, src.now).await?,
         limits,
         recent,

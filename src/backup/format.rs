@@ -29,9 +29,21 @@ pub struct Backup {
     pub accounts: Vec<Map<String, Value>>,
     pub groups: Vec<Group>,
     pub keys: Vec<ApiKey>,
+    /// What verifies the imported keys hashed by another installation (`cr_` keys), each
+    /// secret sealed. Absent in files written before verifiers were carried: none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub legacy_verifiers: Vec<SealedVerifier>,
     pub usage: Vec<UsageRow>,
     pub limits: Vec<LimitRow>,
     pub recent: Vec<RecentRow>,
+}
+
+/// A legacy key verifier ([`crate::keys::LegacyVerifier`]), its secret sealed and bound to
+/// its name (see [`super::seal`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SealedVerifier {
+    pub name: String,
+    pub secret: String,
 }
 
 /// One (dimension, bucket, id) of the usage aggregates.
@@ -126,6 +138,7 @@ mod tests {
             accounts: vec![],
             groups: vec![],
             keys: vec![],
+            legacy_verifiers: vec![],
             usage: vec![UsageRow {
                 dimension: Dimension::Key,
                 bucket: "total".into(),
@@ -150,6 +163,27 @@ mod tests {
         let back = Backup::parse(text(&b).as_bytes()).unwrap();
         assert_eq!(back.usage, b.usage);
         assert_eq!(back.checksum.len(), 64);
+    }
+
+    #[test]
+    fn a_file_without_verifiers_reads_as_none_and_writes_none() {
+        let written = empty().to_json().unwrap();
+        assert!(written.get("legacy_verifiers").is_none(), "{written}");
+        assert_eq!(
+            Backup::parse(written.to_string().as_bytes())
+                .unwrap()
+                .legacy_verifiers,
+            vec![]
+        );
+        let carried = Backup {
+            legacy_verifiers: vec![SealedVerifier {
+                name: "crs-0123456789abcdef".into(),
+                secret: "v1:sealed".into(),
+            }],
+            ..empty()
+        };
+        let back = Backup::parse(text(&carried).as_bytes()).unwrap();
+        assert_eq!(back.legacy_verifiers, carried.legacy_verifiers);
     }
 
     #[test]

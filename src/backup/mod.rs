@@ -1,7 +1,8 @@
 //! A complete, versioned backup of switchyard's state that restores onto either backend, so an
 //! installation moves from the embedded store to Redis (or back) with nothing lost: accounts
-//! (secrets sealed for the file, [`seal`]), groups, API keys (hashes only), usage aggregates,
-//! the limit counters each key is measured against, and each key's recent requests.
+//! (secrets sealed for the file, [`seal`]), groups, API keys (hashes only) and the legacy
+//! verifiers of imported ones (sealed), usage aggregates, the limit counters each key is
+//! measured against, and each key's recent requests.
 //!
 //! Left out on purpose, because they describe the moment rather than the installation and are
 //! rebuilt by the running server: slot leases, account health and cooldowns, sticky session

@@ -6,7 +6,7 @@
 //! counters are raised), so a second restore of the same file changes nothing and says so.
 use super::format::{Backup, LimitRow, RecentRow, UsageRow};
 use super::{BackupError, seal};
-use crate::keys::{ApiKey, KeyStore};
+use crate::keys::{ApiKey, KeyStore, LegacyVerifier};
 use crate::store::crypto::SecretBox;
 use crate::usage::{UsageBatch, UsageCounters, UsageDelta, UsageRecorder};
 use serde::Serialize;
@@ -21,6 +21,7 @@ pub struct Verified {
     accounts: Vec<Account>,
     groups: Vec<Group>,
     keys: Vec<ApiKey>,
+    legacy_verifiers: Vec<LegacyVerifier>,
     usage: Vec<UsageRow>,
     limits: Vec<LimitRow>,
     recent: Vec<RecentRow>,
@@ -35,10 +36,16 @@ pub fn verify(bytes: &[u8], secrets: &SecretBox) -> Result<Verified, BackupError
         .iter()
         .map(|fields| seal::open_account(fields, secrets))
         .collect::<Result<_, _>>()?;
+    let legacy_verifiers = b
+        .legacy_verifiers
+        .iter()
+        .map(|v| seal::open_verifier(v, secrets))
+        .collect::<Result<_, _>>()?;
     Ok(Verified {
         accounts,
         groups: b.groups,
         keys: b.keys,
+        legacy_verifiers,
         usage: b.usage,
         limits: b.limits,
         recent: b.recent,
@@ -71,7 +78,8 @@ impl Tally {
         }
     }
 
-    fn wrote(&self) -> bool {
+    /// Whether any record of this kind was written.
+    pub fn wrote(&self) -> bool {
         self.created + self.updated > 0
     }
 }
@@ -89,6 +97,7 @@ pub struct Report {
     pub accounts: Tally,
     pub groups: Tally,
     pub keys: Tally,
+    pub legacy_verifiers: Tally,
     pub usage: Tally,
     pub limits: Tally,
     pub recent: Tally,
@@ -135,6 +144,15 @@ pub async fn restore(v: Verified, t: &Targets<'_>) -> Result<Report, BackupError
             t.accounts.put_group(g).await?;
         }
     }
+    // Verifiers before the keys they verify: a restored `cr_` key works as soon as it exists.
+    let verifiers = t.keys.legacy_verifiers().await?;
+    for lv in &v.legacy_verifiers {
+        let held = verifiers.iter().find(|h| h.name == lv.name);
+        r.legacy_verifiers.count(held.is_some(), held == Some(lv));
+        if held != Some(lv) {
+            t.keys.put_legacy_verifier(lv).await?;
+        }
+    }
     for k in &v.keys {
         restore_key(k, t, &mut r).await?;
     }
@@ -158,9 +176,17 @@ pub async fn restore(v: Verified, t: &Targets<'_>) -> Result<Report, BackupError
                 .await?;
         }
     }
-    r.changed = [r.accounts, r.groups, r.keys, r.usage, r.limits, r.recent]
-        .iter()
-        .any(Tally::wrote);
+    r.changed = [
+        r.accounts,
+        r.groups,
+        r.keys,
+        r.legacy_verifiers,
+        r.usage,
+        r.limits,
+        r.recent,
+    ]
+    .iter()
+    .any(Tally::wrote);
     Ok(r)
 }
 

@@ -2,14 +2,20 @@
 //! (`base_url`, `proxy`) are sealed with the store's cipher ([`SecretBox`], AES-256-GCM), under
 //! the file's key — the exporting server's own key, or a target key given for the export — and
 //! bound to their account and field, so no secret is ever in the file in plaintext and a sealed
-//! value moved elsewhere does not open.
+//! value moved elsewhere does not open. Legacy key verifiers' secrets are sealed the same way,
+//! bound to the verifier's name.
 use super::BackupError;
+use super::format::SealedVerifier;
+use crate::keys::LegacyVerifier;
 use crate::store::crypto::{CryptoError, SecretBox};
 use serde_json::{Map, Value};
+use switchyard_actors::Secret;
 use switchyard_actors::domain::Account;
 
 /// The account fields sealed in a backup.
 pub const SEALED_FIELDS: &[&str] = &["credentials", "base_url", "proxy"];
+/// The `field` a legacy verifier's secret is bound to, next to its name.
+const VERIFIER_FIELD: &str = "legacy_verifier";
 const KEY_CHECK_TEXT: &[u8] = b"switchyard-backup key check";
 const KEY_CHECK_AAD: &[u8] = b"switchyard-backup\0key-check";
 
@@ -89,11 +95,40 @@ pub fn open_account(fields: &Map<String, Value>, secrets: &SecretBox) -> Result<
     serde_json::from_value(Value::Object(fields)).map_err(|e| damaged(format!("does not parse: {e}")))
 }
 
+/// A legacy verifier for the file, its secret sealed.
+pub fn seal_verifier(v: &LegacyVerifier, secrets: &SecretBox) -> Result<SealedVerifier, BackupError> {
+    Ok(SealedVerifier {
+        name: v.name.clone(),
+        secret: secrets
+            .seal(v.secret.expose().as_bytes(), &aad(&v.name, VERIFIER_FIELD))
+            .map_err(sealing_failed)?,
+    })
+}
+
+/// A legacy verifier from the file, its secret opened (a secret in plaintext is refused).
+pub fn open_verifier(v: &SealedVerifier, secrets: &SecretBox) -> Result<LegacyVerifier, BackupError> {
+    let damaged = |what: &str| BackupError::Damaged(format!("legacy verifier {}: {what}", v.name));
+    if !SecretBox::is_sealed(&v.secret) {
+        return Err(damaged("the secret is not sealed"));
+    }
+    let plain = secrets
+        .open(&v.secret, &aad(&v.name, VERIFIER_FIELD))
+        .map_err(|e| match e {
+            CryptoError::WrongKey => BackupError::WrongKey,
+            other => damaged(&other.to_string()),
+        })?;
+    let secret = String::from_utf8(plain).map_err(|_| damaged("the secret is not text"))?;
+    Ok(LegacyVerifier {
+        name: v.name.clone(),
+        secret: Secret::new(secret),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::store::EncryptionKey;
-    use switchyard_actors::domain::{AccountKind, Credentials, Secret};
+    use switchyard_actors::domain::{AccountKind, Credentials};
 
     fn account() -> Account {
         let mut a = Account::new("a-1", AccountKind::ClaudeConsole, 5);
@@ -133,6 +168,35 @@ mod tests {
         plain.insert("proxy".into(), Value::String("http://p".into()));
         assert!(matches!(
             open_account(&plain, &mine),
+            Err(BackupError::Damaged(_))
+        ));
+    }
+
+    #[test]
+    fn a_verifier_secret_is_sealed_and_opens_only_under_its_name_and_key() {
+        let (mine, other) = (
+            SecretBox::new(&EncryptionKey::generate()),
+            SecretBox::new(&EncryptionKey::generate()),
+        );
+        let v = LegacyVerifier::for_crs("crs-encryption-very-secret");
+        let sealed = seal_verifier(&v, &mine).unwrap();
+        assert!(!sealed.secret.contains("very-secret"), "{sealed:?}");
+        assert_eq!(open_verifier(&sealed, &mine).unwrap(), v);
+        assert!(matches!(
+            open_verifier(&sealed, &other),
+            Err(BackupError::WrongKey)
+        ));
+        let renamed = SealedVerifier {
+            name: "crs-ffffffffffffffff".into(),
+            ..sealed.clone()
+        };
+        assert!(open_verifier(&renamed, &mine).is_err(), "bound to its name");
+        let plain = SealedVerifier {
+            secret: "crs-encryption-very-secret".into(),
+            ..sealed
+        };
+        assert!(matches!(
+            open_verifier(&plain, &mine),
             Err(BackupError::Damaged(_))
         ));
     }

@@ -43,6 +43,7 @@ pub async fn export(client: &AdminClient, args: ExportArgs, json: bool) -> Resul
         "accounts": count("accounts"),
         "groups": count("groups"),
         "keys": count("keys"),
+        "legacy_verifiers": count("legacy_verifiers"),
         "usage": count("usage"),
         "limits": count("limits"),
         "recent": count("recent"),
@@ -86,7 +87,16 @@ pub async fn import(
         return Ok(pretty(&report));
     }
     let mut t = Table::new(&["RECORDS", "CREATED", "UPDATED", "UNCHANGED"]).numeric(&[1, 2, 3]);
-    for kind in ["accounts", "groups", "keys", "usage", "limits", "recent"] {
+    let kinds = [
+        "accounts",
+        "groups",
+        "keys",
+        "legacy_verifiers",
+        "usage",
+        "limits",
+        "recent",
+    ];
+    for kind in kinds {
         let n = |f: &str| report[kind][f].as_u64().unwrap_or(0).to_string();
         t.row(vec![kind.to_owned(), n("created"), n("updated"), n("unchanged")]);
     }

@@ -59,7 +59,7 @@ pub async fn import(_: Admin, state: web::Data<AppState>, body: web::Bytes) -> A
     if report.accounts.created + report.accounts.updated + report.groups.created + report.groups.updated > 0 {
         republish(&state).await.map_err(fail)?;
     }
-    if report.keys.created + report.keys.updated > 0 {
+    if report.keys.wrote() || report.legacy_verifiers.wrote() {
         state.keys.invalidate();
     }
     Ok(HttpResponse::Ok().json(report))
