@@ -40,8 +40,8 @@ static PROFILE: Profile = Profile {
     base_url: BaseUrl::Required,
     required_extra: &[],
     serves: &[ClientCall::OpenAiChat, ClientCall::OpenAiResponses],
-    summary: "Azure OpenAI endpoint plus api-key or Entra token; --model-map model=deployment, \
-              --extra api_version=… (default 2024-10-21), --extra auth=entra",
+    summary: "Azure OpenAI endpoint plus api-key or Entra token; --model-map model=deployment \
+              or --extra deployment=…, --extra api_version=… (default 2024-10-21), --extra auth=entra",
 };
 
 impl UpstreamKind for AzureOpenAi {
@@ -76,6 +76,7 @@ impl UpstreamKind for AzureOpenAi {
         let deployment = account
             .models
             .upstream_name(&inbound.model)
+            .or(account.extra.get("deployment").map(String::as_str))
             .unwrap_or(&inbound.model);
         let (url, body) = match inbound.upstream_path.as_str() {
             CHAT_PATH => {
@@ -222,6 +223,23 @@ mod tests {
         let c = call(&account(&[]), "k", &inbound(RESPONSES_PATH, "gpt-4o"));
         assert_eq!(c.url, "https://res.openai.azure.com/openai/v1/responses");
         assert_eq!(&c.body[..], br#"{"input":"hi","model":"prod 4o"}"#);
+    }
+
+    #[test]
+    fn one_deployment_serves_the_unmapped_models() {
+        let a = account(&[("deployment", "shared-dep")]);
+        let c = call(&a, "k", &inbound(CHAT_PATH, "gpt-4o-mini"));
+        assert!(
+            c.url.contains("/openai/deployments/shared-dep/chat/completions?"),
+            "{}",
+            c.url
+        );
+        let c = call(&a, "k", &inbound(CHAT_PATH, "gpt-4o"));
+        assert!(
+            c.url.contains("/openai/deployments/prod%204o/"),
+            "the mapping wins: {}",
+            c.url
+        );
     }
 
     #[test]
