@@ -275,3 +275,101 @@ fn now_ms() -> i64 {
         .unwrap()
         .as_millis() as i64
 }
+
+/// `switchyard …` (the real binary) against `app`, `stdin` fed to it, off the test's thread
+/// (the server's actors live on it).
+async fn cli(app: &TestApp, command: &str, stdin: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut args: Vec<String> = command.split(' ').map(str::to_owned).collect();
+    args.extend([
+        "--url".into(),
+        app.base.clone(),
+        "--token".into(),
+        ADMIN_TOKEN.into(),
+    ]);
+    let stdin = stdin.to_owned();
+    actix_web::rt::task::spawn_blocking(move || {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_switchyard"))
+            .args(&args)
+            .env_remove("SWITCHYARD_URL")
+            .env_remove("SWITCHYARD_ADMIN_TOKEN")
+            .current_dir(std::env::temp_dir())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("binary starts");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(stdin.as_bytes())
+            .expect("stdin written");
+        child.wait_with_output().expect("binary ends")
+    })
+    .await
+    .expect("runner thread")
+}
+
+/// [`cli`], which must succeed: its standard output.
+async fn cli_ok(app: &TestApp, command: &str, stdin: &str) -> String {
+    let out = cli(app, command, stdin).await;
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{command}: {stdout} {stderr}");
+    stdout
+}
+
+#[actix_web::test]
+async fn the_cli_adds_both_kinds_with_their_settings_and_never_prints_a_key() {
+    let app = spawn_app().await;
+    let base = app.mock.url();
+    let azure = cli_ok(
+        &app,
+        &format!(
+            "account add --kind azure-openai --name az --base-url {base} --api-key - \
+             --model-map gpt-4o=dep-4o --extra api_version=2025-04-01-preview --json"
+        ),
+        "azure-cli-key\n",
+    )
+    .await;
+    let ccr = cli_ok(
+        &app,
+        &format!("account add --kind ccr --name router --base-url {base} --api-key - --json"),
+        "ccr-cli-key\n",
+    )
+    .await;
+    let status = cli_ok(&app, "status", "").await;
+    let listing = cli_ok(&app, "account list", "").await;
+    for text in [&status, &listing, &azure, &ccr] {
+        assert!(!text.contains("cli-key"), "a key was printed: {text}");
+    }
+    for text in [&status, &listing] {
+        assert!(text.contains("az") && text.contains("router"), "{text}");
+    }
+    let azure: Value = serde_json::from_str(&azure).unwrap();
+    let ccr: Value = serde_json::from_str(&ccr).unwrap();
+    assert_eq!(
+        (azure["kind"].as_str(), azure["platform"].as_str()),
+        (Some("azure-openai"), Some("openai"))
+    );
+    assert_eq!(azure["extra"]["api_version"], "2025-04-01-preview");
+    assert_eq!(
+        (ccr["kind"].as_str(), ccr["platform"].as_str()),
+        (Some("ccr"), Some("claude"))
+    );
+    let key = app.key().await;
+    let resp = openai_post(&app, &key, "/azure/chat/completions", &chat_body(false)).await;
+    assert_eq!(resp.status(), 200);
+    let r = app.mock.requests_for("azure-cli-key");
+    assert_eq!(r[0].path, "/openai/deployments/dep-4o/chat/completions");
+    assert_eq!(r[0].query, "api-version=2025-04-01-preview");
+    let bad = cli(
+        &app,
+        &format!("account add --kind azure-openai --name bad --base-url {base} --api-key k --extra novalue"),
+        "",
+    )
+    .await;
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("expected key=value"));
+}
