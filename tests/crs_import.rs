@@ -241,16 +241,16 @@ async fn imports_and_serves(backends: Backends) {
     let before = crs_digest().await;
     let app = spawn_app_on(backends, |_| {}).await;
 
-    // First run: 7 accounts, 3 groups, 9 keys and the key verifier; 4 kinds and the droid
-    // group are not served here.
+    // First run: 9 accounts (CCR and Azure OpenAI among them), 3 groups, 9 keys and the key
+    // verifier; 2 kinds (bedrock, droid) and the droid group are not served here.
     let first = import_json(&app, &[]).await;
-    assert_eq!(summary(&first, "imported"), 20, "{first:#}");
+    assert_eq!(summary(&first, "imported"), 22, "{first:#}");
     assert_eq!(
         summary(&first, "updated") + summary(&first, "unchanged"),
         0,
         "{first:#}"
     );
-    assert_eq!(summary(&first, "skipped"), 6, "{first:#}");
+    assert_eq!(summary(&first, "skipped"), 4, "{first:#}");
     for item in first["items"].as_array().unwrap() {
         if item["outcome"] == "skipped" {
             assert_eq!(item["reason"], "kind not served by this switchyard", "{item}");
@@ -263,7 +263,7 @@ async fn imports_and_serves(backends: Backends) {
 
     // Second run: nothing new, nothing counted twice.
     let second = import_json(&app, &[]).await;
-    assert_eq!(summary(&second, "unchanged"), 20, "{second:#}");
+    assert_eq!(summary(&second, "unchanged"), 22, "{second:#}");
     assert_eq!(
         summary(&second, "imported") + summary(&second, "updated"),
         0,
@@ -507,7 +507,7 @@ async fn a_dry_run_a_wrong_key_and_an_unreadable_redis_write_nothing() {
 
     let dry = import_json(&app, &["--dry-run"]).await;
     assert_eq!(dry["dry_run"], true);
-    assert_eq!(summary(&dry, "imported"), 20, "{dry:#}");
+    assert_eq!(summary(&dry, "imported"), 22, "{dry:#}");
     assert_empty(&app).await;
 
     let wrong = import(&app, &CRS.url(), "0123456789abcdef0123456789abcdef", &[]).await;

@@ -126,6 +126,31 @@ async fn the_openai_sdk_works_against_switchyard() {
 }
 
 #[actix_web::test]
+async fn the_openai_sdk_works_against_an_azure_openai_account() {
+    let app = spawn_app().await;
+    app.add_account(json!({
+        "name": "az", "kind": "azure-openai", "base_url": app.mock.url(), "api_key": "azure-sdk-key",
+        "models": {"gpt-4o": "dep-4o", "gpt-5": "dep-5"},
+    }))
+    .await;
+    let (key_id, key) = app.create_key(json!({})).await;
+    run_script("azure_openai_sdk.py", &app.base, &key).await;
+    // chat, two chat streams, the tool call and its answer, responses plain and streamed.
+    let usage = app.wait_for_usage(&key_id, 7).await;
+    assert_eq!(usage.requests, 7);
+    assert_eq!((usage.input_tokens, usage.output_tokens), (7 * 25, 7 * 12));
+    let seen = app.mock.requests_for("azure-sdk-key");
+    assert_eq!(seen.len(), 7);
+    let chat = "/openai/deployments/dep-4o/chat/completions";
+    assert_eq!(seen.iter().filter(|r| r.path == chat).count(), 5);
+    assert!(
+        seen.iter()
+            .all(|r| r.path == chat || r.path == "/openai/v1/responses")
+    );
+    app.assert_slots_released().await;
+}
+
+#[actix_web::test]
 async fn the_google_genai_sdk_works_against_switchyard() {
     let Some(python) = python("the_google_genai_sdk_works_against_switchyard") else {
         return;

@@ -14,6 +14,7 @@ pub async fn run(client: &AdminClient, command: AccountCommand, json: bool) -> R
             kind,
             name,
             base_url,
+            extra,
             key,
             opts,
         } => {
@@ -23,6 +24,9 @@ pub async fn run(client: &AdminClient, command: AccountCommand, json: bool) -> R
             let mut body = json!({"name": name, "kind": kind.as_str(), "api_key": api_key});
             if let Some(u) = base_url {
                 body["base_url"] = json!(u);
+            }
+            if !extra.is_empty() {
+                body["extra"] = extra_settings(&extra)?;
             }
             apply_opts(&mut body, &opts)?;
             let v = client.post("/admin/accounts", &body).await?;
@@ -131,6 +135,20 @@ pub fn read_api_key(src: &ApiKeySource) -> Result<Option<String>, CliError> {
         return Err(CliError::Usage("the API key is empty".into()));
     }
     Ok(Some(key))
+}
+
+/// `--extra key=value` pairs as the `extra` object.
+fn extra_settings(pairs: &[String]) -> Result<Value, CliError> {
+    let mut map = Map::new();
+    for pair in pairs {
+        let (key, value) = pair
+            .split_once('=')
+            .map(|(k, v)| (k.trim(), v.trim()))
+            .filter(|(k, _)| !k.is_empty())
+            .ok_or_else(|| CliError::Usage(format!("--extra `{pair}`: expected key=value")))?;
+        map.insert(key.to_owned(), json!(value));
+    }
+    Ok(Value::Object(map))
 }
 
 /// Adds the scheduling options that were given to a create / update body.

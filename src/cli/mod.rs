@@ -220,6 +220,9 @@ pub enum AccountCommand {
         /// Upstream base URL (required by the kinds `--help` marks "needs --base-url")
         #[arg(long)]
         base_url: Option<String>,
+        /// A kind's own setting, e.g. `api_version=2024-10-21` (repeat for more)
+        #[arg(long = "extra", value_name = "KEY=VALUE")]
+        extra: Vec<String>,
         #[command(flatten)]
         key: ApiKeySource,
         #[command(flatten)]

@@ -33,7 +33,7 @@ pub async fn not_found(req: HttpRequest) -> Result<&'static str, ApiFailure> {
 
 /// The error format of the API a path belongs to.
 fn format_of(path: &str) -> ApiFormat {
-    let openai = ["/openai/", "/v1/responses", "/v1/chat/"];
+    let openai = ["/openai/", "/v1/responses", "/v1/chat/", "/azure/"];
     let gemini = ["/gemini/", "/v1beta/", "/v1/models/"];
     if path.starts_with("/admin") {
         ApiFormat::Admin
@@ -68,6 +68,12 @@ pub fn route_methods() -> &'static HashMap<String, &'static [&'static str]> {
             t.insert(path.into(), POST);
         }
         for path in ["/openai/v1/chat/completions", "/v1/chat/completions"] {
+            t.insert(path.into(), POST);
+        }
+        for path in super::azure::CHAT_PATHS
+            .into_iter()
+            .chain(super::azure::RESPONSES_PATHS)
+        {
             t.insert(path.into(), POST);
         }
         for path in ["/openai/v1/models", "/openai/models"] {

@@ -67,7 +67,7 @@ async fn chat(
     forward(req, payload, state, clients, CHAT_PATH).await
 }
 
-async fn forward(
+pub(super) async fn forward(
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,

@@ -3,8 +3,9 @@
 //! what a kind can do comes here, and the match below is exhaustive, so a new `AccountKind`
 //! does not compile until it is registered.
 use super::kinds::{
-    claude_console::ClaudeConsole, claude_oauth::ClaudeOAuth, codex_oauth::CodexOAuth, gemini_api::GeminiApi,
-    gemini_code_assist::GeminiCodeAssist, openai_responses::OpenAiResponses,
+    azure_openai::AzureOpenAi, ccr::Ccr, claude_console::ClaudeConsole, claude_oauth::ClaudeOAuth,
+    codex_oauth::CodexOAuth, gemini_api::GeminiApi, gemini_code_assist::GeminiCodeAssist,
+    openai_responses::OpenAiResponses,
 };
 use super::{ClientCall, CredentialForm, Kind, Profile};
 use switchyard_actors::{AccountKind, Platform};
@@ -18,6 +19,8 @@ pub fn kind(id: AccountKind) -> &'static dyn Kind {
         AccountKind::GeminiOAuth => &GeminiCodeAssist,
         AccountKind::OpenAiResponses => &OpenAiResponses,
         AccountKind::OpenAiOAuth => &CodexOAuth,
+        AccountKind::Ccr => &Ccr,
+        AccountKind::AzureOpenAi => &AzureOpenAi,
     }
 }
 
@@ -82,9 +85,18 @@ mod tests {
         assert_eq!(kinds_serving(ClientCall::OpenAiResponses), None);
         assert_eq!(
             kinds_serving(ClientCall::OpenAiChat),
-            Some(vec![AccountKind::OpenAiResponses])
+            Some(vec![AccountKind::OpenAiResponses, AccountKind::AzureOpenAi])
         );
         let names: Vec<_> = api_key_kinds().map(|p| p.id.as_str()).collect();
-        assert_eq!(names, ["claude-console", "gemini-api", "openai-responses"]);
+        assert_eq!(
+            names,
+            [
+                "claude-console",
+                "gemini-api",
+                "openai-responses",
+                "ccr",
+                "azure-openai"
+            ]
+        );
     }
 }

@@ -73,21 +73,31 @@ pub enum AccountKind {
     /// Any OpenAI Responses-compatible API key plus base URL.
     #[serde(rename = "openai-responses")]
     OpenAiResponses,
+    /// CCR: an Anthropic-compatible endpoint of the operator's choosing, key plus model mapping.
+    #[serde(rename = "ccr")]
+    Ccr,
+    /// Azure OpenAI: an endpoint, a deployment per model, an `api-key` or Entra token.
+    #[serde(rename = "azure-openai")]
+    AzureOpenAi,
 }
 
 impl AccountKind {
-    pub const ALL: [AccountKind; 6] = [
+    pub const ALL: [AccountKind; 8] = [
         AccountKind::ClaudeOfficial,
         AccountKind::ClaudeConsole,
         AccountKind::GeminiOAuth,
         AccountKind::GeminiApi,
         AccountKind::OpenAiOAuth,
         AccountKind::OpenAiResponses,
+        AccountKind::Ccr,
+        AccountKind::AzureOpenAi,
     ];
 
     pub fn platform(self) -> Platform {
         match self {
             AccountKind::ClaudeOfficial | AccountKind::ClaudeConsole => Platform::Claude,
+            AccountKind::Ccr => Platform::Claude,
+            AccountKind::AzureOpenAi => Platform::OpenAi,
             AccountKind::GeminiOAuth | AccountKind::GeminiApi => Platform::Gemini,
             AccountKind::OpenAiOAuth | AccountKind::OpenAiResponses => Platform::OpenAi,
         }
@@ -101,6 +111,8 @@ impl AccountKind {
             AccountKind::GeminiApi => "gemini-api",
             AccountKind::OpenAiOAuth => "openai",
             AccountKind::OpenAiResponses => "openai-responses",
+            AccountKind::Ccr => "ccr",
+            AccountKind::AzureOpenAi => "azure-openai",
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The reference's upstream accounts, mapped to switchyard's [`Account`]: credentials
 //! decrypted, scheduling settings carried over, settings with no equivalent listed.
 //!
-//! Adding a kind switchyard learns to serve (bedrock, ccr, azure-openai, droid) is one arm in
+//! Adding a kind switchyard learns to serve (bedrock, droid) is one arm in
 //! [`map_account`] plus its function here.
 use super::decrypt::{CrsCipher, DecryptError};
 use super::fields::{Fields, iso_ms};
@@ -73,8 +73,10 @@ pub fn map_account(
             f,
             cipher,
         )?,
-        // bedrock (its own encryption, see `decrypt`), ccr, azure-openai, droid: one arm each
-        // once switchyard serves them.
+        "ccr" => with_api_key(AccountKind::Ccr, "ccr-account-salt", "apiUrl", id, f, cipher)?,
+        "azure-openai" => azure_openai(id, f, cipher)?,
+        // bedrock (its own encryption, see `decrypt`), droid: one arm each once switchyard
+        // serves them.
         _ => return Err(Unmapped::NotServed),
     };
     let account = common(account, f, &mut notes);
@@ -90,11 +92,7 @@ pub fn map_account(
 /// For kinds not served: an encrypted field and its salt, decrypted only to check the
 /// encryption key, so an installation of such kinds only still refuses a wrong one. (Bedrock
 /// encrypts differently and is not checked.)
-const KEY_CHECKS: &[(&str, &str, &str)] = &[
-    ("ccr", "ccr-account-salt", "apiKey"),
-    ("azure-openai", "azure-openai-account-default-salt", "apiKey"),
-    ("droid", "droid-account-salt", "accessToken"),
-];
+const KEY_CHECKS: &[(&str, &str, &str)] = &[("droid", "droid-account-salt", "accessToken")];
 
 /// Whether a record of a kind not served decrypts with the key (`None`: nothing to try).
 pub fn check_key(
@@ -153,6 +151,26 @@ fn with_api_key(
         key: Secret::new(key.expose().trim()),
     };
     a.base_url = Some(f.text(url_field).trim().trim_end_matches('/').to_owned()).filter(|u| !u.is_empty());
+    Ok(a)
+}
+
+/// One deployment (`deploymentName`) serves the account's models, at `azureEndpoint` with its
+/// `apiVersion`.
+fn azure_openai(id: &str, f: &Fields<'_>, cipher: &CrsCipher) -> Result<Account, Unmapped> {
+    let mut a = with_api_key(
+        AccountKind::AzureOpenAi,
+        "azure-openai-account-default-salt",
+        "azureEndpoint",
+        id,
+        f,
+        cipher,
+    )?;
+    for (field, extra) in [("deploymentName", "deployment"), ("apiVersion", "api_version")] {
+        let value = f.text(field).trim();
+        if !value.is_empty() {
+            a.extra.insert(extra.into(), value.to_owned());
+        }
+    }
     Ok(a)
 }
 

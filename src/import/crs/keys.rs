@@ -188,10 +188,15 @@ fn bindings(f: &Fields<'_>, targets: &Targets, notes: &mut Vec<String>) -> KeyBi
     b.claude = binding(Platform::Claude, claude, targets, notes);
     b.gemini = binding(Platform::Gemini, f.text("geminiAccountId").trim(), targets, notes);
     b.openai = binding(Platform::OpenAi, f.text("openaiAccountId").trim(), targets, notes);
-    for field in ["bedrockAccountId", "droidAccountId", "azureOpenaiAccountId"] {
+    for field in ["bedrockAccountId", "droidAccountId"] {
         if !f.text(field).trim().is_empty() {
             notes.push(format!("{field}: kind not served by this switchyard"));
         }
+    }
+    // The reference never applies it (its authenticated key lacks the field), so the key has
+    // always used the shared Azure pool: keeping it would narrow what the key reaches.
+    if !f.text("azureOpenaiAccountId").trim().is_empty() {
+        notes.push("azureOpenaiAccountId: never applied by the reference, not kept".into());
     }
     b
 }

@@ -207,9 +207,9 @@ mod tests {
         let (snapshot, meta) = fixture();
         let key = meta["crs_env"]["ENCRYPTION_KEY"].as_str().unwrap();
         let b = map(&snapshot, &CrsCipher::new(key), &options()).unwrap();
-        assert_eq!(b.accounts.len(), 7, "{:?}", b.skipped);
+        assert_eq!(b.accounts.len(), 9, "{:?}", b.skipped);
         let skipped: Vec<&str> = b.skipped.iter().filter_map(|s| s.kind.as_deref()).collect();
-        for kind in ["bedrock", "ccr", "azure-openai", "droid"] {
+        for kind in ["bedrock", "droid"] {
             assert!(skipped.contains(&kind), "{kind} listed as skipped: {skipped:?}");
         }
         assert!(b.skipped.iter().all(|s| s.reason == accounts::NOT_SERVED));
@@ -257,6 +257,26 @@ mod tests {
             .find(|a| a.account.kind == AccountKind::GeminiOAuth)
             .unwrap();
         assert_eq!(gemini.account.extra["project_id"], "fake-project-a-122445");
+        let of_kind = |kind| b.accounts.iter().find(|a| a.account.kind == kind).unwrap();
+        let ccr = &of_kind(AccountKind::Ccr).account;
+        assert_eq!(ccr.base_url.as_deref(), Some("http://127.0.0.1:9100"));
+        assert_eq!(
+            ccr.models.upstream_name("claude-sonnet-4-20250514"),
+            Some("deepseek-chat")
+        );
+        let azure = &of_kind(AccountKind::AzureOpenAi).account;
+        assert_eq!(
+            azure.base_url.as_deref(),
+            Some("https://fixture-a-res.openai.azure.com")
+        );
+        assert_eq!(azure.extra["deployment"], "gpt-4o-fixture-a");
+        assert_eq!(azure.extra["api_version"], "2024-02-01");
+        for imported in [ccr, azure] {
+            let Credentials::ApiKey { key } = &imported.credentials else {
+                panic!("{} has no API key", imported.name)
+            };
+            assert!(!key.expose().is_empty());
+        }
 
         assert_eq!(b.groups.len(), 3, "droid group skipped");
         assert!(b.groups.iter().all(|g| g.members.len() == 2));

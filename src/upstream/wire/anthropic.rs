@@ -31,14 +31,19 @@ pub fn request_headers(inbound: &Inbound) -> HeaderMap {
 
 /// The client's body, with `model` renamed when the account's model mapping says so.
 pub fn request_body(account: &Account, inbound: &Inbound) -> Result<Bytes, BuildError> {
-    match account.models.upstream_name(&inbound.model) {
-        Some(mapped) => {
-            json_object::with_member(&inbound.body, "model", &json_object::string_literal(mapped))
-                .map(Bytes::from)
-                .map_err(|e| BuildError::ClientInput(format!("invalid JSON body: {e}")))
-        }
-        None => Ok(inbound.body.clone()),
+    request_body_for(account, &inbound.model, inbound)
+}
+
+/// As [`request_body`], for a kind that reads the client's model as `model` (CCR drops its
+/// `ccr,` prefix): the body says the mapped name, else `model`.
+pub fn request_body_for(account: &Account, model: &str, inbound: &Inbound) -> Result<Bytes, BuildError> {
+    let target = account.models.upstream_name(model).unwrap_or(model);
+    if target == inbound.model {
+        return Ok(inbound.body.clone());
     }
+    json_object::with_member(&inbound.body, "model", &json_object::string_literal(target))
+        .map(Bytes::from)
+        .map_err(|e| BuildError::ClientInput(format!("invalid JSON body: {e}")))
 }
 
 pub static FORMAT: super::WireFormat = super::WireFormat {

@@ -26,12 +26,16 @@
 //! event-stream framing, `/count-tokens`); it verifies SigV4 signatures made with
 //! [`BEDROCK_SECRET_ACCESS_KEY`] (see the `bedrock` module).
 //!
+//! Azure OpenAI's deployment paths and v1 Responses API are there as well: `api-key` or an
+//! Entra bearer required, `api-version` required on deployment calls (see the `azure` module).
+//!
 //! The `mock-upstream` binary serves the same on a port and can be scripted over HTTP through
 //! its control API under `/__mock/` (see the `admin` module).
 
 mod admin;
 mod answer;
 mod anthropic;
+mod azure;
 mod bedrock;
 mod event_stream;
 mod faults;

@@ -229,6 +229,12 @@ async fn handle(req: HttpRequest, body: web::Bytes, shared: web::Data<Shared>) -
     {
         return refused.into_response(None, &[], Some(guard));
     }
+    let azure_deployment = crate::azure::chat_deployment(path).is_some();
+    if (azure_deployment || crate::azure::is_v1_responses(path))
+        && let Err(refused) = crate::azure::check(headers, query, azure_deployment)
+    {
+        return refused.into_response(None, &[], Some(guard));
+    }
     let plan = shared.plan(credential.as_deref());
     let mut stream_fault = None;
     let mut in_band_error_after = None;

@@ -18,7 +18,11 @@ async fn credential_comes_from_each_header_and_the_key_query() {
         ("x-api-key", "cred-x", "/v1/messages"),
         ("authorization", "Bearer cred-bearer", "/v1/chat/completions"),
         ("x-goog-api-key", "cred-goog", "/v1/models/g:generateContent"),
-        ("api-key", "cred-azure", "/openai/deployments/d/chat/completions"),
+        (
+            "api-key",
+            "cred-azure",
+            "/openai/deployments/d/chat/completions?api-version=2024-10-21",
+        ),
     ];
     for (header, value, path) in cases {
         assert_eq!(
