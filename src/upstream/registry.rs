@@ -3,7 +3,7 @@
 //! what a kind can do comes here, and the match below is exhaustive, so a new `AccountKind`
 //! does not compile until it is registered.
 use super::kinds::{
-    claude_console::ClaudeConsole, claude_oauth::ClaudeOAuth, codex_oauth::CodexOAuth, gemini_api::GeminiApi,
+    bedrock::Bedrock, claude_console::ClaudeConsole, claude_oauth::ClaudeOAuth, codex_oauth::CodexOAuth, gemini_api::GeminiApi,
     gemini_code_assist::GeminiCodeAssist, openai_responses::OpenAiResponses,
 };
 use super::{ClientCall, CredentialForm, Kind, Profile};
@@ -18,6 +18,7 @@ pub fn kind(id: AccountKind) -> &'static dyn Kind {
         AccountKind::GeminiOAuth => &GeminiCodeAssist,
         AccountKind::OpenAiResponses => &OpenAiResponses,
         AccountKind::OpenAiOAuth => &CodexOAuth,
+        AccountKind::Bedrock => &Bedrock,
     }
 }
 
@@ -85,6 +86,6 @@ mod tests {
             Some(vec![AccountKind::OpenAiResponses])
         );
         let names: Vec<_> = api_key_kinds().map(|p| p.id.as_str()).collect();
-        assert_eq!(names, ["claude-console", "gemini-api", "openai-responses"]);
+        assert_eq!(names, ["claude-console", "gemini-api", "openai-responses", "bedrock"]);
     }
 }

@@ -73,21 +73,25 @@ pub enum AccountKind {
     /// Any OpenAI Responses-compatible API key plus base URL.
     #[serde(rename = "openai-responses")]
     OpenAiResponses,
+    /// Claude on AWS Bedrock: access key (SigV4) or Bedrock API key, and region.
+    #[serde(rename = "bedrock")]
+    Bedrock,
 }
 
 impl AccountKind {
-    pub const ALL: [AccountKind; 6] = [
+    pub const ALL: [AccountKind; 7] = [
         AccountKind::ClaudeOfficial,
         AccountKind::ClaudeConsole,
         AccountKind::GeminiOAuth,
         AccountKind::GeminiApi,
         AccountKind::OpenAiOAuth,
         AccountKind::OpenAiResponses,
+        AccountKind::Bedrock,
     ];
 
     pub fn platform(self) -> Platform {
         match self {
-            AccountKind::ClaudeOfficial | AccountKind::ClaudeConsole => Platform::Claude,
+            AccountKind::ClaudeOfficial | AccountKind::ClaudeConsole | AccountKind::Bedrock => Platform::Claude,
             AccountKind::GeminiOAuth | AccountKind::GeminiApi => Platform::Gemini,
             AccountKind::OpenAiOAuth | AccountKind::OpenAiResponses => Platform::OpenAi,
         }
@@ -101,6 +105,7 @@ impl AccountKind {
             AccountKind::GeminiApi => "gemini-api",
             AccountKind::OpenAiOAuth => "openai",
             AccountKind::OpenAiResponses => "openai-responses",
+            AccountKind::Bedrock => "bedrock",
         }
     }
 }

@@ -1,4 +1,5 @@
 //! One module per upstream kind; each is listed once, in `upstream::registry`.
+pub mod bedrock;
 pub mod claude_console;
 pub mod claude_oauth;
 pub mod codex_oauth;
