@@ -3,8 +3,8 @@
 //! what a kind can do comes here, and the match below is exhaustive, so a new `AccountKind`
 //! does not compile until it is registered.
 use super::kinds::{
-    bedrock::Bedrock, claude_console::ClaudeConsole, claude_oauth::ClaudeOAuth, codex_oauth::CodexOAuth, gemini_api::GeminiApi,
-    gemini_code_assist::GeminiCodeAssist, openai_responses::OpenAiResponses,
+    bedrock::Bedrock, claude_console::ClaudeConsole, claude_oauth::ClaudeOAuth, codex_oauth::CodexOAuth,
+    gemini_api::GeminiApi, gemini_code_assist::GeminiCodeAssist, openai_responses::OpenAiResponses,
 };
 use super::{ClientCall, CredentialForm, Kind, Profile};
 use switchyard_actors::{AccountKind, Platform};
@@ -86,6 +86,9 @@ mod tests {
             Some(vec![AccountKind::OpenAiResponses])
         );
         let names: Vec<_> = api_key_kinds().map(|p| p.id.as_str()).collect();
-        assert_eq!(names, ["claude-console", "gemini-api", "openai-responses", "bedrock"]);
+        assert_eq!(
+            names,
+            ["claude-console", "gemini-api", "openai-responses", "bedrock"]
+        );
     }
 }

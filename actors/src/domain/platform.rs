@@ -91,7 +91,9 @@ impl AccountKind {
 
     pub fn platform(self) -> Platform {
         match self {
-            AccountKind::ClaudeOfficial | AccountKind::ClaudeConsole | AccountKind::Bedrock => Platform::Claude,
+            AccountKind::ClaudeOfficial | AccountKind::ClaudeConsole | AccountKind::Bedrock => {
+                Platform::Claude
+            }
             AccountKind::GeminiOAuth | AccountKind::GeminiApi => Platform::Gemini,
             AccountKind::OpenAiOAuth | AccountKind::OpenAiResponses => Platform::OpenAi,
         }

@@ -16,7 +16,8 @@ use crate::bedrock::request::{self as bedrock_request, RequestError};
 use crate::bedrock::signing::{self, Outgoing};
 use crate::bedrock::usage::StreamUsage;
 use crate::bedrock::{
-    BedrockCredentials, BedrockError, EVENT_STREAM_CONTENT_TYPE, Endpoint, EventStreamToSse, ModelMap, Operation,
+    BedrockCredentials, BedrockError, EVENT_STREAM_CONTENT_TYPE, Endpoint, EventStreamToSse, ModelMap,
+    Operation,
 };
 use crate::relay::headers::set_header;
 use crate::settings::UpstreamSettings;
@@ -64,17 +65,26 @@ impl UpstreamKind for Bedrock {
         let models = model_map(account);
         let beta = header(inbound, "anthropic-beta");
         let (url, body, accept) = if is_count_tokens(inbound) {
-            let (model_id, body) = bedrock_request::count_tokens(&inbound.body, beta, &models, &credentials.region)
-                .map_err(client_input)?;
-            (endpoint.url(&model_id, Operation::CountTokens), body, "application/json")
+            let (model_id, body) =
+                bedrock_request::count_tokens(&inbound.body, beta, &models, &credentials.region)
+                    .map_err(client_input)?;
+            (
+                endpoint.url(&model_id, Operation::CountTokens),
+                body,
+                "application/json",
+            )
         } else {
-            let invoke =
-                bedrock_request::invoke(&inbound.body, beta, &models, &credentials.region).map_err(client_input)?;
+            let invoke = bedrock_request::invoke(&inbound.body, beta, &models, &credentials.region)
+                .map_err(client_input)?;
             if invoke.stream {
                 let url = endpoint.url(&invoke.model_id, Operation::InvokeStream);
                 (url, invoke.body, EVENT_STREAM_CONTENT_TYPE)
             } else {
-                (endpoint.url(&invoke.model_id, Operation::Invoke), invoke.body, "application/json")
+                (
+                    endpoint.url(&invoke.model_id, Operation::Invoke),
+                    invoke.body,
+                    "application/json",
+                )
             }
         };
         // The client's `anthropic-*` headers and its auth stay here (the beta list is in the body).
@@ -213,7 +223,8 @@ mod tests {
     use super::*;
     use switchyard_actors::{Credentials, Secret};
 
-    const STORED: &str = r#"{"region":"us-east-1","access_key_id":"AKIAMOCKBEDROCK00001","secret_access_key":"s3cr3t/key"}"#;
+    const STORED: &str =
+        r#"{"region":"us-east-1","access_key_id":"AKIAMOCKBEDROCK00001","secret_access_key":"s3cr3t/key"}"#;
 
     fn account(base_url: Option<&str>) -> Account {
         let mut a = Account::new("bedrock-1", AccountKind::Bedrock, 1);
@@ -255,7 +266,10 @@ mod tests {
         );
         assert_eq!(c.headers["accept"], EVENT_STREAM_CONTENT_TYPE);
         let auth = c.headers["authorization"].to_str().unwrap();
-        assert!(auth.starts_with("AWS4-HMAC-SHA256 Credential=AKIAMOCKBEDROCK00001/"), "{auth}");
+        assert!(
+            auth.starts_with("AWS4-HMAC-SHA256 Credential=AKIAMOCKBEDROCK00001/"),
+            "{auth}"
+        );
         assert!(!auth.contains("s3cr3t"));
         assert!(c.headers.contains_key("x-amz-date"));
         assert!(!c.headers.contains_key("x-api-key") && !c.headers.contains_key("anthropic-beta"));
@@ -268,17 +282,32 @@ mod tests {
     #[test]
     fn the_accounts_map_and_base_url_decide_the_url_and_count_tokens_has_its_operation() {
         let mut a = account(Some("http://127.0.0.1:9/"));
-        a.models = ModelSupport::Map([("claude-sonnet-4-5-20250929".to_owned(), "my-profile".to_owned())].into());
-        let c = call(&a, &inbound("/v1/messages", r#"{"model":"claude-sonnet-4-5-20250929"}"#, false)).unwrap();
+        a.models =
+            ModelSupport::Map([("claude-sonnet-4-5-20250929".to_owned(), "my-profile".to_owned())].into());
+        let c = call(
+            &a,
+            &inbound("/v1/messages", r#"{"model":"claude-sonnet-4-5-20250929"}"#, false),
+        )
+        .unwrap();
         assert_eq!(c.url, "http://127.0.0.1:9/model/my-profile/invoke");
-        let c = call(&a, &inbound("/v1/messages/count_tokens", r#"{"model":"claude-sonnet-4-5-20250929"}"#, false))
-            .unwrap();
+        let c = call(
+            &a,
+            &inbound(
+                "/v1/messages/count_tokens",
+                r#"{"model":"claude-sonnet-4-5-20250929"}"#,
+                false,
+            ),
+        )
+        .unwrap();
         assert_eq!(c.url, "http://127.0.0.1:9/model/my-profile/count-tokens");
     }
 
     #[test]
     fn bad_input_and_bad_credentials_are_told_apart() {
-        let unknown = call(&account(None), &inbound("/v1/messages", r#"{"model":"gpt-4o"}"#, false));
+        let unknown = call(
+            &account(None),
+            &inbound("/v1/messages", r#"{"model":"gpt-4o"}"#, false),
+        );
         assert!(matches!(unknown, Err(BuildError::ClientInput(_))), "{unknown:?}");
         let bad = crate::upstream::Kind::upstream_call(
             &Bedrock,
@@ -306,7 +335,10 @@ mod tests {
                 ErrorVerdict::TryAnotherAccount(_)
             )
         };
-        assert!(rests(429, "ThrottlingException:http://internal.amazon.com/coral/com.amazon.bedrock/"));
+        assert!(rests(
+            429,
+            "ThrottlingException:http://internal.amazon.com/coral/com.amazon.bedrock/"
+        ));
         assert!(rests(400, "ServiceQuotaExceededException"));
         assert!(rests(429, "ModelNotReadyException"));
         assert!(rests(503, "ServiceUnavailableException"));
@@ -321,9 +353,13 @@ mod tests {
         assert_eq!(v["type"], "error");
         assert_eq!(v["error"]["type"], "invalid_request_error");
         assert!(v["error"]["message"].as_str().unwrap().contains("bad field"));
-        let quota = Bedrock.restate_error(400, &typed("ServiceQuotaExceededException"), b"{}").unwrap();
+        let quota = Bedrock
+            .restate_error(400, &typed("ServiceQuotaExceededException"), b"{}")
+            .unwrap();
         assert_eq!(quota.status, 429);
-        let not_ready = Bedrock.restate_error(429, &typed("ModelNotReadyException"), b"{}").unwrap();
+        let not_ready = Bedrock
+            .restate_error(429, &typed("ModelNotReadyException"), b"{}")
+            .unwrap();
         assert_eq!(not_ready.status, 529);
     }
 
