@@ -267,3 +267,131 @@ async fn mid_stream_throttling_reaches_the_client_as_an_error_event_and_rests_th
     }
     assert_eq!(app.account(&bedrock).await["cooldown"]["reason"], "rate_limit");
 }
+
+/// Runs the real binary against `app` with `envs` set (no secret on its command line), off the
+/// test's thread (the server's actors live on it).
+async fn switchyard_cli(app: &TestApp, args: &[&str], envs: &[(&str, &str)]) -> std::process::Output {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_switchyard"));
+    c.args(args)
+        .args(["--url", &app.base, "--token", support::ADMIN_TOKEN])
+        .env_remove("SWITCHYARD_URL")
+        .env_remove("SWITCHYARD_ADMIN_TOKEN")
+        .current_dir(std::env::temp_dir());
+    for var in [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+        "AWS_BEARER_TOKEN_BEDROCK",
+    ] {
+        c.env_remove(var);
+    }
+    c.envs(envs.iter().copied());
+    actix_web::rt::task::spawn_blocking(move || c.output().expect("the binary runs"))
+        .await
+        .expect("runner thread")
+}
+
+#[actix_web::test]
+async fn the_cli_adds_bedrock_accounts_from_an_aws_profile_and_the_environment_without_echoing_secrets() {
+    let app = spawn_app().await;
+    let dir = tempfile::tempdir().unwrap();
+    let creds = dir.path().join("credentials");
+    let config = dir.path().join("config");
+    std::fs::write(
+        &creds,
+        format!("[default]\naws_access_key_id = AKIADEFAULT000000001\n\n[work]\naws_access_key_id = {KEY_ID}\naws_secret_access_key = {BEDROCK_SECRET_ACCESS_KEY}\n"),
+    )
+    .unwrap();
+    std::fs::write(&config, "[profile work]\nregion = eu-west-1\n").unwrap();
+    let files = [
+        ("AWS_SHARED_CREDENTIALS_FILE", creds.to_str().unwrap()),
+        ("AWS_CONFIG_FILE", config.to_str().unwrap()),
+    ];
+    let mock = app.mock.url();
+    let base = ["account", "add", "--kind", "bedrock", "--base-url", mock.as_str()];
+
+    let added = app_cli(
+        &app,
+        &[&base[..], &["--name", "from-profile", "--aws-profile", "work"]].concat(),
+        &files,
+    )
+    .await;
+    let env = [
+        ("AWS_ACCESS_KEY_ID", "ASIAMOCKBEDROCK00002"),
+        ("AWS_SECRET_ACCESS_KEY", BEDROCK_SECRET_ACCESS_KEY),
+        ("AWS_SESSION_TOKEN", "FwoGZXIvYXdzEMOCK"),
+        ("AWS_REGION", "us-west-2"),
+    ];
+    let from_env = app_cli(
+        &app,
+        &[&base[..], &["--name", "from-env", "--aws-env"]].concat(),
+        &env,
+    )
+    .await;
+    let missing = switchyard_cli(
+        &app,
+        &[&base[..], &["--name", "x", "--aws-profile", "nope"]].concat(),
+        &files,
+    )
+    .await;
+    assert_ne!(missing.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("nope"));
+
+    let list = switchyard_cli(&app, &["account", "list", "--json"], &[]).await;
+    let shown = [
+        added,
+        from_env,
+        String::from_utf8_lossy(&list.stdout).into_owned(),
+        app.admin(reqwest::Method::GET, "/admin/accounts", None)
+            .await
+            .1
+            .to_string(),
+    ];
+    for text in &shown {
+        assert!(
+            !text.contains(BEDROCK_SECRET_ACCESS_KEY) && !text.contains("FwoGZXIvYXdzEMOCK"),
+            "{text}"
+        );
+    }
+    assert!(
+        shown[2].contains("from-profile") && shown[2].contains("from-env"),
+        "{}",
+        shown[2]
+    );
+
+    // Both accounts serve (the mock verifies each signature).
+    let key = app.key().await;
+    for _ in 0..2 {
+        assert_eq!(app.post_messages(&key, &body(false, "hi")).await.status(), 200);
+    }
+    let served = app.mock.requests_for(KEY_ID).len() + app.mock.requests_for("ASIAMOCKBEDROCK00002").len();
+    assert_eq!(served, 2);
+}
+
+async fn app_cli(app: &TestApp, args: &[&str], envs: &[(&str, &str)]) -> String {
+    let out = switchyard_cli(app, args, envs).await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+}
+
+#[actix_web::test]
+async fn admin_refuses_bedrock_credentials_of_the_wrong_shape_without_echoing_them() {
+    let app = spawn_app().await;
+    let (status, answer) = app
+        .admin(
+            reqwest::Method::POST,
+            "/admin/accounts",
+            Some(json!({"name": "b", "kind": "bedrock", "api_key": r#"{"access_key_id":"AKIAMOCKBEDROCK00001","secret_access_key":"s3cr3tValue"}"#})),
+        )
+        .await;
+    assert_eq!(status, 400, "{answer}");
+    let text = answer.to_string();
+    assert!(text.contains("region") && !text.contains("s3cr3tValue"), "{text}");
+}

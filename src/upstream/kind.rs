@@ -177,6 +177,8 @@ pub trait UpstreamKind: Send + Sync + 'static {
 /// An [`UpstreamKind`] as the relay holds it: the credential type stays inside.
 pub trait Kind: Send + Sync {
     fn profile(&self) -> &'static Profile;
+    /// Whether `secret` parses as the kind's credential (admin validation, before storing it).
+    fn check_credential(&self, account: &Account, secret: &str) -> Result<(), BuildError>;
     /// Credential → request → signature, for one attempt on `account`.
     fn upstream_call(
         &self,
@@ -196,6 +198,10 @@ pub trait Kind: Send + Sync {
 impl<K: UpstreamKind> Kind for K {
     fn profile(&self) -> &'static Profile {
         UpstreamKind::profile(self)
+    }
+
+    fn check_credential(&self, account: &Account, secret: &str) -> Result<(), BuildError> {
+        self.credential(account, secret).map(drop)
     }
 
     fn upstream_call(
