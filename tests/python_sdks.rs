@@ -168,3 +168,27 @@ async fn the_google_genai_sdk_works_against_switchyard() {
     assert_eq!(usage.requests, 8);
     app.assert_slots_released().await;
 }
+
+#[actix_web::test]
+async fn the_anthropic_sdk_works_against_a_bedrock_account() {
+    let Some(python) = python("the_anthropic_sdk_works_against_a_bedrock_account") else {
+        return;
+    };
+    let app = spawn_app().await;
+    let stored = json!({
+        "region": "us-east-1",
+        "access_key_id": "AKIAMOCKBEDROCK00001",
+        "secret_access_key": mock_upstream::BEDROCK_SECRET_ACCESS_KEY,
+    });
+    app.add_account(json!({"name": "b", "kind": "bedrock", "api_key": stored.to_string()}))
+        .await;
+    let (key_id, key) = app.create_key(json!({})).await;
+    run_script(python, "anthropic_bedrock.py", &app.base, &key).await;
+    // create, stream and the tool-use stream carry usage; count_tokens none.
+    let usage = app.wait_for_usage(&key_id, 3).await;
+    assert_eq!(usage.requests, 3);
+    assert_eq!(usage.output_tokens, 3 * 12);
+    assert!(usage.cost.picos() > 0);
+    assert_eq!(app.mock.requests_for("AKIAMOCKBEDROCK00001").len(), 4);
+    app.assert_slots_released().await;
+}

@@ -34,7 +34,7 @@
 //!    Claude equal Anthropic's). A stream (`application/vnd.amazon.eventstream`) goes through
 //!    [`EventStreamToSse`] (a `providers::BodyAdapter`, content type `text/event-stream`) to
 //!    the client; usage through [`usage::StreamUsage`] wrapping the Anthropic SSE usage reader.
-//!    The relay must treat this content type as a stream (today it tests for SSE).
+//!    The kind (`upstream::kinds::bedrock`) tells the relay this content type is a stream.
 //!    [`EventStreamToSse::failure`] tells what an in-stream exception meant.
 //! 6. **Errors** (status not 2xx): [`BedrockError::from_answer`] classifies by
 //!    `x-amzn-ErrorType`/`__type`/status into a [`Failure`] that says whether to rest the

@@ -10,6 +10,7 @@ use bytes::BytesMut;
 use memchr::memmem;
 use serde::Deserialize;
 
+use super::errors::Failure;
 use super::stream::EventStreamToSse;
 use crate::upstream::{Hints, UsageTap};
 use crate::usage::TokenUsage;
@@ -113,7 +114,15 @@ impl UsageTap for StreamUsage {
         }
     }
 
+    /// A throttling or quota exception inside the stream rests the account like a 429 would.
     fn limit_reached(&self) -> Option<Hints> {
+        let limited = self
+            .decoder
+            .failure()
+            .is_some_and(|e| matches!(e.failure, Failure::RateLimited | Failure::UsageLimit));
+        if limited {
+            return Some(Hints::default());
+        }
         self.inner.limit_reached()
     }
 }

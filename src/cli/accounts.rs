@@ -4,7 +4,7 @@
 use super::client::{AdminClient, CliError};
 use super::status::{blocked_until, slots, state_of};
 use super::table::{self, Table};
-use super::{AccountCommand, AccountOpts, ApiKeySource, login, pretty};
+use super::{AccountCommand, AccountOpts, ApiKeySource, aws, login, pretty};
 use serde_json::{Map, Value, json};
 use std::io::Read;
 
@@ -16,11 +16,15 @@ pub async fn run(client: &AdminClient, command: AccountCommand, json: bool) -> R
             base_url,
             extra,
             key,
+            aws,
             opts,
         } => {
-            let api_key = read_api_key(&key)?.ok_or_else(|| {
-                CliError::Usage("give --api-key, --api-key - (stdin) or --api-key-file".into())
-            })?;
+            let api_key = match aws::credentials_json(&aws)? {
+                Some(json) => json,
+                None => read_api_key(&key)?.ok_or_else(|| {
+                    CliError::Usage("give --api-key, --api-key - (stdin) or --api-key-file".into())
+                })?,
+            };
             let mut body = json!({"name": name, "kind": kind.as_str(), "api_key": api_key});
             if let Some(u) = base_url {
                 body["base_url"] = json!(u);
@@ -46,6 +50,7 @@ pub async fn run(client: &AdminClient, command: AccountCommand, json: bool) -> R
             schedulable,
             all_models,
             key,
+            aws,
             opts,
         } => {
             let id = resolve(client, &account).await?;
@@ -55,7 +60,12 @@ pub async fn run(client: &AdminClient, command: AccountCommand, json: bool) -> R
                 ("base_url", base_url.map(Value::from)),
                 ("active", active.map(Value::from)),
                 ("schedulable", schedulable.map(Value::from)),
-                ("api_key", read_api_key(&key)?.map(Value::from)),
+                (
+                    "api_key",
+                    aws::credentials_json(&aws)?
+                        .or(read_api_key(&key)?)
+                        .map(Value::from),
+                ),
             ] {
                 if let Some(v) = value {
                     body[field] = v;

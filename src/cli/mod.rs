@@ -5,6 +5,7 @@
 //! family has its own module.
 mod accounts;
 mod alert;
+mod aws;
 mod backup;
 mod client;
 mod config;
@@ -226,6 +227,8 @@ pub enum AccountCommand {
         #[command(flatten)]
         key: ApiKeySource,
         #[command(flatten)]
+        aws: aws::AwsSource,
+        #[command(flatten)]
         opts: AccountOpts,
     },
     /// List accounts
@@ -250,6 +253,8 @@ pub enum AccountCommand {
         all_models: bool,
         #[command(flatten)]
         key: ApiKeySource,
+        #[command(flatten)]
+        aws: aws::AwsSource,
         #[command(flatten)]
         opts: AccountOpts,
     },

@@ -509,14 +509,18 @@ impl<'a> AttemptContext<'a> {
         else {
             return Ok((headers, resp));
         };
+        let limit = self.state.settings.relay.error_body_limit_kb * 1024;
+        let body = read_limited(resp, limit, self.idle).await.unwrap_or_default();
+        let (status, headers, body) = match self.kind.restate_error(status.as_u16(), &headers, &body) {
+            Some(restated) => restated_answer(restated, headers),
+            None => (status, headers, body),
+        };
         self.mark(Outcome::Status {
             status: status.as_u16(),
             retry_after_ms: hints.retry_after_ms,
             reset_at: hints.reset_at,
         })
         .await;
-        let limit = self.state.settings.relay.error_body_limit_kb * 1024;
-        let body = read_limited(resp, limit, self.idle).await.unwrap_or_default();
         Err(Failure::Http {
             status,
             headers,
@@ -625,9 +629,21 @@ impl<'a> AttemptContext<'a> {
         };
         match read {
             Ok(body) => {
-                let body = match answer.adapter.as_mut() {
-                    None => body,
-                    Some(a) => {
+                let restated = answer
+                    .error_headers
+                    .as_ref()
+                    .and_then(|(status, headers)| self.kind.restate_error(status.as_u16(), headers, &body));
+                let body = match (restated, answer.adapter.as_mut()) {
+                    (Some(restated), _) => {
+                        let (status, _, body) = restated_answer(restated, Default::default());
+                        answer
+                            .builder
+                            .status(status)
+                            .insert_header(("content-type", "application/json"));
+                        body
+                    }
+                    (None, None) => body,
+                    (None, Some(a)) => {
                         let mut out = BytesMut::new();
                         a.chunk(&body, &mut out);
                         a.finish(&mut out);
@@ -662,6 +678,21 @@ struct AnswerHead {
     builder: actix_web::HttpResponseBuilder,
     adapter: Option<Box<dyn BodyAdapter>>,
     event_stream: bool,
+    /// An error answer's status and headers, for the kind's `restate_error`.
+    error_headers: Option<(StatusCode, reqwest::header::HeaderMap)>,
+}
+
+/// A restated error answer as the relay passes it on: JSON, with the restated status.
+fn restated_answer(
+    restated: crate::upstream::kind::RestatedError,
+    mut headers: reqwest::header::HeaderMap,
+) -> (StatusCode, reqwest::header::HeaderMap, Bytes) {
+    headers.insert(
+        reqwest::header::CONTENT_TYPE,
+        reqwest::header::HeaderValue::from_static("application/json"),
+    );
+    let status = StatusCode::from_u16(restated.status).unwrap_or(StatusCode::BAD_GATEWAY);
+    (status, headers, restated.body)
 }
 
 /// One attempt: prepare → pacing turn → send → the kind's verdict on an error → the answer,
@@ -725,6 +756,7 @@ async fn attempt(
         builder,
         adapter,
         event_stream,
+        error_headers: (!status.is_success()).then(|| (status, headers.clone())),
     };
     if streaming {
         // A stream's turn ends when its headers arrive; a whole answer's when it is read.

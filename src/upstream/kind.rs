@@ -82,6 +82,14 @@ pub enum BuildError {
     ClientInput(String),
 }
 
+/// An upstream error answer as the client's API would have said it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestatedError {
+    pub status: u16,
+    /// JSON in the client's error format.
+    pub body: bytes::Bytes,
+}
+
 /// What to do with an upstream error status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorVerdict {
@@ -135,6 +143,14 @@ pub trait UpstreamKind: Send + Sync + 'static {
         }
     }
 
+    /// An error answer restated in the client's error format, for an upstream whose errors are
+    /// not (Bedrock's `{"message"}` + `x-amzn-ErrorType` → Anthropic's error JSON). `None`: the
+    /// answer goes as it came. The client gets the restated status and body; the pool records
+    /// the restated status (so Bedrock's 400 quota answer rests the account like a 429).
+    fn restate_error(&self, _status: u16, _headers: &HeaderMap, _body: &[u8]) -> Option<RestatedError> {
+        None
+    }
+
     /// Whether a successful answer is an event stream (else JSON, possibly a streamed array).
     fn is_event_stream(&self, headers: &HeaderMap) -> bool {
         sse::is_event_stream(headers)
@@ -161,6 +177,8 @@ pub trait UpstreamKind: Send + Sync + 'static {
 /// An [`UpstreamKind`] as the relay holds it: the credential type stays inside.
 pub trait Kind: Send + Sync {
     fn profile(&self) -> &'static Profile;
+    /// Whether `secret` parses as the kind's credential (admin validation, before storing it).
+    fn check_credential(&self, account: &Account, secret: &str) -> Result<(), BuildError>;
     /// Credential → request → signature, for one attempt on `account`.
     fn upstream_call(
         &self,
@@ -170,6 +188,7 @@ pub trait Kind: Send + Sync {
         inbound: &Inbound,
     ) -> Result<UpstreamCall, BuildError>;
     fn on_error_status(&self, status: u16, headers: &HeaderMap, now: Millis) -> ErrorVerdict;
+    fn restate_error(&self, status: u16, headers: &HeaderMap, body: &[u8]) -> Option<RestatedError>;
     fn is_event_stream(&self, headers: &HeaderMap) -> bool;
     fn usage_tap(&self, event_stream: bool) -> Box<dyn UsageTap>;
     fn adapter(&self, account: &Account, inbound: &Inbound) -> Option<Box<dyn BodyAdapter>>;
@@ -179,6 +198,10 @@ pub trait Kind: Send + Sync {
 impl<K: UpstreamKind> Kind for K {
     fn profile(&self) -> &'static Profile {
         UpstreamKind::profile(self)
+    }
+
+    fn check_credential(&self, account: &Account, secret: &str) -> Result<(), BuildError> {
+        self.credential(account, secret).map(drop)
     }
 
     fn upstream_call(
@@ -196,6 +219,10 @@ impl<K: UpstreamKind> Kind for K {
 
     fn on_error_status(&self, status: u16, headers: &HeaderMap, now: Millis) -> ErrorVerdict {
         UpstreamKind::on_error_status(self, status, headers, now)
+    }
+
+    fn restate_error(&self, status: u16, headers: &HeaderMap, body: &[u8]) -> Option<RestatedError> {
+        UpstreamKind::restate_error(self, status, headers, body)
     }
 
     fn is_event_stream(&self, headers: &HeaderMap) -> bool {

@@ -3,9 +3,9 @@
 //! what a kind can do comes here, and the match below is exhaustive, so a new `AccountKind`
 //! does not compile until it is registered.
 use super::kinds::{
-    azure_openai::AzureOpenAi, ccr::Ccr, claude_console::ClaudeConsole, claude_oauth::ClaudeOAuth,
-    codex_oauth::CodexOAuth, gemini_api::GeminiApi, gemini_code_assist::GeminiCodeAssist,
-    openai_responses::OpenAiResponses,
+    azure_openai::AzureOpenAi, bedrock::Bedrock, ccr::Ccr, claude_console::ClaudeConsole,
+    claude_oauth::ClaudeOAuth, codex_oauth::CodexOAuth, gemini_api::GeminiApi,
+    gemini_code_assist::GeminiCodeAssist, openai_responses::OpenAiResponses,
 };
 use super::{ClientCall, CredentialForm, Kind, Profile};
 use switchyard_actors::{AccountKind, Platform};
@@ -21,6 +21,7 @@ pub fn kind(id: AccountKind) -> &'static dyn Kind {
         AccountKind::OpenAiOAuth => &CodexOAuth,
         AccountKind::Ccr => &Ccr,
         AccountKind::AzureOpenAi => &AzureOpenAi,
+        AccountKind::Bedrock => &Bedrock,
     }
 }
 
@@ -95,7 +96,8 @@ mod tests {
                 "gemini-api",
                 "openai-responses",
                 "ccr",
-                "azure-openai"
+                "azure-openai",
+                "bedrock"
             ]
         );
     }

@@ -79,10 +79,13 @@ pub enum AccountKind {
     /// Azure OpenAI: an endpoint, a deployment per model, an `api-key` or Entra token.
     #[serde(rename = "azure-openai")]
     AzureOpenAi,
+    /// Claude on AWS Bedrock: access key (SigV4) or Bedrock API key, and region.
+    #[serde(rename = "bedrock")]
+    Bedrock,
 }
 
 impl AccountKind {
-    pub const ALL: [AccountKind; 8] = [
+    pub const ALL: [AccountKind; 9] = [
         AccountKind::ClaudeOfficial,
         AccountKind::ClaudeConsole,
         AccountKind::GeminiOAuth,
@@ -91,6 +94,7 @@ impl AccountKind {
         AccountKind::OpenAiResponses,
         AccountKind::Ccr,
         AccountKind::AzureOpenAi,
+        AccountKind::Bedrock,
     ];
 
     pub fn platform(self) -> Platform {
@@ -98,6 +102,7 @@ impl AccountKind {
             AccountKind::ClaudeOfficial | AccountKind::ClaudeConsole => Platform::Claude,
             AccountKind::Ccr => Platform::Claude,
             AccountKind::AzureOpenAi => Platform::OpenAi,
+            AccountKind::Bedrock => Platform::Claude,
             AccountKind::GeminiOAuth | AccountKind::GeminiApi => Platform::Gemini,
             AccountKind::OpenAiOAuth | AccountKind::OpenAiResponses => Platform::OpenAi,
         }
@@ -113,6 +118,7 @@ impl AccountKind {
             AccountKind::OpenAiResponses => "openai-responses",
             AccountKind::Ccr => "ccr",
             AccountKind::AzureOpenAi => "azure-openai",
+            AccountKind::Bedrock => "bedrock",
         }
     }
 }

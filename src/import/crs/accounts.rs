@@ -75,8 +75,8 @@ pub fn map_account(
         )?,
         "ccr" => with_api_key(AccountKind::Ccr, "ccr-account-salt", "apiUrl", id, f, cipher)?,
         "azure-openai" => azure_openai(id, f, cipher)?,
-        // bedrock (its own encryption, see `decrypt`), droid: one arm each once switchyard
-        // serves them.
+        "bedrock" => bedrock(id, f, cipher, &mut notes)?,
+        // droid: one arm once switchyard serves it.
         _ => return Err(Unmapped::NotServed),
     };
     let account = common(account, f, &mut notes);
@@ -90,8 +90,7 @@ pub fn map_account(
 }
 
 /// For kinds not served: an encrypted field and its salt, decrypted only to check the
-/// encryption key, so an installation of such kinds only still refuses a wrong one. (Bedrock
-/// encrypts differently and is not checked.)
+/// encryption key, so an installation of such kinds only still refuses a wrong one.
 const KEY_CHECKS: &[(&str, &str, &str)] = &[("droid", "droid-account-salt", "accessToken")];
 
 /// Whether a record of a kind not served decrypts with the key (`None`: nothing to try).
@@ -171,6 +170,69 @@ fn azure_openai(id: &str, f: &Fields<'_>, cipher: &CrsCipher) -> Result<Account,
             a.extra.insert(extra.into(), value.to_owned());
         }
     }
+    Ok(a)
+}
+
+/// A Bedrock record (a JSON string in the reference, flattened to fields by the caller):
+/// `awsCredentials` or `bearerToken`, each `{encrypted, iv}` of JSON, plus `region`. Stored as
+/// the JSON the `bedrock` kind reads (`crate::bedrock::BedrockCredentials`).
+fn bedrock(
+    id: &str,
+    f: &Fields<'_>,
+    cipher: &CrsCipher,
+    notes: &mut Vec<String>,
+) -> Result<Account, Unmapped> {
+    let decrypt = |field: &'static str| -> Result<Option<serde_json::Value>, Unmapped> {
+        let stored = f.text(field);
+        if stored.trim().is_empty() || stored == "null" {
+            return Ok(None);
+        }
+        let stored: serde_json::Value =
+            serde_json::from_str(stored).map_err(|_| Unmapped::Secret(field, DecryptError::Format))?;
+        let plain = cipher
+            .decrypt_bedrock(&stored)
+            .map_err(|e| Unmapped::Secret(field, e))?;
+        serde_json::from_str(plain.expose())
+            .map(Some)
+            .map_err(|_| Unmapped::Invalid(format!("{field} is not JSON once decrypted")))
+    };
+    let text = |v: &serde_json::Value, name: &str| {
+        v[name]
+            .as_str()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
+    let region = f.text("region").trim().to_owned();
+    let stored = if let Some(aws) = decrypt("awsCredentials")? {
+        serde_json::json!({
+            "region": region,
+            "access_key_id": text(&aws, "accessKeyId"),
+            "secret_access_key": text(&aws, "secretAccessKey"),
+            "session_token": text(&aws, "sessionToken"),
+        })
+    } else if let Some(bearer) = decrypt("bearerToken")? {
+        serde_json::json!({"region": region, "api_key": text(&bearer, "token")})
+    } else {
+        return Err(Unmapped::Invalid("neither awsCredentials nor bearerToken".into()));
+    };
+    // Absent optional fields are left out, not sent as null.
+    let stored: serde_json::Map<String, serde_json::Value> = stored
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(_, v)| !v.is_null())
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let stored = serde_json::Value::Object(stored).to_string();
+    crate::bedrock::BedrockCredentials::from_json(&stored).map_err(|e| Unmapped::Invalid(e.to_string()))?;
+    if !f.text("defaultModel").trim().is_empty() {
+        notes.push("defaultModel: switchyard maps each requested model (--model-map), no default".into());
+    }
+    let mut a = Account::new(id, AccountKind::Bedrock, 0);
+    a.credentials = Credentials::ApiKey {
+        key: Secret::new(&stored),
+    };
     Ok(a)
 }
 

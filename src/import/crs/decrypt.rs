@@ -1,7 +1,7 @@
 //! The reference's encryption of account secrets, undone: AES-256-CBC with PKCS#7 padding,
 //! stored as `<iv hex>:<ciphertext hex>`, under `scrypt(ENCRYPTION_KEY, salt, 32)` (Node's
 //! defaults N=16384, r=8, p=1) with one salt per account type. Bedrock differs (its key is
-//! `sha256(ENCRYPTION_KEY)`, values `{encrypted, iv}`); it is not imported yet.
+//! `sha256(ENCRYPTION_KEY)`, values `{encrypted, iv}`: [`CrsCipher::decrypt_bedrock`]).
 use aes::Aes256;
 use cbc::cipher::block_padding::Pkcs7;
 use cbc::cipher::{BlockModeDecrypt, KeyIvInit};
@@ -81,15 +81,36 @@ impl CrsCipher {
         if iv.len() != 16 || body.is_empty() || body.len() % 16 != 0 {
             return Err(DecryptError::Format);
         }
-        let key = self.key_for(salt);
-        let plain = cbc::Decryptor::<Aes256>::new_from_slices(&key, &iv)
-            .map_err(|_| DecryptError::Format)?
-            .decrypt_padded_vec::<Pkcs7>(&body)
-            .map_err(|_| DecryptError::BadPadding)?;
-        String::from_utf8(plain)
-            .map(Secret::new)
-            .map_err(|_| DecryptError::NotText)
+        aes_decrypt(&self.key_for(salt), &iv, &body)
     }
+
+    /// A Bedrock record's `{"encrypted": hex, "iv": hex}` under `sha256(ENCRYPTION_KEY)` (the
+    /// reference's `bedrockAccountService` uses no scrypt and no salt).
+    pub fn decrypt_bedrock(&self, stored: &serde_json::Value) -> Result<Secret, DecryptError> {
+        use sha2::Digest;
+        let hex_field = |name: &str| {
+            stored[name]
+                .as_str()
+                .and_then(|h| hex::decode(h).ok())
+                .ok_or(DecryptError::Format)
+        };
+        let (iv, body) = (hex_field("iv")?, hex_field("encrypted")?);
+        if iv.len() != 16 || body.is_empty() || body.len() % 16 != 0 {
+            return Err(DecryptError::Format);
+        }
+        let key: [u8; 32] = sha2::Sha256::digest(self.encryption_key.expose().as_bytes()).into();
+        aes_decrypt(&key, &iv, &body)
+    }
+}
+
+fn aes_decrypt(key: &[u8; 32], iv: &[u8], body: &[u8]) -> Result<Secret, DecryptError> {
+    let plain = cbc::Decryptor::<Aes256>::new_from_slices(key, iv)
+        .map_err(|_| DecryptError::Format)?
+        .decrypt_padded_vec::<Pkcs7>(body)
+        .map_err(|_| DecryptError::BadPadding)?;
+    String::from_utf8(plain)
+        .map(Secret::new)
+        .map_err(|_| DecryptError::NotText)
 }
 
 #[cfg(test)]

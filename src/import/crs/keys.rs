@@ -181,17 +181,22 @@ fn bindings(f: &Fields<'_>, targets: &Targets, notes: &mut Vec<String>) -> KeyBi
     let mut b = KeyBindings::default();
     let official = f.text("claudeAccountId").trim();
     let console = f.text("claudeConsoleAccountId").trim();
-    let claude = if official.is_empty() { console } else { official };
-    if !official.is_empty() && !console.is_empty() {
-        notes.push("claudeConsoleAccountId: one claude binding here, claudeAccountId kept".into());
+    let bedrock = f.text("bedrockAccountId").trim();
+    // One Claude binding here: the first of official, console, Bedrock.
+    let claude = [official, console, bedrock]
+        .into_iter()
+        .find(|b| !b.is_empty())
+        .unwrap_or("");
+    for (field, value) in [("claudeConsoleAccountId", console), ("bedrockAccountId", bedrock)] {
+        if !value.is_empty() && value != claude {
+            notes.push(format!("{field}: one claude binding here, {claude} kept"));
+        }
     }
     b.claude = binding(Platform::Claude, claude, targets, notes);
     b.gemini = binding(Platform::Gemini, f.text("geminiAccountId").trim(), targets, notes);
     b.openai = binding(Platform::OpenAi, f.text("openaiAccountId").trim(), targets, notes);
-    for field in ["bedrockAccountId", "droidAccountId"] {
-        if !f.text(field).trim().is_empty() {
-            notes.push(format!("{field}: kind not served by this switchyard"));
-        }
+    if !f.text("droidAccountId").trim().is_empty() {
+        notes.push("droidAccountId: kind not served by this switchyard".into());
     }
     // The reference never applies it (its authenticated key lacks the field), so the key has
     // always used the shared Azure pool: keeping it would narrow what the key reaches.

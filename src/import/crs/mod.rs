@@ -54,15 +54,25 @@ pub fn map(s: &Snapshot, cipher: &CrsCipher, opts: &MapOptions) -> Result<Import
             if id == "index" || id.contains(':') {
                 continue;
             }
-            let Value::Hash(map) = value else {
-                // Bedrock records are JSON strings: not served yet.
-                bundle.skipped.push(accounts::skipped(
-                    crs_type,
-                    id,
-                    &json_name(value).unwrap_or_else(|| id.to_owned()),
-                    &accounts::Unmapped::NotServed,
-                ));
-                continue;
+            // Bedrock records are JSON strings: read as the fields a hash would hold.
+            let flattened;
+            let map = match value {
+                Value::Hash(map) => map,
+                other => match json_fields(other) {
+                    Some(fields) => {
+                        flattened = fields;
+                        &flattened
+                    }
+                    None => {
+                        bundle.skipped.push(accounts::skipped(
+                            crs_type,
+                            id,
+                            id,
+                            &accounts::Unmapped::Invalid("not a JSON object".into()),
+                        ));
+                        continue;
+                    }
+                },
             };
             let f = Fields::new(id, map);
             match accounts::map_account(crs_type, id, &f, cipher) {
@@ -138,10 +148,26 @@ pub fn map(s: &Snapshot, cipher: &CrsCipher, opts: &MapOptions) -> Result<Import
     Ok(bundle)
 }
 
-fn json_name(v: &Value) -> Option<String> {
-    let Value::Text(t) = v else { return None };
-    let json: serde_json::Value = serde_json::from_str(t).ok()?;
-    json["name"].as_str().map(str::to_owned)
+/// A JSON object record as the reference's hash fields: strings as they are, booleans and
+/// numbers as text, null as `""`, arrays and objects as JSON text.
+fn json_fields(value: &Value) -> Option<std::collections::BTreeMap<String, String>> {
+    let Value::Text(text) = value else { return None };
+    let serde_json::Value::Object(object) = serde_json::from_str(text).ok()? else {
+        return None;
+    };
+    Some(
+        object
+            .into_iter()
+            .map(|(k, v)| {
+                let v = match v {
+                    serde_json::Value::String(s) => s,
+                    serde_json::Value::Null => String::new(),
+                    other => other.to_string(),
+                };
+                (k, v)
+            })
+            .collect(),
+    )
 }
 
 /// Groups of the platforms served, with the members imported on that platform.
@@ -207,9 +233,25 @@ mod tests {
         let (snapshot, meta) = fixture();
         let key = meta["crs_env"]["ENCRYPTION_KEY"].as_str().unwrap();
         let b = map(&snapshot, &CrsCipher::new(key), &options()).unwrap();
-        assert_eq!(b.accounts.len(), 9, "{:?}", b.skipped);
+        assert_eq!(b.accounts.len(), 10, "{:?}", b.skipped);
+        // Bedrock: its own encryption (sha256 key, {encrypted, iv}) undone, the region kept.
+        let bedrock = b
+            .accounts
+            .iter()
+            .find(|a| a.account.kind == AccountKind::Bedrock)
+            .expect("the bedrock account is imported");
+        let switchyard_actors::Credentials::ApiKey { key } = &bedrock.account.credentials else {
+            panic!("bedrock credentials")
+        };
+        let creds = crate::bedrock::BedrockCredentials::from_json(key.expose()).unwrap();
+        assert_eq!(creds.region.as_str(), "us-east-1");
+        assert_eq!(creds.public_label(), "AKIAFAKEA39CEB0B59928");
+        assert!(
+            key.expose()
+                .contains("fakeA/fcfa3f79937edabba6f293f97c3e357789f9")
+        );
         let skipped: Vec<&str> = b.skipped.iter().filter_map(|s| s.kind.as_deref()).collect();
-        for kind in ["bedrock", "droid"] {
+        for kind in ["droid"] {
             assert!(skipped.contains(&kind), "{kind} listed as skipped: {skipped:?}");
         }
         assert!(b.skipped.iter().all(|s| s.reason == accounts::NOT_SERVED));
@@ -356,6 +398,6 @@ mod tests {
             &options(),
         )
         .unwrap_err();
-        assert!(matches!(err, MapError::WrongKey { failed: 10, .. }), "{err}");
+        assert!(matches!(err, MapError::WrongKey { failed: 11, .. }), "{err}");
     }
 }

@@ -216,6 +216,13 @@ pub(crate) fn validate(a: &Account) -> Result<(), ApiError> {
             a.kind
         )));
     }
+    // A credential of the wrong shape (Bedrock's JSON) is refused now, not at its first use;
+    // the kind's message names the field, never the value.
+    if let Credentials::ApiKey { key } = &a.credentials {
+        registry::kind(a.kind)
+            .check_credential(a, key.expose())
+            .map_err(|e| ApiError::BadRequest(format!("api_key: {e}")))?;
+    }
     let needs_base = profile.base_url == BaseUrl::Required;
     match a.base_url.as_deref() {
         None if needs_base => Err(ApiError::BadRequest(format!(

@@ -1,5 +1,6 @@
 //! One module per upstream kind; each is listed once, in `upstream::registry`.
 pub mod azure_openai;
+pub mod bedrock;
 pub mod ccr;
 pub mod claude_console;
 pub mod claude_oauth;
