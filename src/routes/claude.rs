@@ -69,6 +69,7 @@ async fn forward(
         name,
         takes_slot,
         token_endpoint: upstream.token_endpoint(),
+        platform_from_body: false,
     };
     relay_route(
         &req,
@@ -99,6 +100,7 @@ async fn forward(
                 // Token counting generates nothing: only messages are paced.
                 user_turn: name == "claude_messages"
                     && view.messages.as_ref().is_some_and(|m| m.last_is_user_turn()),
+                front: None,
             })
         },
     )
@@ -106,7 +108,7 @@ async fn forward(
 }
 
 /// Models switchyard offers on Claude routes (answered locally, like the original).
-const MODELS: &[(&str, &str, &str)] = &[
+pub(super) const MODELS: &[(&str, &str, &str)] = &[
     ("claude-opus-4-8", "Claude Opus 4.8", "2026-09-01T00:00:00Z"),
     ("claude-sonnet-5", "Claude Sonnet 5", "2026-08-01T00:00:00Z"),
     (

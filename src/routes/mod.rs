@@ -1,5 +1,6 @@
 //! Route table: every path switchyard answers, mapped to its handler family.
 pub mod admin;
+pub mod chat_front;
 pub mod claude;
 mod fallback;
 pub mod forward;
@@ -18,6 +19,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     usage::configure(cfg);
     gemini::configure(cfg);
     openai::configure(cfg);
+    chat_front::configure(cfg);
     admin::configure(cfg);
     cfg.default_service(web::to(fallback::not_found));
 }
