@@ -381,3 +381,127 @@ async fn a_failing_account_fails_over_through_the_front() {
     assert!(v.get("type").is_none(), "not Anthropic's error shape: {v}");
     app.assert_slots_released().await;
 }
+
+fn messages(model: &str, stream: bool) -> Value {
+    json!({"model": model, "max_tokens": 256, "stream": stream, "system": "Be brief.",
+        "messages": [{"role": "user", "content": "Hello"}]})
+}
+
+async fn post_messages(app: &TestApp, key: &str, path: &str, body: &Value) -> reqwest::Response {
+    app.http
+        .post(app.url(path))
+        .header("x-api-key", key)
+        .header("anthropic-version", "2023-06-01")
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[actix_web::test]
+async fn messages_for_gemini_and_openai_models_are_served_by_those_accounts() {
+    let app = spawn_app().await;
+    app.add_console("c", "sk-ant-c").await;
+    add_gemini_api(&app, "g", "AIza-g").await;
+    app.add_account(
+        json!({"name": "r", "kind": "openai-responses", "base_url": app.mock.url(), "api_key": "sk-r"}),
+    )
+    .await;
+    app.mock.set_usage(
+        "AIza-g",
+        MockUsage {
+            input_tokens: 100,
+            output_tokens: 10,
+            ..Default::default()
+        },
+    );
+    let (key_id, key) = app.create_key(json!({})).await;
+    for path in ["/v1/messages", "/api/v1/messages", "/claude/v1/messages"] {
+        let resp = post_messages(&app, &key, path, &messages("gemini-2.5-flash", false)).await;
+        assert_eq!(resp.status(), 200, "{path}");
+        let v: Value = resp.json().await.unwrap();
+        assert_eq!(
+            (v["type"].as_str(), v["role"].as_str()),
+            (Some("message"), Some("assistant")),
+            "{v}"
+        );
+        assert_eq!(v["usage"]["output_tokens"], 10, "{v}");
+    }
+    let sent = app.mock.requests_for("AIza-g").pop().unwrap();
+    assert_eq!(sent.path, "/v1beta/models/gemini-2.5-flash:generateContent");
+    let resp = post_messages(&app, &key, "/v1/messages", &messages("gemini-2.5-flash", true)).await;
+    assert_eq!(resp.headers()["content-type"], "text/event-stream");
+    let text = resp.text().await.unwrap();
+    let events: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("event: ")).collect();
+    assert_eq!(events.first(), Some(&"message_start"), "{text}");
+    assert_eq!(
+        &events[events.len() - 2..],
+        ["message_delta", "message_stop"],
+        "{text}"
+    );
+
+    let resp = post_messages(&app, &key, "/v1/messages", &messages("gpt-5", false)).await;
+    assert_eq!(resp.status(), 200);
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(v["type"], "message", "{v}");
+    assert_eq!(app.mock.requests_for("sk-r").pop().unwrap().path, "/v1/responses");
+    // Claude models stay on Claude accounts.
+    let resp = post_messages(&app, &key, "/v1/messages", &messages("claude-sonnet-4-5", false)).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(app.mock.requests_for("sk-ant-c").len(), 1);
+    let usage = app.wait_for_usage(&key_id, 6).await;
+    assert_eq!(usage.output_tokens, 4 * 10 + 12 + 12);
+    app.assert_slots_released().await;
+}
+
+#[actix_web::test]
+async fn the_messages_front_refuses_in_anthropic_format() {
+    let app = spawn_app().await;
+    add_gemini_api(&app, "g", "AIza-g").await;
+    app.add_account(
+        json!({"name": "r", "kind": "openai-responses", "base_url": app.mock.url(), "api_key": "sk-r"}),
+    )
+    .await;
+    let (_, claude_only) = app.create_key(json!({"permissions": ["claude"]})).await;
+    let resp = post_messages(
+        &app,
+        &claude_only,
+        "/v1/messages",
+        &messages("gemini-2.5-flash", false),
+    )
+    .await;
+    assert_eq!(resp.status(), 403);
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(v["type"], "error", "{v}");
+
+    let (_, key) = app.create_key(json!({})).await;
+    let mut stops = messages("gpt-5", false);
+    stops["stop_sequences"] = json!(["END"]);
+    let resp = post_messages(&app, &key, "/v1/messages", &stops).await;
+    assert_eq!(resp.status(), 400);
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(v["error"]["type"], "invalid_request_error", "{v}");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("stop_sequences"),
+        "{v}"
+    );
+    assert!(
+        app.mock.requests().is_empty(),
+        "nothing refused reached an upstream"
+    );
+
+    app.mock.enqueue(
+        "AIza-g",
+        Fault::gemini_error(400, "INVALID_ARGUMENT", "contents are empty"),
+    );
+    let resp = post_messages(&app, &key, "/v1/messages", &messages("gemini-2.5-flash", false)).await;
+    assert_eq!(resp.status(), 400);
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(
+        (v["type"].as_str(), v["error"]["type"].as_str()),
+        (Some("error"), Some("invalid_request_error")),
+        "{v}"
+    );
+    assert_eq!(v["error"]["message"], "contents are empty");
+    app.assert_slots_released().await;
+}

@@ -153,3 +153,36 @@ async fn the_openai_sdk_chats_with_claude_and_gemini_accounts() {
     }
     app.assert_slots_released().await;
 }
+
+/// The Messages front: the anthropic SDK (create, stream, tool use, thinking) served by a
+/// Gemini account and by an OpenAI Responses account; usage recorded as the mock reported it.
+#[actix_web::test]
+async fn the_anthropic_sdk_works_against_gemini_and_openai_accounts() {
+    let app = spawn_app().await;
+    app.add_account(json!({"name": "g", "kind": "gemini-api", "base_url": null, "api_key": "AIza-g"}))
+        .await;
+    app.add_account(
+        json!({"name": "r", "kind": "openai-responses", "base_url": app.mock.url(), "api_key": "sk-r"}),
+    )
+    .await;
+    for (model, credential) in [("gemini-2.5-flash", "AIza-g"), ("gpt-5", "sk-r")] {
+        let (key_id, key) = app.create_key(json!({})).await;
+        run_script_with(
+            "anthropic_messages_front.py",
+            &app.base,
+            &key,
+            &[("MODEL", model)],
+        )
+        .await;
+        // create, stream, raw stream, tool use, streamed tool use, thinking.
+        let usage = app.wait_for_usage(&key_id, 6).await;
+        assert_eq!(usage.requests, 6, "{model}");
+        assert_eq!(
+            (usage.input_tokens, usage.output_tokens),
+            (6 * 25, 6 * 12),
+            "{model}: the mock's default usage, exactly"
+        );
+        assert_eq!(app.mock.requests_for(credential).len(), 6, "{model}");
+    }
+    app.assert_slots_released().await;
+}

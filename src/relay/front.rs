@@ -9,8 +9,9 @@ use bytes::{Bytes, BytesMut};
 use std::sync::Arc;
 
 pub trait Front: Send + Sync {
-    /// The adapter for a successful answer; `event_stream` as the kind said.
-    fn answer(&self, event_stream: bool) -> Box<dyn BodyAdapter>;
+    /// The adapter for a successful answer. `stream`: the client asked for one, so the kind
+    /// (after its own adapter) hands over the target's event stream, else its JSON answer.
+    fn answer(&self, stream: bool) -> Box<dyn BodyAdapter>;
     /// An upstream error answer (whole body, any shape) as the client's error: status and body.
     fn error(&self, status: StatusCode, body: &[u8]) -> (StatusCode, serde_json::Value);
 }

@@ -731,7 +731,7 @@ async fn attempt(
         (None, false) => None,
         (Some(f), true) => Some(front::compose(
             cx.kind.adapter(&cx.account, &cx.req.inbound),
-            f.answer(event_stream),
+            f.answer(cx.req.inbound.stream),
         )),
         (Some(f), false) => Some(front::error_adapter(f.clone(), status)),
     };

@@ -231,8 +231,8 @@ struct ChatAnswer {
 }
 
 impl Front for ChatAnswer {
-    fn answer(&self, event_stream: bool) -> Box<dyn BodyAdapter> {
-        match (self.from, event_stream) {
+    fn answer(&self, stream: bool) -> Box<dyn BodyAdapter> {
+        match (self.from, stream) {
             (Platform::Claude, true) => Box::new(AnthropicToChunks::new(&self.ctx)),
             (Platform::Claude, false) => Box::new(JsonToCompletion::anthropic(self.ctx.clone())),
             (_, true) => Box::new(GeminiToChunks::new(&self.ctx)),

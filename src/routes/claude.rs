@@ -1,5 +1,6 @@
 //! The Anthropic-compatible routes: `/v1/messages`, `/v1/messages/count_tokens`,
 //! `/v1/models`, each also under `/api` and `/claude` (claude-relay-service client configs).
+//! Messages for a Gemini or OpenAI model go to those accounts through `messages_front`.
 use super::forward::{Parsed, Route, relay_route, required};
 use crate::auth;
 use crate::error::{ApiError, ApiFailure, ApiFormat, ApiResult};
@@ -69,7 +70,8 @@ async fn forward(
         name,
         takes_slot,
         token_endpoint: upstream.token_endpoint(),
-        platform_from_body: false,
+        // Messages for a Gemini or OpenAI model are served by that platform's accounts.
+        platform_from_body: name == "claude_messages",
     };
     relay_route(
         &req,
@@ -84,6 +86,10 @@ async fn forward(
             let model = required(view.model.as_deref(), "model")?;
             if view.messages.is_none() {
                 return Err(ApiError::BadRequest("messages: Field required".into()));
+            }
+            let elsewhere = super::chat_front::platform_of(&model).filter(|p| *p != Platform::Claude);
+            if let Some(platform) = elsewhere.filter(|_| name == "claude_messages") {
+                return super::messages_front::plan(&state, &body, platform, view.session_id());
             }
             Ok(Parsed {
                 model,

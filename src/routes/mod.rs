@@ -6,6 +6,7 @@ mod fallback;
 pub mod forward;
 pub mod gemini;
 pub mod health;
+mod messages_front;
 pub mod openai;
 pub mod usage;
 
