@@ -12,6 +12,7 @@ use crate::convert::openai_chat::{
 use crate::error::{ApiError, ApiFormat, ApiResult};
 use crate::relay::client::UpstreamClients;
 use crate::relay::front::Front;
+use crate::settings::FrontSettings;
 use crate::state::AppState;
 use crate::upstream::wire::openai::CHAT_PATH;
 use crate::upstream::{BodyAdapter, ClientApi, ClientCall};
@@ -57,8 +58,28 @@ async fn model_list_for<'a>(
     Ok(HttpResponse::Ok().json(model_list(ids, now_secs())))
 }
 
-/// Which platform serves a model on the unified route: by prefix, as the reference does.
-pub fn platform_of(model: &str) -> Option<Platform> {
+/// Which platform serves a model on the routes that choose by model: the operator's patterns
+/// (`fronts.model_platforms`, longest match first), else the reference's prefixes.
+pub fn platform_of(model: &str, settings: &FrontSettings) -> Option<Platform> {
+    let operator = settings
+        .model_platforms
+        .iter()
+        .filter(|(pattern, _)| matches_pattern(pattern, model))
+        .max_by_key(|(pattern, _)| pattern.len())
+        .map(|(_, platform)| *platform);
+    operator.or_else(|| built_in_platform(model))
+}
+
+/// `pattern` is an exact name or a prefix ending in `*` (case-insensitive).
+fn matches_pattern(pattern: &str, model: &str) -> bool {
+    let (pattern, model) = (pattern.to_ascii_lowercase(), model.to_ascii_lowercase());
+    match pattern.strip_suffix('*') {
+        Some(prefix) => model.starts_with(prefix),
+        None => model == pattern,
+    }
+}
+
+fn built_in_platform(model: &str) -> Option<Platform> {
     let m = model.to_ascii_lowercase();
     let openai = m.starts_with("gpt-")
         || m.starts_with("codex-")
@@ -121,12 +142,13 @@ async fn serve(
     };
     let upstream = &state.settings.upstream;
     let endpoints = (upstream.claude.token_endpoint(), upstream.gemini.token_endpoint());
+    let fronts = &state.settings.fronts;
     relay_route(&req, payload, &state, &clients, api, route, |req, body| {
         let platform = match fixed {
             Some(p) => p,
             None => {
                 let model = model_of(&body)?;
-                platform_of(&model).ok_or_else(|| unknown_model(&model))?
+                platform_of(&model, &fronts).ok_or_else(|| unknown_model(&model))?
             }
         };
         match platform {
@@ -272,7 +294,33 @@ mod tests {
             ("llama-3", None),
             ("", None),
         ] {
-            assert_eq!(platform_of(model), platform, "{model}");
+            assert_eq!(platform_of(model, &FrontSettings::default()), platform, "{model}");
         }
+    }
+
+    #[test]
+    fn operator_patterns_come_first_and_the_longest_wins() {
+        let mut settings = FrontSettings::default();
+        settings
+            .model_platforms
+            .insert("deepseek-*".into(), Platform::OpenAi);
+        settings
+            .model_platforms
+            .insert("claude-*".into(), Platform::Gemini);
+        settings
+            .model_platforms
+            .insert("claude-sonnet-*".into(), Platform::Claude);
+        settings
+            .model_platforms
+            .insert("my-model".into(), Platform::Claude);
+        assert_eq!(platform_of("DeepSeek-V3", &settings), Some(Platform::OpenAi));
+        assert_eq!(platform_of("claude-haiku-4-5", &settings), Some(Platform::Gemini));
+        assert_eq!(
+            platform_of("claude-sonnet-4-5", &settings),
+            Some(Platform::Claude)
+        );
+        assert_eq!(platform_of("my-model", &settings), Some(Platform::Claude));
+        assert_eq!(platform_of("my-model-2", &settings), None);
+        assert_eq!(platform_of("gpt-5", &settings), Some(Platform::OpenAi));
     }
 }

@@ -87,7 +87,8 @@ async fn forward(
             if view.messages.is_none() {
                 return Err(ApiError::BadRequest("messages: Field required".into()));
             }
-            let elsewhere = super::chat_front::platform_of(&model).filter(|p| *p != Platform::Claude);
+            let elsewhere = super::chat_front::platform_of(&model, &state.settings.fronts)
+                .filter(|p| *p != Platform::Claude);
             if let Some(platform) = elsewhere.filter(|_| name == "claude_messages") {
                 return super::messages_front::plan(&state, &body, platform, view.session_id());
             }
