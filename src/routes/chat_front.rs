@@ -148,7 +148,7 @@ async fn serve(
             Some(p) => p,
             None => {
                 let model = model_of(&body)?;
-                platform_of(&model, &fronts).ok_or_else(|| unknown_model(&model))?
+                platform_of(&model, fronts).ok_or_else(|| unknown_model(&model))?
             }
         };
         match platform {
