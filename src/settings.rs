@@ -29,6 +29,7 @@ pub struct Settings {
     pub operations: OperationsSettings,
     pub pacing: PacingSettings,
     pub alerts: crate::alerts::AlertSettings,
+    pub fronts: FrontSettings,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -387,6 +388,17 @@ pub struct OperationsSettings {
     /// Bearer token `/metrics` and `/ready` require (`Authorization: Bearer <token>`); empty =
     /// open to anyone who can reach the port. `/health` stays open either way.
     pub token: String,
+}
+
+/// `[fronts]`: which platform serves a model on the routes that choose by model
+/// (`/v1/chat/completions`, and `/v1/messages` for non-Claude models), beyond the built-in
+/// prefixes (`claude-*`, `gemini-*`, `gpt-*` / `o<digit>*` / `codex-*`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FrontSettings {
+    /// Model name pattern (exact, or ending in `*` for a prefix) → platform; the longest
+    /// matching pattern wins, before the built-in prefixes.
+    pub model_platforms: BTreeMap<String, switchyard_actors::Platform>,
 }
 
 /// `[pacing]`: real user turns per account (Claude only; accounts may override `user_turns`

@@ -35,6 +35,11 @@ const SCRIPT_TIMEOUT: Duration = Duration::from_secs(180);
 /// Runs `script` against switchyard at `base` with `key`; fails with its output when it fails
 /// or outlives [`SCRIPT_TIMEOUT`] (then it is killed first).
 async fn run_script(python: PathBuf, script: &str, base: &str, key: &str) {
+    run_script_with(python, script, base, key, &[]).await;
+}
+
+/// [`run_script`] with more environment variables for the script.
+async fn run_script_with(python: PathBuf, script: &str, base: &str, key: &str, env: &[(&str, &str)]) {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/python")
         .join(script);
@@ -42,7 +47,8 @@ async fn run_script(python: PathBuf, script: &str, base: &str, key: &str) {
     command
         .arg(&path)
         .env("SWITCHYARD_URL", base)
-        .env("SWITCHYARD_KEY", key);
+        .env("SWITCHYARD_KEY", key)
+        .envs(env.iter().copied());
     // On a thread of its own: the app under test runs on this test's runtime.
     let (status, stdout, stderr) =
         tokio::task::spawn_blocking(move || run_with_timeout(command, SCRIPT_TIMEOUT))
@@ -190,5 +196,76 @@ async fn the_anthropic_sdk_works_against_a_bedrock_account() {
     assert_eq!(usage.output_tokens, 3 * 12);
     assert!(usage.cost.picos() > 0);
     assert_eq!(app.mock.requests_for("AKIAMOCKBEDROCK00001").len(), 4);
+    app.assert_slots_released().await;
+}
+
+/// The chat front: the openai SDK (chat, stream with usage, streamed tool calls) served by a
+/// Claude account and by a Gemini account; usage recorded exactly as the mock reported it.
+#[actix_web::test]
+async fn the_openai_sdk_chats_with_claude_and_gemini_accounts() {
+    let Some(python) = python("the_openai_sdk_chats_with_claude_and_gemini_accounts") else {
+        return;
+    };
+    let app = spawn_app().await;
+    app.add_console("a", "sk-ant-a").await;
+    app.add_account(json!({"name": "g", "kind": "gemini-api", "base_url": null, "api_key": "AIza-g"}))
+        .await;
+    for (model, credential) in [("claude-sonnet-4-5", "sk-ant-a"), ("gemini-2.5-flash", "AIza-g")] {
+        let (key_id, key) = app.create_key(json!({})).await;
+        run_script_with(
+            python.clone(),
+            "openai_chat_front.py",
+            &app.base,
+            &key,
+            &[("MODEL", model)],
+        )
+        .await;
+        // chat, chat stream, streamed tool call: each recorded with the mock's usage.
+        let usage = app.wait_for_usage(&key_id, 3).await;
+        assert_eq!(usage.requests, 3, "{model}");
+        assert_eq!(
+            (usage.input_tokens, usage.output_tokens),
+            (3 * 25, 3 * 12),
+            "{model}: the mock's default usage, exactly"
+        );
+        assert_eq!(app.mock.requests_for(credential).len(), 3, "{model}");
+    }
+    app.assert_slots_released().await;
+}
+
+/// The Messages front: the anthropic SDK (create, stream, tool use, thinking) served by a
+/// Gemini account and by an OpenAI Responses account; usage recorded as the mock reported it.
+#[actix_web::test]
+async fn the_anthropic_sdk_works_against_gemini_and_openai_accounts() {
+    let Some(python) = python("the_anthropic_sdk_works_against_gemini_and_openai_accounts") else {
+        return;
+    };
+    let app = spawn_app().await;
+    app.add_account(json!({"name": "g", "kind": "gemini-api", "base_url": null, "api_key": "AIza-g"}))
+        .await;
+    app.add_account(
+        json!({"name": "r", "kind": "openai-responses", "base_url": app.mock.url(), "api_key": "sk-r"}),
+    )
+    .await;
+    for (model, credential) in [("gemini-2.5-flash", "AIza-g"), ("gpt-5", "sk-r")] {
+        let (key_id, key) = app.create_key(json!({})).await;
+        run_script_with(
+            python.clone(),
+            "anthropic_messages_front.py",
+            &app.base,
+            &key,
+            &[("MODEL", model)],
+        )
+        .await;
+        // create, stream, raw stream, tool use, streamed tool use, thinking.
+        let usage = app.wait_for_usage(&key_id, 6).await;
+        assert_eq!(usage.requests, 6, "{model}");
+        assert_eq!(
+            (usage.input_tokens, usage.output_tokens),
+            (6 * 25, 6 * 12),
+            "{model}: the mock's default usage, exactly"
+        );
+        assert_eq!(app.mock.requests_for(credential).len(), 6, "{model}");
+    }
     app.assert_slots_released().await;
 }

@@ -83,12 +83,17 @@ pub async fn authenticate(
     req: &HttpRequest,
     platform: Platform,
 ) -> Result<Arc<ApiKey>, ApiError> {
-    let presented = presented_key(req).ok_or(ApiError::MissingKey)?;
-    let key = state.keys.authenticate(&presented, peer_ip(req)).await?;
+    let key = identify(state, req).await?;
     if !key.allows(platform) {
         return Err(ApiError::NoPermission(platform));
     }
     Ok(key)
+}
+
+/// The request's key, whatever platform it may use (checked once the request says which).
+pub async fn identify(state: &AppState, req: &HttpRequest) -> Result<Arc<ApiKey>, ApiError> {
+    let presented = presented_key(req).ok_or(ApiError::MissingKey)?;
+    state.keys.authenticate(&presented, peer_ip(req)).await
 }
 
 #[cfg(test)]

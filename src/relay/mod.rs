@@ -5,6 +5,7 @@ pub mod client;
 pub mod client_gone;
 pub mod drain;
 pub mod finish;
+pub mod front;
 pub mod headers;
 pub mod local_fault;
 pub mod pacing;
@@ -49,6 +50,8 @@ pub struct RelayRequest {
     pub request_id: String,
     /// When switchyard received the request (added-latency metric).
     pub received: Instant,
+    /// The client's own format, when it differs from the call relayed (a format front).
+    pub front: Option<Arc<dyn front::Front>>,
 }
 
 /// Why one attempt on one account did not produce an answer for the client.
@@ -106,17 +109,32 @@ impl Failure {
 
     /// What the client gets: switchyard's own errors as such (logged with their code), an
     /// upstream's answer as the upstream gave it.
-    fn into_outcome(self, format: ApiFormat) -> Result<HttpResponse, ApiError> {
+    fn into_outcome(
+        self,
+        format: ApiFormat,
+        front: Option<&dyn front::Front>,
+    ) -> Result<HttpResponse, ApiError> {
         match self {
             Failure::Local(s) => Err(ApiError::LocalResources { kind: s.as_str() }),
             Failure::Paced => Err(ApiError::PacingTimeout),
             Failure::ClientGone => Err(ApiError::ClientGone),
             Failure::ClientInput(m) => Err(ApiError::BadRequest(m)),
-            other => Ok(other.into_response(format)),
+            other => Ok(other.into_response(format, front)),
         }
     }
 
-    fn into_response(self, format: ApiFormat) -> HttpResponse {
+    fn into_response(self, format: ApiFormat, front: Option<&dyn front::Front>) -> HttpResponse {
+        match (self, front) {
+            (Failure::Http { status, body, .. }, Some(front)) => {
+                // The upstream's headers describe its own format's body: none pass.
+                let (status, body) = front.error(status, &body);
+                HttpResponse::build(status).json(body)
+            }
+            (other, _) => other.into_response_as(format),
+        }
+    }
+
+    fn into_response_as(self, format: ApiFormat) -> HttpResponse {
         match self {
             Failure::Http {
                 status,
@@ -224,7 +242,7 @@ pub async fn relay(
             }
             Err(SelectError::NoAccount(reason)) => {
                 let outcome = match last {
-                    Some(f) => Ok(f.into_response(api.format)),
+                    Some(f) => Ok(f.into_response(api.format, req.front.as_deref())),
                     None => Err(reason.into()),
                 };
                 log_unanswered(&req, api, &outcome, tried.len(), started);
@@ -253,7 +271,7 @@ pub async fn relay(
         match attempt(cx, selection.lease, &mut key_slot).await {
             Attempt::Answered(resp) => return Ok(resp),
             Attempt::Failed(f) if !f.try_another_account() => {
-                let outcome = f.into_outcome(api.format);
+                let outcome = f.into_outcome(api.format, req.front.as_deref());
                 log_unanswered(&req, api, &outcome, tried.len(), started);
                 return outcome;
             }
@@ -265,7 +283,7 @@ pub async fn relay(
         }
     }
     let outcome = Ok(last
-        .map(|f| f.into_response(api.format))
+        .map(|f| f.into_response(api.format, req.front.as_deref()))
         .unwrap_or_else(|| failure_body(api.format, ApiError::Internal("no attempt was made".into()))));
     log_unanswered(&req, api, &outcome, tried.len(), started);
     outcome
@@ -739,10 +757,14 @@ async fn attempt(
     let event_stream = cx.kind.is_event_stream(&headers);
     // Streams (SSE, or a JSON array streamed by Gemini) pass through as they arrive.
     let streaming = status.is_success() && (event_stream || cx.req.inbound.stream);
-    let adapter = if status.is_success() {
-        cx.kind.adapter(&cx.account, &cx.req.inbound)
-    } else {
-        None
+    let adapter = match (&cx.req.front, status.is_success()) {
+        (None, true) => cx.kind.adapter(&cx.account, &cx.req.inbound),
+        (None, false) => None,
+        (Some(f), true) => Some(front::compose(
+            cx.kind.adapter(&cx.account, &cx.req.inbound),
+            f.answer(cx.req.inbound.stream),
+        )),
+        (Some(f), false) => Some(front::error_adapter(f.clone(), status)),
     };
     let finish = cx.finish(lease, key_slot.take(), status, event_stream, sent_at);
     let mut builder = HttpResponse::build(status);

@@ -1,5 +1,6 @@
 //! The Anthropic-compatible routes: `/v1/messages`, `/v1/messages/count_tokens`,
 //! `/v1/models`, each also under `/api` and `/claude` (claude-relay-service client configs).
+//! Messages for a Gemini or OpenAI model go to those accounts through `messages_front`.
 use super::forward::{Parsed, Route, relay_route, required};
 use crate::auth;
 use crate::error::{ApiError, ApiFailure, ApiFormat, ApiResult};
@@ -69,6 +70,8 @@ async fn forward(
         name,
         takes_slot,
         token_endpoint: upstream.token_endpoint(),
+        // Messages for a Gemini or OpenAI model are served by that platform's accounts.
+        platform_from_body: name == "claude_messages",
     };
     relay_route(
         &req,
@@ -83,6 +86,11 @@ async fn forward(
             let model = required(view.model.as_deref(), "model")?;
             if view.messages.is_none() {
                 return Err(ApiError::BadRequest("messages: Field required".into()));
+            }
+            let elsewhere = super::chat_front::platform_of(&model, &state.settings.fronts)
+                .filter(|p| *p != Platform::Claude);
+            if let Some(platform) = elsewhere.filter(|_| name == "claude_messages") {
+                return super::messages_front::plan(&state, &body, platform, view.session_id());
             }
             Ok(Parsed {
                 model,
@@ -99,6 +107,7 @@ async fn forward(
                 // Token counting generates nothing: only messages are paced.
                 user_turn: name == "claude_messages"
                     && view.messages.as_ref().is_some_and(|m| m.last_is_user_turn()),
+                front: None,
             })
         },
     )
@@ -106,7 +115,7 @@ async fn forward(
 }
 
 /// Models switchyard offers on Claude routes (answered locally, like the original).
-const MODELS: &[(&str, &str, &str)] = &[
+pub(super) const MODELS: &[(&str, &str, &str)] = &[
     ("claude-opus-4-8", "Claude Opus 4.8", "2026-09-01T00:00:00Z"),
     ("claude-sonnet-5", "Claude Sonnet 5", "2026-08-01T00:00:00Z"),
     (

@@ -67,7 +67,13 @@ pub fn route_methods() -> &'static HashMap<String, &'static [&'static str]> {
         for path in ["/openai/v1/responses", "/openai/responses", "/v1/responses"] {
             t.insert(path.into(), POST);
         }
-        for path in ["/openai/v1/chat/completions", "/v1/chat/completions"] {
+        for path in [
+            "/openai/v1/chat/completions",
+            "/v1/chat/completions",
+            "/api/v1/chat/completions",
+            "/openai/claude/v1/chat/completions",
+            "/openai/gemini/v1/chat/completions",
+        ] {
             t.insert(path.into(), POST);
         }
         for path in super::azure::CHAT_PATHS
@@ -75,6 +81,9 @@ pub fn route_methods() -> &'static HashMap<String, &'static [&'static str]> {
             .chain(super::azure::RESPONSES_PATHS)
         {
             t.insert(path.into(), POST);
+        }
+        for path in ["/openai/claude/v1/models", "/openai/gemini/v1/models"] {
+            t.insert(path.into(), GET);
         }
         for path in ["/openai/v1/models", "/openai/models"] {
             t.insert(path.into(), GET);

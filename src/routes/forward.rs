@@ -9,12 +9,15 @@ use crate::oauth::TokenEndpoint;
 use crate::relay::client::UpstreamClients;
 use crate::relay::client_gone::ClientGone;
 use crate::relay::drain;
+use crate::relay::front::Front;
 use crate::relay::headers::inbound_headers;
 use crate::relay::{RelayRequest, relay};
 use crate::state::AppState;
 use crate::upstream::{ClientApi, ClientCall, Inbound, registry};
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use bytes::Bytes;
+use std::sync::Arc;
+use switchyard_actors::Platform;
 use switchyard_actors::session::SessionId;
 
 /// Longest model name accepted (real ones are under 100 characters): a client cannot make
@@ -30,6 +33,21 @@ pub struct Route {
     pub takes_slot: bool,
     /// Where this platform's OAuth accounts refresh their tokens.
     pub token_endpoint: TokenEndpoint,
+    /// The serving platform is read from the body (a format front choosing by model): the key's
+    /// permission is checked once it is known, not before the body.
+    pub platform_from_body: bool,
+}
+
+/// A request served by another platform's accounts than the route's (a format front).
+pub struct FrontPlan {
+    /// Whose accounts serve it; the format stays the route's.
+    pub platform: Platform,
+    /// Where that platform's OAuth accounts refresh their tokens.
+    pub token_endpoint: TokenEndpoint,
+    /// The upstream query (e.g. Gemini's `alt=sse`), instead of the client's.
+    pub query: String,
+    /// Turns the answer back into the client's format.
+    pub answer: Arc<dyn Front>,
 }
 
 /// What a route read from its request.
@@ -47,6 +65,8 @@ pub struct Parsed {
     pub hide_usage_chunk: bool,
     /// A real user turn (Claude only): paced per account (`relay::pacing`).
     pub user_turn: bool,
+    /// Served through a format front.
+    pub front: Option<FrontPlan>,
 }
 
 pub async fn relay_route(
@@ -62,7 +82,12 @@ pub async fn relay_route(
     let fail = |e: ApiError| e.in_format(format);
     let rules = BodyRules::for_route(&state.settings.server, route.name);
     let declared = declared_length(req, &rules).map_err(fail)?;
-    let key = auth::authenticate(state, req, api.platform).await.map_err(fail)?;
+    let key = if route.platform_from_body {
+        auth::identify(state, req).await
+    } else {
+        auth::authenticate(state, req, api.platform).await
+    }
+    .map_err(fail)?;
     // The key's slot before its body: a key limited to N requests holds at most N bodies.
     let entered = auth::admission::enter(state, req, key, route.takes_slot)
         .await
@@ -81,13 +106,31 @@ pub async fn relay_route(
             "model: must be at most {MAX_MODEL_LEN} characters"
         ))));
     }
+    let (api, token_endpoint, query, front) = match parsed.front {
+        None => (
+            api,
+            route.token_endpoint,
+            auth::query_without_key(req.query_string()),
+            None,
+        ),
+        Some(plan) => {
+            let api = ClientApi {
+                platform: plan.platform,
+                format,
+            };
+            (api, plan.token_endpoint, plan.query, Some(plan.answer))
+        }
+    };
+    if !entered.key.allows(api.platform) {
+        return Err(fail(ApiError::NoPermission(api.platform)));
+    }
     let kinds = registry::kinds_serving(parsed.call);
     let admitted = auth::admission::admit(state, entered, Some(&parsed.model))
         .await
         .map_err(fail)?;
     let inbound = Inbound {
         upstream_path: parsed.upstream_path,
-        query: auth::query_without_key(req.query_string()),
+        query,
         headers: inbound_headers(req),
         body: parsed.body,
         model: parsed.model,
@@ -106,11 +149,12 @@ pub async fn relay_route(
         key_slot: admitted.slot,
         inbound,
         body_memory: Some(held),
-        token_endpoint: Some(route.token_endpoint),
+        token_endpoint: Some(token_endpoint),
         kinds,
         request_id: ctx.as_ref().map(|c| c.id.clone()).unwrap_or_default(),
         received: ctx.map_or_else(std::time::Instant::now, |c| c.received),
         client_gone,
+        front,
     };
     let reads_on = registry::bills_after_disconnect(api.platform)
         && drain::Bounds::from_settings(&state.settings.relay).is_some();

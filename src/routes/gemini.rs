@@ -30,7 +30,7 @@ const INTERNAL_METHODS: [&str; 7] = [
 
 /// A model name safe to put in an upstream path: no `/`, `?`, `#`, `%` or `..` can reach the URL
 /// (the path segment arrives percent-decoded).
-fn valid_model(m: &str) -> bool {
+pub(super) fn valid_model(m: &str) -> bool {
     let mut chars = m.chars();
     chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
@@ -98,6 +98,7 @@ async fn generate(
         name: "gemini_generate",
         takes_slot: action != "countTokens",
         token_endpoint: endpoint,
+        platform_from_body: false,
     };
     relay_route(
         &req,
@@ -117,6 +118,7 @@ async fn generate(
                 call: ClientCall::GeminiGenerate,
                 hide_usage_chunk: false,
                 user_turn: false,
+                front: None,
             })
         },
     )
@@ -142,6 +144,7 @@ async fn internal(
         name: "gemini_internal",
         takes_slot: method != "countTokens",
         token_endpoint: endpoint,
+        platform_from_body: false,
     };
     relay_route(
         &req,
@@ -161,13 +164,14 @@ async fn internal(
                 call: ClientCall::GeminiCodeAssist,
                 hide_usage_chunk: false,
                 user_turn: false,
+                front: None,
             })
         },
     )
     .await
 }
 
-const MODELS: &[(&str, &str)] = &[
+pub(super) const MODELS: &[(&str, &str)] = &[
     ("gemini-2.5-pro", "Gemini 2.5 Pro"),
     ("gemini-2.5-flash", "Gemini 2.5 Flash"),
     ("gemini-2.5-flash-lite", "Gemini 2.5 Flash-Lite"),

@@ -1,6 +1,6 @@
 //! OpenAI routes: the Responses API (`/openai/v1/responses`, `/openai/responses`,
-//! `/v1/responses`: Codex CLI and the SDK), chat completions (`/openai/v1/chat/completions`,
-//! `/v1/chat/completions`) and `GET /openai/v1/models`.
+//! `/v1/responses`: Codex CLI and the SDK) and `GET /openai/v1/models`. Chat completions are
+//! routed by model in `chat_front` (OpenAI models come back here, to [`native`]).
 use super::forward::{Parsed, Route, relay_route, required};
 use crate::auth;
 use crate::error::{ApiError, ApiFailure, ApiFormat, ApiResult};
@@ -9,6 +9,7 @@ use crate::state::AppState;
 use crate::upstream::wire::openai::{CHAT_PATH, RESPONSES_PATH, with_include_usage};
 use crate::upstream::{ClientApi, ClientCall};
 use actix_web::{HttpRequest, HttpResponse, web};
+use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::json;
 use switchyard_actors::Platform;
@@ -17,9 +18,6 @@ use switchyard_actors::session::openai_session;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     for path in ["/openai/v1/responses", "/openai/responses", "/v1/responses"] {
         cfg.route(path, web::post().to(responses));
-    }
-    for path in ["/openai/v1/chat/completions", "/v1/chat/completions"] {
-        cfg.route(path, web::post().to(chat));
     }
     for path in ["/openai/v1/models", "/openai/models"] {
         cfg.route(path, web::get().to(models));
@@ -58,15 +56,6 @@ async fn responses(
     forward(req, payload, state, clients, RESPONSES_PATH).await
 }
 
-async fn chat(
-    req: HttpRequest,
-    payload: web::Payload,
-    state: web::Data<AppState>,
-    clients: web::Data<UpstreamClients>,
-) -> ApiResult<HttpResponse> {
-    forward(req, payload, state, clients, CHAT_PATH).await
-}
-
 pub(super) async fn forward(
     req: HttpRequest,
     payload: web::Payload,
@@ -83,6 +72,7 @@ pub(super) async fn forward(
         },
         takes_slot: true,
         token_endpoint: s.token_endpoint(),
+        platform_from_body: false,
     };
     relay_route(
         &req,
@@ -91,45 +81,53 @@ pub(super) async fn forward(
         &clients,
         ClientApi::OPENAI,
         route,
-        |req, body| {
-            let view: View = serde_json::from_slice(&body).map_err(|e| {
-                ApiError::BadRequest(format!("We could not parse the JSON body of your request: {e}"))
-            })?;
-            let model = required(view.model.as_deref(), "model")?;
-            if upstream_path == CHAT_PATH && view.messages.is_none() {
-                return Err(ApiError::BadRequest("messages: Field required".into()));
-            }
-            let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
-            let stream = view.stream.unwrap_or(false);
-            let session = openai_session(header, &body);
-            // A streamed chat completion carries usage only when the client asks for it:
-            // switchyard asks on the client's behalf and hides the extra chunk (decided once
-            // here, not on every attempt).
-            let hide_usage_chunk = upstream_path == CHAT_PATH
-                && stream
-                && view.stream_options.and_then(|o| o.include_usage) != Some(true);
-            let body = if hide_usage_chunk {
-                with_include_usage(&body)?
-            } else {
-                body
-            };
-            Ok(Parsed {
-                model,
-                stream,
-                session,
-                upstream_path: upstream_path.to_owned(),
-                body,
-                call: if upstream_path == CHAT_PATH {
-                    ClientCall::OpenAiChat
-                } else {
-                    ClientCall::OpenAiResponses
-                },
-                hide_usage_chunk,
-                user_turn: false,
-            })
-        },
+        |req, body| native(req, body, upstream_path),
     )
     .await
+}
+
+/// An OpenAI request served by OpenAI accounts as it is (`upstream_path`: Responses or chat).
+pub(super) fn native(
+    req: &HttpRequest,
+    body: Bytes,
+    upstream_path: &'static str,
+) -> Result<Parsed, ApiError> {
+    let view: View = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::BadRequest(format!("We could not parse the JSON body of your request: {e}"))
+    })?;
+    let model = required(view.model.as_deref(), "model")?;
+    if upstream_path == CHAT_PATH && view.messages.is_none() {
+        return Err(ApiError::BadRequest("messages: Field required".into()));
+    }
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+    let stream = view.stream.unwrap_or(false);
+    let session = openai_session(header, &body);
+    // A streamed chat completion carries usage only when the client asks for it:
+    // switchyard asks on the client's behalf and hides the extra chunk (decided once
+    // here, not on every attempt).
+    let hide_usage_chunk = upstream_path == CHAT_PATH
+        && stream
+        && view.stream_options.and_then(|o| o.include_usage) != Some(true);
+    let body = if hide_usage_chunk {
+        with_include_usage(&body)?
+    } else {
+        body
+    };
+    Ok(Parsed {
+        model,
+        stream,
+        session,
+        upstream_path: upstream_path.to_owned(),
+        body,
+        call: if upstream_path == CHAT_PATH {
+            ClientCall::OpenAiChat
+        } else {
+            ClientCall::OpenAiResponses
+        },
+        hide_usage_chunk,
+        user_turn: false,
+        front: None,
+    })
 }
 
 const MODELS: &[&str] = &[

@@ -56,7 +56,7 @@ def main():
     check(count.input_tokens > 0, "count_tokens through Bedrock CountTokens")
 
     try:
-        client.messages.create(model="gpt-4o", max_tokens=8, messages=[{"role": "user", "content": "x"}])
+        client.messages.create(model="claude-unknown-9", max_tokens=8, messages=[{"role": "user", "content": "x"}])
         check(False, "a model Bedrock does not know is refused")
     except anthropic.BadRequestError as e:
         check(e.status_code == 400, "a model Bedrock does not know raises BadRequestError")
