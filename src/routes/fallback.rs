@@ -115,8 +115,44 @@ pub fn route_methods() -> &'static HashMap<String, &'static [&'static str]> {
             ("/keys/{id}/requests", GET),
             ("/usage", GET),
             ("/alerts/test", POST),
+            ("/export", GET_POST),
+            ("/import/switchyard", POST),
+            ("/import/crs", POST),
         ] {
             t.insert(format!("/admin{path}"), methods);
+        }
+        use crate::web::assets::{CSS_PATH, JS_PATH, STATS_CSS_PATH, STATS_JS_PATH};
+        for path in [CSS_PATH, JS_PATH, STATS_CSS_PATH, STATS_JS_PATH] {
+            t.insert(path.into(), GET);
+        }
+        for path in ["/", "/stats", "/stats/api/requests"] {
+            t.insert(path.into(), GET);
+        }
+        for (path, methods) in [
+            ("", GET),
+            ("/", GET),
+            ("/live", GET),
+            ("/login", GET_POST),
+            ("/logout", POST),
+            ("/alerts/test", POST),
+            ("/accounts", GET_POST),
+            ("/accounts/{id}", GET_POST),
+            ("/accounts/{id}/reset", POST),
+            ("/accounts/{id}/delete", POST),
+            ("/oauth/{provider}/start", POST),
+            ("/oauth/{provider}/exchange", POST),
+            ("/keys", GET_POST),
+            ("/keys/{id}", GET_POST),
+            ("/keys/{id}/active", POST),
+            ("/keys/{id}/delete", POST),
+            ("/groups", GET_POST),
+            ("/groups/{id}/members", POST),
+            ("/groups/{id}/members/{account}/remove", POST),
+            ("/groups/{id}/delete", POST),
+            ("/usage", GET),
+            ("/usage.csv", GET),
+        ] {
+            t.insert(format!("/dashboard{path}"), methods);
         }
         t
     })

@@ -13,6 +13,7 @@ pub mod usage;
 
 use actix_web::web;
 
+pub use fallback::not_found as fallback_not_found;
 pub use fallback::route_methods;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

@@ -5,7 +5,7 @@
 mod accounts;
 mod admin_call;
 mod alerts;
-mod assets;
+pub mod assets;
 mod chart;
 mod form;
 mod groups;

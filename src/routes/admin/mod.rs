@@ -48,13 +48,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(
                 web::resource("/import/switchyard")
                     .app_data(web::PayloadConfig::new(backup::MAX_BACKUP_BYTES))
-                    .route(web::post().to(backup::import)),
+                    .route(web::post().to(backup::import))
+                    // A resource answers a wrong method itself (an empty 405) unless told.
+                    .default_service(web::to(crate::routes::fallback_not_found)),
             )
             .route("/alerts/test", web::post().to(alerts::test))
             .service(
                 web::resource("/import/crs")
                     .app_data(import::json_config())
-                    .route(web::post().to(import::crs)),
+                    .route(web::post().to(import::crs))
+                    .default_service(web::to(crate::routes::fallback_not_found)),
             )
             .app_data(web::JsonConfig::default().error_handler(|e, _| {
                 ApiError::BadRequest(format!("invalid JSON body: {e}"))
