@@ -395,3 +395,51 @@ async fn admin_refuses_bedrock_credentials_of_the_wrong_shape_without_echoing_th
     let text = answer.to_string();
     assert!(text.contains("region") && !text.contains("s3cr3tValue"), "{text}");
 }
+
+/// A model Bedrock has no id for is this account's unfitness, not the client's fault: in a pool
+/// that mixes Bedrock and Anthropic accounts the request goes on to the Anthropic account,
+/// and Bedrock is not rested. Alone, Bedrock answers 400 naming the model.
+#[actix_web::test]
+async fn a_model_bedrock_does_not_know_goes_to_another_account_without_resting_bedrock() {
+    let app = spawn_app().await;
+    let bedrock = add_bedrock(&app, BEDROCK_SECRET_ACCESS_KEY, 1).await;
+    let key = app.key().await;
+    let mut unknown = body(false, "hi");
+    unknown["model"] = json!("claude-unknown-9");
+    let alone = app.post_messages(&key, &unknown).await;
+    assert_eq!(alone.status(), 400);
+    let error: Value = alone.json().await.unwrap();
+    assert_eq!(error["error"]["type"], "invalid_request_error", "{error}");
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("claude-unknown-9"),
+        "{error}"
+    );
+
+    app.add_account(json!({"name": "console", "api_key": "sk-ant-b", "priority": 2}))
+        .await;
+    let mixed = app.post_messages(&key, &unknown).await;
+    assert_eq!(mixed.status(), 200, "served by the console account");
+    assert_eq!(app.mock.requests_for("sk-ant-b").len(), 1);
+    assert_eq!(
+        app.mock.requests_for(KEY_ID).len(),
+        0,
+        "nothing was sent to Bedrock"
+    );
+    assert!(
+        app.account(&bedrock).await["cooldown"].is_null(),
+        "Bedrock is not rested"
+    );
+    // And Bedrock still serves the models it knows, first by priority (a new conversation: the
+    // first one now sticks to the console account).
+    assert_eq!(
+        app.post_messages(&key, &body(false, "another conversation"))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(app.mock.requests_for(KEY_ID).len(), 1);
+    app.assert_slots_released().await;
+}

@@ -69,6 +69,9 @@ enum Failure {
     Unusable(String),
     /// The client's request cannot be sent upstream as it is (the kind said so).
     ClientInput(String),
+    /// This account cannot serve this request (the kind said so); another may. Nothing is
+    /// wrong with the account, so it is not rested.
+    Unfit(String),
     /// Switchyard ran out of its own resources: not the account's fault, and no other account
     /// would fare better.
     Local(local_fault::Shortage),
@@ -97,6 +100,7 @@ impl Failure {
     fn counts_as_attempt(&self) -> bool {
         match self {
             Failure::Http { status, .. } => !matches!(status.as_u16(), 401 | 403 | 429 | 529),
+            Failure::Unfit(_) => false,
             Failure::Unreachable(_) => false,
             Failure::Timeout
             | Failure::Unusable(_)
@@ -167,7 +171,7 @@ impl Failure {
             Failure::Unreachable(u) => failure_body(format, ApiError::UpstreamUnreachable(u.public)),
             Failure::Timeout => failure_body(format, ApiError::UpstreamTimeout),
             Failure::Unusable(m) => failure_body(format, ApiError::UpstreamUnreachable(m)),
-            Failure::ClientInput(m) => failure_body(format, ApiError::BadRequest(m)),
+            Failure::ClientInput(m) | Failure::Unfit(m) => failure_body(format, ApiError::BadRequest(m)),
             Failure::Local(s) => failure_body(format, ApiError::LocalResources { kind: s.as_str() }),
             Failure::Paced => failure_body(format, ApiError::PacingTimeout),
             Failure::ClientGone => failure_body(format, ApiError::ClientGone),
@@ -326,6 +330,7 @@ impl std::fmt::Debug for FailureKind<'_> {
             Failure::Timeout => f.write_str("timeout"),
             Failure::Unusable(m) => write!(f, "unusable: {m}"),
             Failure::ClientInput(_) => f.write_str("client input"),
+            Failure::Unfit(m) => write!(f, "unfit: {m}"),
             Failure::Local(s) => write!(f, "local resources: {}", s.as_str()),
             Failure::Paced => f.write_str("pacing wait timed out"),
             Failure::ClientGone => f.write_str("client gone"),
@@ -456,6 +461,7 @@ impl<'a> AttemptContext<'a> {
         {
             Ok(call) => call,
             Err(BuildError::ClientInput(why)) => return Err(Failure::ClientInput(why)),
+            Err(BuildError::Unfit(why)) => return Err(Failure::Unfit(why)),
             Err(BuildError::Misconfigured(why)) => return Err(self.misconfigured(why).await),
         };
         match self.clients.for_proxy(self.account.proxy.as_deref()) {

@@ -80,6 +80,11 @@ pub enum BuildError {
     /// The client's request cannot be sent to this kind (a body that is not a JSON object).
     #[error("{0}")]
     ClientInput(String),
+    /// This account cannot serve this request (a model its upstream does not offer), while an
+    /// account of another kind may: try another without resting this one. With no other
+    /// account, the client gets a 400 saying why.
+    #[error("{0}")]
+    Unfit(String),
 }
 
 /// An upstream error answer as the client's API would have said it.

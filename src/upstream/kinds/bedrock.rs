@@ -188,9 +188,14 @@ fn header<'a>(inbound: &'a Inbound, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
-/// The client's body or model cannot go to Bedrock: every Bedrock account would refuse it too.
+/// The client's body cannot go to Bedrock (every Bedrock account would refuse it too); a model
+/// this account has no Bedrock id for is the account's unfitness, not the client's fault: an
+/// account of another kind (or another Bedrock account's model map) may serve it.
 fn client_input(e: RequestError) -> BuildError {
-    BuildError::ClientInput(e.to_string())
+    match e {
+        RequestError::Model(_) => BuildError::Unfit(e.to_string()),
+        _ => BuildError::ClientInput(e.to_string()),
+    }
 }
 
 /// Bedrock's `{"inputTokens": N}` restated as Anthropic's `{"input_tokens": N}`.
@@ -308,7 +313,7 @@ mod tests {
             &account(None),
             &inbound("/v1/messages", r#"{"model":"gpt-4o"}"#, false),
         );
-        assert!(matches!(unknown, Err(BuildError::ClientInput(_))), "{unknown:?}");
+        assert!(matches!(unknown, Err(BuildError::Unfit(_))), "{unknown:?}");
         let bad = crate::upstream::Kind::upstream_call(
             &Bedrock,
             &UpstreamSettings::default(),
