@@ -252,7 +252,7 @@ async fn upstream_errors_and_missing_accounts_come_in_openai_format() {
 
     app.mock.set_persistent(
         "sk-ant-c",
-        Some(Fault::anthropic_error(529, "overloaded_error", "Overloaded")),
+        Some(Fault::anthropic_error(529, "overloaded_error", "Overloaded").with_header("retry-after", "7")),
     );
     let resp = post(
         &app,
@@ -262,6 +262,11 @@ async fn upstream_errors_and_missing_accounts_come_in_openai_format() {
     )
     .await;
     assert_eq!(resp.status(), 503);
+    assert_eq!(
+        resp.headers().get("retry-after").map(|v| v.to_str().unwrap()),
+        Some("7"),
+        "when to retry survives the conversion"
+    );
     let v: Value = resp.json().await.unwrap();
     assert_eq!(
         (v["error"]["type"].as_str(), v["error"]["code"].as_str()),

@@ -129,10 +129,25 @@ impl Failure {
 
     fn into_response(self, format: ApiFormat, front: Option<&dyn front::Front>) -> HttpResponse {
         match (self, front) {
-            (Failure::Http { status, body, .. }, Some(front)) => {
-                // The upstream's headers describe its own format's body: none pass.
+            (
+                Failure::Http {
+                    status,
+                    headers,
+                    body,
+                },
+                Some(front),
+            ) => {
+                // The upstream's headers describe its own format's body, so none pass but when
+                // to retry, which holds in any format (SDKs honour it).
                 let (status, body) = front.error(status, &body);
-                HttpResponse::build(status).json(body)
+                let mut answer = HttpResponse::build(status);
+                if let Some(after) = headers
+                    .get(reqwest::header::RETRY_AFTER)
+                    .and_then(|v| actix_web::http::header::HeaderValue::from_bytes(v.as_bytes()).ok())
+                {
+                    answer.insert_header((actix_web::http::header::RETRY_AFTER, after));
+                }
+                answer.json(body)
             }
             (other, _) => other.into_response_as(format),
         }
