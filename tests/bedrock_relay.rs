@@ -321,7 +321,7 @@ async fn the_cli_adds_bedrock_accounts_from_an_aws_profile_and_the_environment_w
     let env = [
         ("AWS_ACCESS_KEY_ID", "ASIAMOCKBEDROCK00002"),
         ("AWS_SECRET_ACCESS_KEY", BEDROCK_SECRET_ACCESS_KEY),
-        ("AWS_SESSION_TOKEN", "FwoGZXIvYXdzEMOCK"),
+        ("AWS_SESSION_TOKEN", "fake-session-token-mock"),
         ("AWS_REGION", "us-west-2"),
     ];
     let from_env = app_cli(
@@ -351,7 +351,7 @@ async fn the_cli_adds_bedrock_accounts_from_an_aws_profile_and_the_environment_w
     ];
     for text in &shown {
         assert!(
-            !text.contains(BEDROCK_SECRET_ACCESS_KEY) && !text.contains("FwoGZXIvYXdzEMOCK"),
+            !text.contains(BEDROCK_SECRET_ACCESS_KEY) && !text.contains("fake-session-token-mock"),
             "{text}"
         );
     }

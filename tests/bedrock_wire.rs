@@ -211,7 +211,7 @@ async fn signed_json_invoke_with_session_token_and_bearer_api_key_are_accepted()
     let creds = access_key(
         "ASIAMOCKBEDROCK00002",
         BEDROCK_SECRET_ACCESS_KEY,
-        Some("FwoGZXIvYXdzEMOCK"),
+        Some("fake-session-token-mock"),
     );
     let response = send(&invoke_call(&mock, &creds, &messages_body(false, "hi"), None)).await;
     assert_eq!(response.status(), 200);

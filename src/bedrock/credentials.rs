@@ -198,12 +198,12 @@ fn secret(field: &'static str, value: String) -> Result<Secret, CredentialsError
 mod tests {
     use super::*;
 
-    const SECRET: &str = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
+    const SECRET: &str = "fake/secret/access/key/for/tests/000000";
 
     #[test]
     fn access_key_with_session_token_round_trips() {
         let text = format!(
-            r#"{{"region":"eu-west-3","access_key_id":"AKIAIOSFODNN7EXAMPLE","secret_access_key":"{SECRET}","session_token":"FwoGZXIvYXdzEXAMPLE"}}"#
+            r#"{{"region":"eu-west-3","access_key_id":"AKIAFAKE0TEST0KEY000","secret_access_key":"{SECRET}","session_token":"fake-session-token"}}"#
         );
         let creds = BedrockCredentials::from_json(&text).unwrap();
         assert_eq!(creds.region.as_str(), "eu-west-3");
@@ -216,9 +216,9 @@ mod tests {
         else {
             panic!("expected an access key");
         };
-        assert_eq!(access_key_id, "AKIAIOSFODNN7EXAMPLE");
+        assert_eq!(access_key_id, "AKIAFAKE0TEST0KEY000");
         assert_eq!(secret_access_key.expose(), SECRET);
-        assert_eq!(session_token.unwrap().expose(), "FwoGZXIvYXdzEXAMPLE");
+        assert_eq!(session_token.unwrap().expose(), "fake-session-token");
     }
 
     #[test]
@@ -233,14 +233,14 @@ mod tests {
         assert!(!debug.contains("ABSK"), "{debug}");
 
         let text = format!(
-            r#"{{"region":"us-east-1","access_key_id":"AKIAIOSFODNN7EXAMPLE","secret_access_key":"{SECRET}","session_token":"tok-SECRET"}}"#
+            r#"{{"region":"us-east-1","access_key_id":"AKIAFAKE0TEST0KEY000","secret_access_key":"{SECRET}","session_token":"tok-SECRET"}}"#
         );
         let debug = format!("{:?}", BedrockCredentials::from_json(&text).unwrap());
         assert!(
             !debug.contains(SECRET) && !debug.contains("tok-SECRET"),
             "{debug}"
         );
-        assert!(debug.contains("AKIAIOSFODNN7EXAMPLE"));
+        assert!(debug.contains("AKIAFAKE0TEST0KEY000"));
     }
 
     #[test]
@@ -259,7 +259,7 @@ mod tests {
             CredentialsError::MissingAuth
         );
         assert_eq!(
-            parse(r#"{"region":"us-east-1","api_key":"k","access_key_id":"AKIAIOSFODNN7EXAMPLE"}"#)
+            parse(r#"{"region":"us-east-1","api_key":"k","access_key_id":"AKIAFAKE0TEST0KEY000"}"#)
                 .unwrap_err(),
             CredentialsError::AmbiguousAuth
         );
@@ -268,7 +268,7 @@ mod tests {
             CredentialsError::InvalidAccessKeyId
         );
         assert_eq!(
-            parse(r#"{"region":"us-east-1","access_key_id":"AKIAIOSFODNN7EXAMPLE"}"#).unwrap_err(),
+            parse(r#"{"region":"us-east-1","access_key_id":"AKIAFAKE0TEST0KEY000"}"#).unwrap_err(),
             CredentialsError::MissingSecret
         );
         assert_eq!(

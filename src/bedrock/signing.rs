@@ -115,6 +115,8 @@ mod tests {
 
     #[test]
     fn matches_the_aws_test_suite_post_vanilla_vector() {
+        // AWS's published SigV4 test-suite credentials (not a real key): the expected
+        // signature below is computed from them.
         let creds = Credentials::new(
             "AKIDEXAMPLE",
             "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
@@ -175,7 +177,7 @@ mod tests {
             vec![("authorization", "Bearer ABSKkey".to_owned())]
         );
         let creds = BedrockCredentials::from_json(
-            r#"{"region":"us-east-1","access_key_id":"AKIAIOSFODNN7EXAMPLE","secret_access_key":"s"}"#,
+            r#"{"region":"us-east-1","access_key_id":"AKIAFAKE0TEST0KEY000","secret_access_key":"s"}"#,
         )
         .unwrap();
         assert!(matches!(

@@ -193,6 +193,7 @@ mod tests {
         map
     }
 
+    // AWS's published SigV4 test-suite secret (not a real key): the vectors are computed with it.
     const SUITE_SECRET: &str = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
 
     /// AWS's SigV4 test suite, `post-vanilla`.
